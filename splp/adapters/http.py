@@ -1,0 +1,185 @@
+"""The config-driven HTTP adapter: each operation becomes a call to the agency's local REST API.
+
+The request fields named in the path template fill it (URL-encoded), the fields listed
+under ``query`` become query parameters, and the rest become the JSON body for methods
+that send one. Every call carries ``Idempotency-Key: <message_id>`` (a redelivered
+request keeps its id), ``SPLP-Requester: <user_id>`` and, when given, ``traceparent``.
+
+The agency's status becomes the ``splp-status`` of the reply:
+
+=====================  ==============================================
+agency answers         splp-status
+=====================  ==============================================
+2xx                    200, with the agency's JSON body
+400, 409, 422          400
+404                    404
+408, 504, no answer    504
+413                    413
+429                    429 (``retry_after`` from ``Retry-After``)
+anything else          502 (its detail is not passed on)
+=====================  ==============================================
+
+An operation's ``status`` map overrides a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from splp.adapters.http_config import HttpAdapterConfig, HttpOperation, expand_env, load_http_config
+from splp.adapters.runtime import Adapter, Handler
+from splp.bus.descriptor import ServiceDescriptor
+from splp.bus.wire import Problem, Request
+from splp.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    RemoteError,
+    TooManyRequests,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from splp.log import get_logger
+from splp.settings import Settings
+
+log = get_logger("adapter.http")
+
+DEFAULT_STATUS_MAP: Mapping[int, int] = {
+    400: 400, 409: 400, 422: 400, 404: 404, 408: 504, 504: 504, 413: 413, 429: 429
+}
+_ERROR_FOR_STATUS: Mapping[int, type[RemoteError]] = {
+    400: BadRequest, 404: NotFound, 413: PayloadTooLarge, 429: TooManyRequests,
+    502: UpstreamError, 504: UpstreamTimeout,
+}
+
+
+def reply_status(upstream: int, overrides: Mapping[int, int]) -> int:
+    """The ``splp-status`` for the agency's HTTP status ``upstream``."""
+    if upstream in overrides:
+        return overrides[upstream]
+    if 200 <= upstream < 300:
+        return 200
+    return DEFAULT_STATUS_MAP.get(upstream, 502)
+
+
+class HttpOperationHandler:
+    """The handler of one operation: builds the HTTP request and maps the answer."""
+
+    def __init__(
+        self, name: str, op: HttpOperation, config: HttpAdapterConfig, client: httpx.AsyncClient
+    ) -> None:
+        self.name = name
+        self.op = op
+        self.client = client
+        self.timeout = op.timeout or config.timeout
+        self.headers = {k: expand_env(v) for k, v in {**config.headers, **op.headers}.items()}
+        self.path_fields = set(op.path_fields)
+
+    async def __call__(self, payload: Any, request: Request) -> Any:
+        fields = payload if isinstance(payload, dict) else {}
+        try:
+            path = self.op.path.format_map(
+                {f: quote(_scalar(fields, f), safe="") for f in self.path_fields}
+            )
+        except KeyError as exc:
+            raise Problem.bad_request(f"field {exc.args[0]} is needed for the path") from None
+        query = {f: _scalar(fields, f) for f in self.op.query if f in fields}
+        rest = {k: v for k, v in fields.items() if k not in self.path_fields and k not in query}
+        headers = {
+            **self.headers,
+            "Idempotency-Key": request.message_id,
+            "SPLP-Requester": request.requester or "",
+        }
+        if request.traceparent:
+            headers["traceparent"] = request.traceparent
+        timeout = self.timeout
+        remaining = request.remaining()
+        if remaining is not None:
+            timeout = max(0.001, min(timeout, remaining))
+        try:
+            response = await self.client.request(
+                self.op.method,
+                path,
+                params=query,
+                json=(rest if isinstance(payload, dict) else payload) if self.op.sends_body else None,
+                headers=headers,
+                timeout=timeout,
+            )
+        except httpx.TimeoutException:
+            raise Problem.of(UpstreamTimeout, f"the agency API did not answer within {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            log.warning("%s: agency API unreachable: %s", self.name, type(exc).__name__)
+            raise Problem.of(UpstreamError, "the agency API is unreachable") from None
+        return self._result(response)
+
+    def _result(self, response: httpx.Response) -> Any:
+        status = reply_status(response.status_code, self.op.status)
+        if status == 200:
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise Problem.of(UpstreamError, "the agency API answered with a body that is not JSON") from None
+        error = _ERROR_FOR_STATUS.get(status, UpstreamError)
+        extra: dict[str, Any] = {}
+        retry_after = response.headers.get("retry-after", "")
+        if status == 429 and retry_after.isdigit():
+            extra["retry_after"] = int(retry_after)
+        detail = f"the agency API answered {response.status_code}"
+        if status in (400, 404) and response.headers.get("content-type", "").startswith(
+            "application/problem+json"
+        ):
+            agency_detail = _problem_detail(response)
+            if agency_detail:
+                detail = agency_detail
+        raise Problem.of(error, detail, status=status, **extra)
+
+
+def _scalar(fields: Mapping[str, Any], name: str) -> str:
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Problem.bad_request(f"field {name} must be a string or a number to go in the URL")
+    return str(value)
+
+
+def _problem_detail(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail[:500] if isinstance(detail, str) else None
+
+
+def http_adapter(
+    config: HttpAdapterConfig,
+    descriptor: ServiceDescriptor,
+    settings: Settings | None = None,
+    **options: Any,
+) -> tuple[Adapter, httpx.AsyncClient]:
+    """An :class:`Adapter` whose handlers call the agency API; close the client after it."""
+    client = httpx.AsyncClient(
+        base_url=config.base_url,
+        limits=httpx.Limits(max_connections=config.prefetch, max_keepalive_connections=config.prefetch),
+    )
+    handlers: dict[str, Handler] = {
+        name: HttpOperationHandler(name, op, config, client) for name, op in config.operations.items()
+    }
+    options.setdefault("prefetch", config.prefetch)
+    return Adapter(descriptor, handlers, settings, **options), client
+
+
+async def run_http_adapter(path: str | Path, settings: Settings | None = None, **options: Any) -> None:
+    """Run the HTTP adapter configured in ``path`` until SIGTERM or SIGINT."""
+    config, descriptor = load_http_config(path)
+    adapter, client = http_adapter(config, descriptor, settings, **options)
+    try:
+        await adapter.run()
+    finally:
+        await client.aclose()

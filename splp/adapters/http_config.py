@@ -1,0 +1,119 @@
+"""The configuration of the HTTP adapter (``splp adapter run adapter.yaml``).
+
+::
+
+    descriptor: penduduk.yaml          # the service descriptor, relative to this file
+    base_url: http://127.0.0.1:8081    # the agency's own REST API
+    timeout: 5                         # seconds, per call to the agency API
+    prefetch: 64                       # requests handled at once
+    headers:                           # sent on every call; ${VAR} reads the environment
+      Authorization: Bearer ${DUKCAPIL_API_TOKEN}
+    operations:
+      get-by-nik:
+        method: GET
+        path: /residents/{nik}         # {field} is filled from the request, URL-encoded
+        query: [fields]                # request fields sent as query parameters
+        body: false                    # send the remaining fields as a JSON body
+        timeout: 3
+        status: {409: 400}             # agency status -> splp-status, overriding the default
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from splp.bus.descriptor import ServiceDescriptor, load_descriptor
+from splp.documents import read_document, validate_document
+from splp.errors import ConfigurationError
+
+REPLY_STATUSES = frozenset({200, 400, 403, 404, 408, 413, 429, 500, 502, 504})
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: str) -> str:
+    """Replace ``${VAR}`` with the environment variable; an unset one is an error."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigurationError(f"environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV.sub(lookup, value)
+
+
+class HttpOperation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str = Field(pattern=r"^/")
+    query: list[str] = []
+    body: bool | None = None
+    headers: dict[str, str] = {}
+    timeout: float | None = Field(default=None, gt=0, le=300)
+    status: dict[int, int] = {}
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("status")
+    @classmethod
+    def _statuses(cls, value: dict[int, int]) -> dict[int, int]:
+        for upstream, reply in value.items():
+            if not 100 <= upstream <= 599:
+                raise ValueError(f"{upstream} is not an HTTP status")
+            if reply not in REPLY_STATUSES:
+                raise ValueError(f"{reply} is not a splp-status ({sorted(REPLY_STATUSES)})")
+        return value
+
+    @property
+    def path_fields(self) -> list[str]:
+        return [f for _, f, _, _ in string.Formatter().parse(self.path) if f]
+
+    @property
+    def sends_body(self) -> bool:
+        return self.body if self.body is not None else self.method in {"POST", "PUT", "PATCH"}
+
+
+class HttpAdapterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    descriptor: Path
+    base_url: str = Field(pattern=r"^https?://")
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    prefetch: int = Field(default=64, ge=1, le=10_000)
+    headers: dict[str, str] = {}
+    operations: dict[str, HttpOperation]
+
+    @model_validator(mode="after")
+    def _paths(self) -> HttpAdapterConfig:
+        for name, op in self.operations.items():
+            for f in op.path_fields:
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", f):
+                    raise ValueError(f"operation {name}: bad path field {{{f}}}")
+        return self
+
+
+def load_http_config(path: str | Path) -> tuple[HttpAdapterConfig, ServiceDescriptor]:
+    """Read an adapter config and its descriptor, and check that they agree."""
+    path = Path(path)
+    config = validate_document(HttpAdapterConfig, read_document(path), str(path))
+    if not config.descriptor.is_absolute():
+        config.descriptor = path.parent / config.descriptor
+    descriptor = load_descriptor(config.descriptor)
+    missing = sorted(set(descriptor.operations) - set(config.operations))
+    unknown = sorted(set(config.operations) - set(descriptor.operations))
+    if missing or unknown:
+        raise ConfigurationError(
+            f"{path}: operations do not match {descriptor.ref}: "
+            f"missing {missing or 'none'}, unknown {unknown or 'none'}"
+        )
+    return config, descriptor

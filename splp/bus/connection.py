@@ -1,0 +1,148 @@
+"""A broker connection that keeps itself up: connect, watch, reconnect with back-off.
+
+Both the requester SDK and the adapters hold one :class:`BrokerConnection`. It owns the
+lifecycle so that callers can act on each transition: ``on_lost`` fails calls in flight
+at once (they must not hang), ``on_ready`` re-opens channels and consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import aiormq
+from aiormq.abc import AbstractConnection
+from yarl import URL
+
+from splp.errors import AccessDenied, ServiceUnavailable
+from splp.log import get_logger
+
+log = get_logger("connection")
+
+ReadyCallback = Callable[[AbstractConnection], Awaitable[None]]
+LostCallback = Callable[[BaseException | None], None]
+
+
+def connection_url(broker_url: str, name: str, heartbeat: int = 10) -> URL:
+    """``broker_url`` with a connection name (shown in the management UI) and a heartbeat."""
+    url = URL(broker_url)
+    query = dict(url.query)
+    query.setdefault("name", name)
+    query.setdefault("heartbeat", str(heartbeat))
+    return url.with_query(query)
+
+
+def describe(url: URL) -> str:
+    """The broker address without credentials, for messages and logs."""
+    return f"{url.host}:{url.port}{url.path}"
+
+
+class BrokerConnection:
+    """Connects to ``url`` and reconnects after a loss, with exponential back-off.
+
+    >>> conn = BrokerConnection("amqp://guest:guest@127.0.0.1/splp", name="doc")
+    >>> conn.is_ready
+    False
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        on_ready: ReadyCallback | None = None,
+        on_lost: LostCallback | None = None,
+        min_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.url = connection_url(url, name)
+        self._on_ready = on_ready
+        self._on_lost = on_lost
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._connection: AbstractConnection | None = None
+        self._ready = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def address(self) -> str:
+        return describe(self.url)
+
+    async def start(self) -> None:
+        """Connect once (raising on failure), then keep the connection up in the background."""
+        if self._supervisor is not None:
+            return
+        connection = await self._open()
+        self._supervisor = asyncio.create_task(self._supervise(connection), name="splp-conn")
+
+    async def wait_ready(self, timeout: float | None) -> AbstractConnection:
+        """The live connection, waiting up to ``timeout`` seconds for a reconnect."""
+        if not self._ready.is_set():
+            if self._closing:
+                raise ServiceUnavailable("the client is closed")
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                raise ServiceUnavailable(f"broker {self.address} is unreachable") from None
+        assert self._connection is not None
+        return self._connection
+
+    async def close(self) -> None:
+        self._closing = True
+        self._ready.clear()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+
+    async def _open(self) -> AbstractConnection:
+        try:
+            connection = await aiormq.connect(self.url)
+        except aiormq.exceptions.ProbableAuthenticationError:
+            raise AccessDenied(f"broker {self.address} refused the credentials") from None
+        except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError) as exc:
+            raise ServiceUnavailable(f"cannot reach broker {self.address}: {exc!r}") from None
+        self._connection = connection
+        try:
+            if self._on_ready is not None:
+                await self._on_ready(connection)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.close()
+            raise
+        self._ready.set()
+        log.info("connected to %s", self.address)
+        return connection
+
+    async def _supervise(self, connection: AbstractConnection) -> None:
+        while not self._closing:
+            await asyncio.wait([connection.closing])
+            if self._closing:
+                return
+            self._ready.clear()
+            exc = connection.closing.exception() if not connection.closing.cancelled() else None
+            log.warning("lost connection to %s: %r", self.address, exc)
+            if self._on_lost is not None:
+                self._on_lost(exc)
+            connection = await self._reconnect()
+
+    async def _reconnect(self) -> AbstractConnection:
+        delay = self._min_backoff
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                return await self._open()
+            except (ServiceUnavailable, AccessDenied, aiormq.exceptions.AMQPError, OSError) as exc:
+                log.warning("reconnect to %s failed: %s", self.address, exc)
+                delay = min(delay * 2, self._max_backoff)

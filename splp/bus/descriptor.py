@@ -1,0 +1,137 @@
+"""Service descriptors: the metadata of one service version and its operations' JSON Schemas.
+
+A descriptor is a YAML or JSON document that follows ``schemas/service-descriptor.schema.json``::
+
+    publisher: dukcapil
+    service: penduduk
+    version: 1.0.0
+    theme: kependudukan
+    title: Population register
+    classification: personal
+    operations:
+      get-by-nik:
+        request: {type: object, required: [nik], properties: {nik: {type: string}}}
+        response: {type: object}
+
+Operation schemas are JSON Schema 2020-12; they are checked against the meta-schema when
+the descriptor is loaded and compiled once for validation on the request path.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import jsonschema_rs
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from splp.bus.names import ServiceRef, check_segment
+from splp.documents import read_document, validate_document
+from splp.errors import ContractError
+
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+MAX_SCHEMA_ERRORS = 10
+
+Classification = Literal["public", "internal", "personal", "sensitive"]
+
+
+def check_json_schema(schema: Any, where: str) -> dict[str, Any]:
+    """Return ``schema`` if it is a valid JSON Schema 2020-12 object, else raise."""
+    if not isinstance(schema, dict):
+        raise ContractError(f"{where}: a schema must be an object")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ContractError(f"{where}: invalid JSON Schema: {exc.message}") from None
+    return schema
+
+
+class Operation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    request: dict[str, Any]
+    response: dict[str, Any]
+
+
+class ServiceDescriptor(BaseModel):
+    """One version of a service, as published in the directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    publisher: str
+    service: str
+    version: str = Field(description="semantic version MAJOR.MINOR.PATCH")
+    theme: str
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    classification: Classification = "internal"
+    operations: dict[str, Operation] = Field(min_length=1)
+
+    @field_validator("publisher", "service", "theme")
+    @classmethod
+    def _segment(cls, value: str, info: Any) -> str:
+        return check_segment(value, info.field_name)
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise ValueError(f"version {value!r} is not MAJOR.MINOR.PATCH")
+        return value
+
+    @field_validator("operations")
+    @classmethod
+    def _operations(cls, value: dict[str, Operation]) -> dict[str, Operation]:
+        for name, op in value.items():
+            check_segment(name, "operation")
+            check_json_schema(op.request, f"operation {name} request")
+            check_json_schema(op.response, f"operation {name} response")
+        return value
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".", 1)[0])
+
+    @property
+    def ref(self) -> ServiceRef:
+        return ServiceRef(self.publisher, self.service, self.major)
+
+    @cached_property
+    def validators(self) -> dict[str, tuple[jsonschema_rs.Validator, jsonschema_rs.Validator]]:
+        """Compiled (request, response) validators per operation."""
+        return {
+            name: (_compile(op.request), _compile(op.response))
+            for name, op in self.operations.items()
+        }
+
+
+def _compile(schema: dict[str, Any]) -> jsonschema_rs.Validator:
+    return jsonschema_rs.Draft202012Validator(schema)
+
+
+def schema_errors(validator: jsonschema_rs.Validator, instance: Any) -> list[dict[str, str]]:
+    """Up to ten errors as ``{"pointer": "/a/0", "message": ...}``; empty when valid."""
+    if validator.is_valid(instance):
+        return []
+    errors = []
+    for error in validator.iter_errors(instance):
+        pointer = "".join(f"/{part}" for part in error.instance_path)
+        errors.append({"pointer": pointer or "/", "message": error.message})
+        if len(errors) >= MAX_SCHEMA_ERRORS:
+            break
+    return errors
+
+
+def parse_descriptor(data: Any, where: str = "descriptor") -> ServiceDescriptor:
+    """Validate a decoded descriptor document."""
+    return validate_document(ServiceDescriptor, data, where)
+
+
+def load_descriptor(path: str | Path) -> ServiceDescriptor:
+    """Read a descriptor from a YAML or JSON file."""
+    return parse_descriptor(read_document(path), str(path))

@@ -1,0 +1,1 @@
+"""The demo: a sample population register (Dukcapil) served through the bus."""
