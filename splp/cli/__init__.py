@@ -1,0 +1,17 @@
+"""The ``splp`` command: one Typer app, one sub-app (or command) per module.
+
+Each module registers itself here; heavy imports stay inside the commands so that
+``splp --help`` is fast.
+"""
+
+from __future__ import annotations
+
+from splp.cli.app import app
+from splp.cli import adapter, call, demo  # noqa: F401  (register commands)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

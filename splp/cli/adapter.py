@@ -1,0 +1,33 @@
+"""``splp adapter``: run a publisher's config-driven HTTP adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from splp.cli.app import app, run
+
+adapter_app = typer.Typer(help="Run publisher adapters.", no_args_is_help=True)
+app.add_typer(adapter_app, name="adapter")
+
+
+@adapter_app.command("run", epilog="Example:\n\n  splp adapter run /etc/splp/dukcapil-adapter.yaml")
+def run_adapter(
+    config: Annotated[Path, typer.Argument(help="The adapter configuration (YAML).")],
+    declare: Annotated[
+        bool,
+        typer.Option(help="Declare the service's exchange and queue first (needs configure permission)."),
+    ] = False,
+    amqp_url: Annotated[
+        str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")
+    ] = None,
+    vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST", help="Virtual host.")] = None,
+) -> None:
+    """Serve the service described in CONFIG until SIGTERM or Ctrl-C, then drain and stop."""
+    from splp.adapters import run_http_adapter
+    from splp.settings import Settings
+
+    overrides = {k: v for k, v in {"amqp_url": amqp_url, "vhost": vhost}.items() if v}
+    run(run_http_adapter(config, Settings(**overrides), declare_topology=declare))

@@ -1,0 +1,1 @@
+from splp.cli.app import app

@@ -1,0 +1,122 @@
+"""Fixtures on real parts: a throw-away RabbitMQ vhost per test session, real HTTP servers.
+
+* ``broker`` - :class:`Settings` pointing at a fresh vhost ``splp-test-<random>``, created
+  and deleted through the management API;
+* ``management`` - an ``httpx.AsyncClient`` on the management API (as the admin user);
+* ``od_api`` - the base URL of the sample agency API on a real uvicorn server;
+* ``descriptor`` - the sample population-register descriptor;
+* ``make_adapter`` - a factory of started adapters, stopped at the end of the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from splp.adapters import Adapter
+from splp.bus import ServiceBinding, ServiceDescriptor, load_descriptor, topology_for
+from splp.bus.topology import declare
+from splp.demo.agency import create_app
+from splp.http_server import serve_app
+from splp.settings import Settings
+
+DEMO = Path(__file__).resolve().parent.parent / "splp" / "demo"
+BASE = Settings(vhost="unused")
+
+
+def management_client() -> httpx.AsyncClient:
+    url = httpx.URL(BASE.management_url)
+    return httpx.AsyncClient(
+        base_url=str(url.copy_with(username=None, password=None)),
+        auth=(url.username or "guest", url.password or "guest"),
+        timeout=30,
+    )
+
+
+@pytest.fixture(scope="session")
+async def management() -> AsyncIterator[httpx.AsyncClient]:
+    async with management_client() as client:
+        try:
+            response = await client.get("/api/overview")
+        except httpx.ConnectError as exc:
+            pytest.fail(f"RabbitMQ management API unreachable at {client.base_url}: {exc}")
+        response.raise_for_status()
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def broker(management: httpx.AsyncClient) -> AsyncIterator[Settings]:
+    vhost = f"splp-test-{uuid.uuid4().hex[:10]}"
+    user = httpx.URL(BASE.management_url).username or "guest"
+    path = quote(vhost, safe="")
+    (await management.put(f"/api/vhosts/{path}")).raise_for_status()
+    (
+        await management.put(
+            f"/api/permissions/{path}/{quote(user, safe='')}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        )
+    ).raise_for_status()
+    try:
+        yield Settings(vhost=vhost)
+    finally:
+        if not os.environ.get("SPLP_KEEP_VHOST"):
+            await management.delete(f"/api/vhosts/{path}")
+
+
+@pytest.fixture(scope="session")
+def descriptor() -> ServiceDescriptor:
+    return load_descriptor(DEMO / "penduduk.yaml")
+
+
+@pytest.fixture(scope="session")
+async def od_api() -> AsyncIterator[str]:
+    async with serve_app(create_app()) as url:
+        yield url
+
+
+@pytest.fixture
+async def purge(management: httpx.AsyncClient, broker: Settings) -> Callable[[str], Awaitable[None]]:
+    async def purge_queue(queue: str) -> None:
+        vhost = quote(broker.vhost, safe="")
+        await management.delete(f"/api/queues/{vhost}/{quote(queue, safe='')}/contents")
+
+    return purge_queue
+
+
+@pytest.fixture
+async def make_adapter(
+    broker: Settings,
+) -> AsyncIterator[Callable[..., Awaitable[Adapter]]]:
+    started: list[Adapter] = []
+
+    async def make(
+        descriptor: ServiceDescriptor, handlers: dict[str, Any], **options: Any
+    ) -> Adapter:
+        options.setdefault("declare_topology", True)
+        adapter = Adapter(descriptor, handlers, broker, **options)
+        await adapter.start()
+        started.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in started:
+        await adapter.stop(grace=5)
+
+
+async def declare_service(broker: Settings, descriptor: ServiceDescriptor) -> None:
+    """Declare the topology of ``descriptor`` in the test vhost (as the admin user)."""
+    import aiormq
+
+    connection = await aiormq.connect(broker.broker_url)
+    try:
+        channel = await connection.channel()
+        await declare(channel, topology_for([ServiceBinding(descriptor.theme, descriptor.ref)]))
+    finally:
+        await connection.close()
