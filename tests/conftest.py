@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiormq
 import httpx
 import pytest
 
@@ -82,15 +83,6 @@ async def od_api() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def purge(management: httpx.AsyncClient, broker: Settings) -> Callable[[str], Awaitable[None]]:
-    async def purge_queue(queue: str) -> None:
-        vhost = quote(broker.vhost, safe="")
-        await management.delete(f"/api/queues/{vhost}/{quote(queue, safe='')}/contents")
-
-    return purge_queue
-
-
-@pytest.fixture
 async def make_adapter(
     broker: Settings,
 ) -> AsyncIterator[Callable[..., Awaitable[Adapter]]]:
@@ -108,12 +100,18 @@ async def make_adapter(
     yield make
     for adapter in started:
         await adapter.stop(grace=5)
+    # requests a test left behind must not reach the next test's adapter
+    connection = await aiormq.connect(broker.broker_url)
+    try:
+        channel = await connection.channel()
+        for adapter in started:
+            await channel.queue_purge(adapter.queue)
+    finally:
+        await connection.close()
 
 
 async def declare_service(broker: Settings, descriptor: ServiceDescriptor) -> None:
     """Declare the topology of ``descriptor`` in the test vhost (as the admin user)."""
-    import aiormq
-
     connection = await aiormq.connect(broker.broker_url)
     try:
         channel = await connection.channel()

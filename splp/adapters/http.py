@@ -50,11 +50,22 @@ from splp.settings import Settings
 log = get_logger("adapter.http")
 
 DEFAULT_STATUS_MAP: Mapping[int, int] = {
-    400: 400, 409: 400, 422: 400, 404: 404, 408: 504, 504: 504, 413: 413, 429: 429
+    400: 400,
+    409: 400,
+    422: 400,
+    404: 404,
+    408: 504,
+    504: 504,
+    413: 413,
+    429: 429,
 }
 _ERROR_FOR_STATUS: Mapping[int, type[RemoteError]] = {
-    400: BadRequest, 404: NotFound, 413: PayloadTooLarge, 429: TooManyRequests,
-    502: UpstreamError, 504: UpstreamTimeout,
+    400: BadRequest,
+    404: NotFound,
+    413: PayloadTooLarge,
+    429: TooManyRequests,
+    502: UpstreamError,
+    504: UpstreamTimeout,
 }
 
 
@@ -106,12 +117,16 @@ class HttpOperationHandler:
                 self.op.method,
                 path,
                 params=query,
-                json=(rest if isinstance(payload, dict) else payload) if self.op.sends_body else None,
+                json=(rest if isinstance(payload, dict) else payload)
+                if self.op.sends_body
+                else None,
                 headers=headers,
                 timeout=timeout,
             )
         except httpx.TimeoutException:
-            raise Problem.of(UpstreamTimeout, f"the agency API did not answer within {timeout:g} s") from None
+            raise Problem.of(
+                UpstreamTimeout, f"the agency API did not answer within {timeout:g} s"
+            ) from None
         except httpx.HTTPError as exc:
             log.warning("%s: agency API unreachable: %s", self.name, type(exc).__name__)
             raise Problem.of(UpstreamError, "the agency API is unreachable") from None
@@ -125,7 +140,9 @@ class HttpOperationHandler:
             try:
                 return response.json()
             except ValueError:
-                raise Problem.of(UpstreamError, "the agency API answered with a body that is not JSON") from None
+                raise Problem.of(
+                    UpstreamError, "the agency API answered with a body that is not JSON"
+                ) from None
         error = _ERROR_FOR_STATUS.get(status, UpstreamError)
         extra: dict[str, Any] = {}
         retry_after = response.headers.get("retry-after", "")
@@ -166,16 +183,21 @@ def http_adapter(
     """An :class:`Adapter` whose handlers call the agency API; close the client after it."""
     client = httpx.AsyncClient(
         base_url=config.base_url,
-        limits=httpx.Limits(max_connections=config.prefetch, max_keepalive_connections=config.prefetch),
+        limits=httpx.Limits(
+            max_connections=config.prefetch, max_keepalive_connections=config.prefetch
+        ),
     )
     handlers: dict[str, Handler] = {
-        name: HttpOperationHandler(name, op, config, client) for name, op in config.operations.items()
+        name: HttpOperationHandler(name, op, config, client)
+        for name, op in config.operations.items()
     }
     options.setdefault("prefetch", config.prefetch)
     return Adapter(descriptor, handlers, settings, **options), client
 
 
-async def run_http_adapter(path: str | Path, settings: Settings | None = None, **options: Any) -> None:
+async def run_http_adapter(
+    path: str | Path, settings: Settings | None = None, **options: Any
+) -> None:
     """Run the HTTP adapter configured in ``path`` until SIGTERM or SIGINT."""
     config, descriptor = load_http_config(path)
     adapter, client = http_adapter(config, descriptor, settings, **options)

@@ -35,8 +35,13 @@ from splp.bus.descriptor import ServiceDescriptor, schema_errors
 from splp.bus.names import queue_for, routing_key_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import Problem, Request, deadline_of, dumps, loads, reply_properties
-from splp.errors import ConfigurationError, ContractError, InternalError, PayloadTooLarge
-from splp.errors import SchemaViolation
+from splp.errors import (
+    ConfigurationError,
+    ContractError,
+    InternalError,
+    PayloadTooLarge,
+    SchemaViolation,
+)
 from splp.log import get_logger
 from splp.settings import Settings
 
@@ -81,7 +86,9 @@ class Adapter:
         self.exchange = theme_exchange(descriptor.theme)
         self.source = name or f"adapter:{descriptor.ref}"
         self.audit = AuditEmitter()
-        self._routing_keys = {routing_key_for(descriptor.ref, op): op for op in descriptor.operations}
+        self._routing_keys = {
+            routing_key_for(descriptor.ref, op): op for op in descriptor.operations
+        }
         self._connection = BrokerConnection(
             url or self.settings.broker_url, name=self.source, on_ready=self._on_ready
         )
@@ -234,7 +241,9 @@ class Adapter:
         try:
             return 200, dumps(result)
         except TypeError:
-            log.error("%s: handler for %s returned a value that is not JSON", self.source, operation)
+            log.error(
+                "%s: handler for %s returned a value that is not JSON", self.source, operation
+            )
             problem = Problem.of(InternalError, "the service returned a value that is not JSON")
             return problem.status, dumps(problem.body)
 
@@ -251,7 +260,9 @@ class Adapter:
             )
         limit = self.settings.max_body_bytes
         if len(message.body) > limit:
-            raise Problem.of(PayloadTooLarge, f"the body is {len(message.body)} bytes; the limit is {limit}")
+            raise Problem.of(
+                PayloadTooLarge, f"the body is {len(message.body)} bytes; the limit is {limit}"
+            )
         try:
             payload = loads(message.body)
         except ContractError as exc:
@@ -260,7 +271,9 @@ class Adapter:
         errors = schema_errors(request_validator, payload)
         if errors:
             raise Problem.of(
-                SchemaViolation, f"the request does not match the schema of {operation}", errors=errors
+                SchemaViolation,
+                f"the request does not match the schema of {operation}",
+                errors=errors,
             )
         props = message.header.properties
         request = Request(
@@ -271,10 +284,13 @@ class Adapter:
             operation=operation,
             deadline=deadline,
             traceparent=(props.headers or {}).get("traceparent"),
+            redelivered=bool(delivery.redelivered),
             body=message.body,
         )
         result = await self.handlers[operation](payload, request)
         if schema_errors(response_validator, result):
             log.error("%s: response of %s does not match its schema", self.source, operation)
-            raise Problem.of(InternalError, f"the service's response to {operation} broke its schema")
+            raise Problem.of(
+                InternalError, f"the service's response to {operation} broke its schema"
+            )
         return result

@@ -119,6 +119,7 @@ class Client:
         self._routes: OrderedDict[tuple[str, str], _Route] = OrderedDict()
         self._opening: dict[tuple[str, str], asyncio.Task[_Route]] = {}
         self._max_routes = max_routes
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def connect(self) -> Client:
         await self._connection.start()
@@ -233,7 +234,9 @@ class Client:
         try:
             await route.open(connection)
         except aiormq.exceptions.AMQPError as exc:
-            raise ConnectionLost(f"cannot open a channel for {route.destination}: {exc!r}") from None
+            raise ConnectionLost(
+                f"cannot open a channel for {route.destination}: {exc!r}"
+            ) from None
         self._routes[key] = route
         self._evict_idle()
         return route
@@ -243,7 +246,9 @@ class Client:
             for key, route in self._routes.items():
                 if not route.pending:
                     del self._routes[key]
-                    asyncio.ensure_future(route.close())
+                    task = asyncio.ensure_future(route.close())
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
                     break
             else:
                 return

@@ -111,7 +111,7 @@ class BrokerConnection:
             connection = await aiormq.connect(self.url)
         except aiormq.exceptions.ProbableAuthenticationError:
             raise AccessDenied(f"broker {self.address} refused the credentials") from None
-        except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
             raise ServiceUnavailable(f"cannot reach broker {self.address}: {exc!r}") from None
         self._connection = connection
         try:

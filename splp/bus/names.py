@@ -1,4 +1,4 @@
-"""Names on the bus: themes, publishers, services and the exchanges, queues and keys built from them.
+"""Names on the bus: themes, publishers, services, and the exchanges, queues and keys of them.
 
 Every segment matches ``[a-z0-9-]+`` (at most 63 characters, no leading or trailing dash),
 so a name can never carry a dot, a wildcard or a regex metacharacter into a routing key

@@ -1,7 +1,7 @@
 """A blocking facade over :class:`~splp.bus.client.Client`, for scripts and notebooks.
 
 >>> with SyncClient() as client:  # doctest: +SKIP
-...     client.call("kependudukan", "dukcapil.penduduk.v1", "get-by-nik", {"nik": "1508010101900001"})
+...     client.call("kependudukan", "dukcapil.penduduk.v1", "get-by-nik", {"nik": "1508..."})
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ class SyncClient:
 
     def __init__(self, settings: Settings | None = None, **options: Any) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="splp-sync", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="splp-sync", daemon=True
+        )
         self._thread.start()
         self._client = Client(settings, **options)
         try:

@@ -106,7 +106,9 @@ def topology_for(
     for b in services:
         queue = queue_for(b.service)
         queues.append(
-            QueueSpec(queue, {"x-queue-type": queue_type, "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE})
+            QueueSpec(
+                queue, {"x-queue-type": queue_type, "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE}
+            )
         )
         bindings.append(BindingSpec(theme_exchange(b.theme), queue, binding_key_for(b.service)))
     return Topology(tuple(exchanges), tuple(queues), tuple(bindings))

@@ -11,8 +11,8 @@ or more comes with an RFC 9457 problem body.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -66,7 +66,11 @@ class Problem(Exception):
 
     @classmethod
     def of(
-        cls, error: type[RemoteError], detail: str | None = None, *, status: int | None = None,
+        cls,
+        error: type[RemoteError],
+        detail: str | None = None,
+        *,
+        status: int | None = None,
         **extra: Any,
     ) -> Problem:
         """The problem that the caller's SDK turns back into ``error``."""
@@ -102,6 +106,7 @@ class Request:
     operation: str
     deadline: float | None
     traceparent: str | None = None
+    redelivered: bool = False
     body: bytes = b""
     received: float = field(default_factory=time.time)
 

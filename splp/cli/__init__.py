@@ -6,8 +6,8 @@ Each module registers itself here; heavy imports stay inside the commands so tha
 
 from __future__ import annotations
 
-from splp.cli.app import app
 from splp.cli import adapter, call, demo  # noqa: F401  (register commands)
+from splp.cli.app import app
 
 
 def main() -> None:

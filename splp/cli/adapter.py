@@ -18,7 +18,9 @@ def run_adapter(
     config: Annotated[Path, typer.Argument(help="The adapter configuration (YAML).")],
     declare: Annotated[
         bool,
-        typer.Option(help="Declare the service's exchange and queue first (needs configure permission)."),
+        typer.Option(
+            help="Declare the service's exchange and queue first (needs configure permission)."
+        ),
     ] = False,
     amqp_url: Annotated[
         str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")

@@ -13,15 +13,19 @@ from splp.cli.app import app, fail, run
 @app.command(
     epilog=(
         "Example:\n\n"
-        "  splp call kependudukan dukcapil.penduduk.v1 get-by-nik '{\"nik\": \"1508010101900001\"}'"
+        '  splp call kependudukan dukcapil.penduduk.v1 get-by-nik \'{"nik": "1508010101900001"}\''
     )
 )
 def call(
     theme: Annotated[str, typer.Argument(help="Theme of the service, e.g. kependudukan.")],
-    service: Annotated[str, typer.Argument(help="PUBLISHER.SERVICE.vMAJOR, e.g. dukcapil.penduduk.v1.")],
+    service: Annotated[
+        str, typer.Argument(help="PUBLISHER.SERVICE.vMAJOR, e.g. dukcapil.penduduk.v1.")
+    ],
     operation: Annotated[str, typer.Argument(help="Operation name, e.g. get-by-nik.")],
     payload: Annotated[str, typer.Argument(help="The request as a JSON object; '-' reads stdin.")],
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply.", min=0.001)] = 10.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the reply.", min=0.001)
+    ] = 10.0,
     amqp_url: Annotated[
         str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")
     ] = None,

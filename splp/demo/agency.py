@@ -37,8 +37,12 @@ def create_app() -> FastAPI:
         resident = RESIDENTS.get(nik)
         if resident is None:
             return JSONResponse(
-                {"type": "about:blank", "title": "Not found", "status": 404,
-                 "detail": "no resident is registered under that NIK"},
+                {
+                    "type": "about:blank",
+                    "title": "Not found",
+                    "status": 404,
+                    "detail": "no resident is registered under that NIK",
+                },
                 status_code=404,
                 media_type="application/problem+json",
             )

@@ -1,0 +1,91 @@
+"""A small client of the RabbitMQ management HTTP API, for set-up, the demo and the tests.
+
+The broker reconciler of the directory service drives the same API for users and
+permissions; this module only covers what the data plane needs: a vhost, and closing
+the connections of a user.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from splp.errors import ServiceUnavailable
+from splp.settings import Settings
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+class Management:
+    """``async with Management(settings) as m: await m.ensure_vhost("splp")``."""
+
+    def __init__(self, settings: Settings | None = None, *, timeout: float = 30.0) -> None:
+        settings = settings or Settings()
+        url = httpx.URL(settings.management_url)
+        self.user = url.username or "guest"
+        self._http = httpx.AsyncClient(
+            base_url=str(url.copy_with(username=None, password=None)),
+            auth=(self.user, url.password or "guest"),
+            timeout=timeout,
+        )
+
+    async def __aenter__(self) -> Management:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(
+                f"RabbitMQ management API at {self._http.base_url} is unreachable: {exc!r}"
+            ) from None
+        if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
+            raise ServiceUnavailable(
+                f"RabbitMQ management API: {method} {path} answered {response.status_code}"
+            )
+        return response
+
+    async def ensure_vhost(self, vhost: str) -> None:
+        """Create ``vhost`` (idempotent) and give the management user full rights on it."""
+        await self.request("PUT", f"/api/vhosts/{_q(vhost)}")
+        await self.request(
+            "PUT",
+            f"/api/permissions/{_q(vhost)}/{_q(self.user)}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        )
+
+    async def delete_vhost(self, vhost: str) -> None:
+        await self.request("DELETE", f"/api/vhosts/{_q(vhost)}")
+
+    async def connections(self, vhost: str) -> list[dict[str, Any]]:
+        response = await self.request("GET", f"/api/vhosts/{_q(vhost)}/connections")
+        return list(response.json())
+
+    async def close_connections(
+        self, vhost: str, *, user: str | None = None, name: str | None = None
+    ) -> int:
+        """Close the connections in ``vhost`` of ``user`` and/or with client name ``name``."""
+        closed = 0
+        for conn in await self.connections(vhost):
+            client_name = (conn.get("client_properties") or {}).get("connection_name")
+            if (user is None or conn.get("user") == user) and (name is None or client_name == name):
+                await self.request(
+                    "DELETE",
+                    f"/api/connections/{_q(conn['name'])}",
+                    headers={"X-Reason": "closed by SPLP"},
+                )
+                closed += 1
+        return closed

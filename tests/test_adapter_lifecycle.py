@@ -1,0 +1,121 @@
+"""Adapters as separate processes: a replica killed mid-load, and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiormq
+import pytest
+
+from splp.bus import Client
+from splp.bus.names import queue_for
+from splp.errors import RequestTimeout
+from splp.settings import Settings
+from tests.services import echo_descriptor
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def spawn(broker: Settings) -> AsyncIterator[Callable[..., object]]:
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(service: str, prefetch: int) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.replica",
+            broker.vhost,
+            service,
+            str(prefetch),
+            cwd=ROOT,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def wait_for_consumers(broker: Settings, queue: str, count: int) -> None:
+    """Wait until ``queue`` has ``count`` consumers (a passive declare reports it at once)."""
+    connection = await aiormq.connect(broker.broker_url)
+    try:
+        for _ in range(200):
+            channel = await connection.channel()
+            try:
+                declared = await channel.queue_declare(queue, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                pass  # the replica has not declared it yet
+            else:
+                if declared.consumer_count == count:
+                    return
+                await channel.close()
+            await asyncio.sleep(0.05)
+        pytest.fail(f"{queue} never reached {count} consumers")
+    finally:
+        await connection.close()
+
+
+async def test_killed_replica_leaves_its_requests_to_the_other(broker: Settings, spawn) -> None:
+    descriptor = echo_descriptor(service="echo-replicas")
+    queue = queue_for(descriptor.ref)
+    victim = await spawn(descriptor.service, 20)
+    await wait_for_consumers(broker, queue, 1)
+    survivor = await spawn(descriptor.service, 20)
+    await wait_for_consumers(broker, queue, 2)
+
+    async with Client(broker) as client:
+        calls = [
+            asyncio.create_task(
+                client.call("uji", descriptor.ref, "echo", {"id": i, "delay": 0.3}, timeout=30)
+            )
+            for i in range(300)
+        ]
+        await asyncio.sleep(0.5)  # both replicas hold a full prefetch window of unacked requests
+        victim.send_signal(signal.SIGKILL)
+        await victim.wait()
+        replies = await asyncio.gather(*calls)
+
+    assert [r["id"] for r in replies] == list(range(300))
+    by_survivor = [r for r in replies if r["pid"] == survivor.pid]
+    assert any(r["pid"] == victim.pid for r in replies), "the victim answered nothing before dying"
+    redelivered = [r for r in by_survivor if r["redelivered"]]
+    assert redelivered, "none of the victim's unacked requests was answered by the survivor"
+
+
+async def test_sigterm_finishes_requests_in_flight_then_exits(broker: Settings, spawn) -> None:
+    descriptor = echo_descriptor(service="echo-sigterm")
+    queue = queue_for(descriptor.ref)
+    replica = await spawn(descriptor.service, 10)
+    await wait_for_consumers(broker, queue, 1)
+
+    async with Client(broker) as client:
+        calls = [
+            asyncio.create_task(
+                client.call("uji", descriptor.ref, "echo", {"id": i, "delay": 1.0}, timeout=30)
+            )
+            for i in range(10)
+        ]
+        await asyncio.sleep(0.3)  # all ten are being handled
+        replica.send_signal(signal.SIGTERM)
+        replies = await asyncio.gather(*calls)
+        assert [r["id"] for r in replies] == list(range(10))
+        assert {r["pid"] for r in replies} == {replica.pid}
+        assert await asyncio.wait_for(replica.wait(), 10) == 0
+        await wait_for_consumers(broker, queue, 0)
+        # nothing consumed after the signal: a new call finds no one to answer it
+        late = asyncio.create_task(
+            client.call("uji", descriptor.ref, "echo", {"id": 11}, timeout=0.5)
+        )
+        with pytest.raises(RequestTimeout):
+            await late
