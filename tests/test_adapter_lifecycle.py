@@ -13,9 +13,10 @@ import pytest
 
 from splp.bus import Client
 from splp.bus.names import queue_for
-from splp.errors import RequestTimeout
+from splp.bus.management import Management
+from splp.errors import ConnectionLost, RequestTimeout
 from splp.settings import Settings
-from tests.services import echo_descriptor
+from tests.services import HANDLERS, echo_descriptor
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -119,3 +120,58 @@ async def test_sigterm_finishes_requests_in_flight_then_exits(broker: Settings, 
         )
         with pytest.raises(RequestTimeout):
             await late
+
+
+async def test_adapter_reconnects_after_losing_its_connection(
+    broker: Settings, make_adapter
+) -> None:
+    descriptor = echo_descriptor(service="echo-reconnect")
+    adapter = await make_adapter(descriptor, HANDLERS)
+    async with Client(broker) as client, Management(broker) as management:
+        assert (await client.call("uji", descriptor.ref, "echo", {"id": 1}))["id"] == 1
+        for _ in range(100):  # the management API lists a connection some seconds after it opens
+            if await management.close_connections(broker.vhost, name=adapter.source):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the adapter's connection never appeared in the management API")
+        reply = await client.call("uji", descriptor.ref, "echo", {"id": 2}, timeout=15)
+        assert reply["id"] == 2
+
+
+@pytest.mark.chaos
+async def test_client_and_adapter_survive_a_broker_restart(broker: Settings, make_adapter) -> None:
+    """``rabbitmqctl stop_app``/``start_app`` under load: calls fail fast, then resume."""
+    descriptor = echo_descriptor(service="echo-restart")
+    await make_adapter(descriptor, HANDLERS)
+    async with Client(broker) as client:
+        assert (await client.call("uji", descriptor.ref, "echo", {"id": 0}))["id"] == 0
+        in_flight = [
+            asyncio.create_task(
+                client.call("uji", descriptor.ref, "echo", {"id": i, "delay": 5}, timeout=60)
+            )
+            for i in range(20)
+        ]
+        await asyncio.sleep(0.2)
+        await rabbitmqctl("stop_app")
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*in_flight, return_exceptions=True), 10)
+            assert all(isinstance(r, ConnectionLost) for r in results), results
+        finally:
+            await rabbitmqctl("start_app")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reply = await client.call("uji", descriptor.ref, "echo", {"id": 1}, timeout=30)
+        assert reply["id"] == 1
+        assert loop.time() - started < 15
+
+
+async def rabbitmqctl(command: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    if command == "start_app":
+        waiter = await asyncio.create_subprocess_exec("rabbitmqctl", "await_startup")
+        assert await waiter.wait() == 0

@@ -1,0 +1,5 @@
+"""``python -m splp`` is the ``splp`` command."""
+
+from splp.cli import main
+
+main()
