@@ -1,0 +1,282 @@
+"""Access requests, their history and the grants they become (Pasal 7).
+
+The state machine itself is :mod:`splp.directory_service.workflow`; this module applies
+it to the store: who is asking, whether the step is theirs to take, and the record of
+every step (actor, time, states, reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from splp.bus.names import ServiceRef
+from splp.directory_service.catalog import ServiceMajor, find_service
+from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service, utcnow
+from splp.directory_service.parties import Caller
+from splp.directory_service.problems import Problem
+from splp.directory_service.workflow import (
+    NEGATIVE_STEPS,
+    IllegalStep,
+    Step,
+    check_step,
+    may_step,
+    who_may,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StepTaken:
+    """The outcome of a step: the request after it and what the audit event needs."""
+
+    request: dict[str, Any]
+    step: str
+    from_state: str | None
+    to_state: str
+    publisher: str
+    service: str
+
+
+async def submit(
+    session: AsyncSession,
+    caller: Caller,
+    ref: ServiceRef,
+    operations: list[str] | None,
+    reason: str,
+) -> StepTaken:
+    """A requester applies for access to a service, for itself."""
+    try:
+        group = await find_service(session, ref)
+    except Problem:
+        raise Problem(422, f"unknown service {ref}: it is not in the directory") from None
+    if group.retired:
+        raise Problem(409, f"{ref} is retired; ask for access to a newer version")
+    if operations is not None:
+        offered = set(group.descriptor().operations)
+        unknown = sorted(set(operations) - offered)
+        if unknown:
+            raise Problem(422, f"{ref} has no operation {', '.join(unknown)}")
+    request = AccessRequest(
+        requester_id=caller.id,
+        service_id=group.service.id,
+        major=ref.major,
+        operations=sorted(operations) if operations is not None else None,
+        reason=reason,
+        state="submitted",
+    )
+    session.add(request)
+    await session.flush()
+    session.add(
+        AccessEvent(
+            request_id=request.id,
+            step="request",
+            actor_id=caller.id,
+            from_state=None,
+            to_state="submitted",
+            reason=reason,
+        )
+    )
+    await session.flush()
+    return StepTaken(
+        await view(session, request), "request", None, "submitted", ref.publisher, ref.service
+    )
+
+
+async def take_step(
+    session: AsyncSession,
+    caller: Caller,
+    request_id: int,
+    step: Step,
+    reason: str,
+    *,
+    quota_per_minute: int | None = None,
+    expires_at: datetime | None = None,
+    operations: list[str] | None = None,
+) -> StepTaken:
+    """Apply ``step`` to a request, or raise 403 (not the caller's step) or 409 (wrong state)."""
+    request = await _load(session, request_id, for_update=True)
+    publisher = await _publisher_of(session, request)
+    is_owner = "publisher" in caller.roles and publisher.id == caller.id
+    if not may_step(step, is_administrator=caller.is_administrator, is_owner=is_owner):
+        raise Problem(403, f"{who_may(step)} may {step} access request {request_id}")
+    try:
+        target = check_step(request.state, step)
+    except IllegalStep as exc:
+        raise Problem(409, str(exc), kind="illegal-step", state=request.state) from None
+    if step in NEGATIVE_STEPS and not reason:
+        raise Problem(422, f"{step} needs a reason: the requester is told why")
+    if step == "grant":
+        if expires_at is not None and expires_at <= utcnow():
+            raise Problem(422, f"expires_at {expires_at.isoformat()} is in the past")
+        if operations is not None:
+            asked = set(request.operations) if request.operations is not None else None
+            extra = sorted(set(operations) - asked) if asked is not None else []
+            if extra:
+                raise Problem(422, f"operations {', '.join(extra)} were not asked for")
+            if asked is None:
+                group = await _group_of(session, request)
+                unknown = sorted(set(operations) - set(group.descriptor().operations))
+                if unknown:
+                    raise Problem(422, f"the service has no operation {', '.join(unknown)}")
+            request.operations = sorted(operations)
+        request.quota_per_minute = quota_per_minute
+        request.expires_at = expires_at
+    source = request.state
+    request.state = target
+    request.updated_at = utcnow()
+    session.add(
+        AccessEvent(
+            request_id=request.id,
+            step=step,
+            actor_id=caller.id,
+            from_state=source,
+            to_state=target,
+            reason=reason,
+        )
+    )
+    await session.flush()
+    service = await session.get_one(Service, request.service_id)
+    return StepTaken(
+        await view(session, request), step, source, target, publisher.name, service.name
+    )
+
+
+async def _load(session: AsyncSession, request_id: int, for_update: bool = False) -> AccessRequest:
+    query = select(AccessRequest).where(AccessRequest.id == request_id)
+    if for_update:
+        query = query.with_for_update()
+    request = await session.scalar(query)
+    if request is None:
+        raise Problem(404, f"no access request {request_id}")
+    return request
+
+
+async def _publisher_of(session: AsyncSession, request: AccessRequest) -> Party:
+    return (
+        await session.execute(
+            select(Party)
+            .join(Service, Service.publisher_id == Party.id)
+            .where(Service.id == request.service_id)
+        )
+    ).scalar_one()
+
+
+async def _group_of(session: AsyncSession, request: AccessRequest) -> ServiceMajor:
+    publisher = await _publisher_of(session, request)
+    service = await session.get_one(Service, request.service_id)
+    return await find_service(session, ServiceRef(publisher.name, service.name, request.major))
+
+
+def _visible_to(query: Select[Any], caller: Caller) -> Select[Any]:
+    if caller.has("administrator", "monitor"):
+        return query
+    return query.where(
+        or_(AccessRequest.requester_id == caller.id, Service.publisher_id == caller.id)
+    )
+
+
+def _base_query() -> Select[Any]:
+    return select(AccessRequest).join(Service, Service.id == AccessRequest.service_id)
+
+
+async def visible_request(session: AsyncSession, caller: Caller, request_id: int) -> AccessRequest:
+    """The request if the caller may see it: 404 when it does not exist, 403 when not theirs."""
+    request = await _load(session, request_id)
+    query = _visible_to(_base_query().where(AccessRequest.id == request_id), caller)
+    if await session.scalar(query) is None:
+        raise Problem(
+            403, f"access request {request_id} is neither {caller.name}'s nor for its services"
+        )
+    return request
+
+
+async def list_requests(
+    session: AsyncSession,
+    caller: Caller,
+    state: str | None = None,
+    service: ServiceRef | None = None,
+) -> list[dict[str, Any]]:
+    query = _visible_to(_base_query(), caller).order_by(AccessRequest.id)
+    if state:
+        query = query.where(AccessRequest.state == state)
+    requests = (await session.scalars(query)).all()
+    views = [await view(session, r) for r in requests]
+    if service is not None:
+        views = [v for v in views if v["service"] == str(service)]
+    return views
+
+
+async def history(session: AsyncSession, caller: Caller, request_id: int) -> list[dict[str, Any]]:
+    await visible_request(session, caller, request_id)
+    rows = await session.execute(
+        select(AccessEvent, Party.name)
+        .join(Party, Party.id == AccessEvent.actor_id)
+        .where(AccessEvent.request_id == request_id)
+        .order_by(AccessEvent.id)
+    )
+    return [
+        {
+            "step": event.step,
+            "actor": actor,
+            "at": event.at,
+            "from_state": event.from_state,
+            "to_state": event.to_state,
+            "reason": event.reason,
+        }
+        for event, actor in rows.all()
+    ]
+
+
+async def view(session: AsyncSession, request: AccessRequest) -> dict[str, Any]:
+    group = await _group_of(session, request)
+    requester = await session.get_one(Party, request.requester_id)
+    return {
+        "id": request.id,
+        "requester": requester.name,
+        "service": str(group.ref),
+        "theme": group.theme,
+        "operations": request.operations,
+        "reason": request.reason,
+        "state": request.state,
+        "quota_per_minute": request.quota_per_minute,
+        "expires_at": request.expires_at,
+        "created_at": request.created_at,
+        "updated_at": request.updated_at,
+    }
+
+
+def _grant(view: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "request_id": view["id"],
+        "requester": view["requester"],
+        "service": view["service"],
+        "theme": view["theme"],
+        "operations": view["operations"],
+        "quota_per_minute": view["quota_per_minute"],
+        "expires_at": view["expires_at"],
+    }
+
+
+async def active_grants(
+    session: AsyncSession, *, service: ServiceMajor | None = None, requester_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Grants in force (state granted, not expired), for a service or for a requester."""
+    query = _base_query().where(AccessRequest.state == "granted").order_by(AccessRequest.id)
+    if service is not None:
+        query = query.where(
+            AccessRequest.service_id == service.service.id,
+            AccessRequest.major == service.versions[0].major,
+        )
+    if requester_id is not None:
+        query = query.where(AccessRequest.requester_id == requester_id)
+    now = utcnow()
+    grants = []
+    for request in (await session.scalars(query)).all():
+        if request.expires_at is not None and request.expires_at <= now:
+            continue
+        grants.append(_grant(await view(session, request)))
+    return grants

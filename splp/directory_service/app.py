@@ -1,0 +1,73 @@
+"""The directory service's FastAPI application.
+
+>>> from splp.settings import Settings
+>>> app = create_app(Settings(database_url="sqlite+aiosqlite:///splp.db"))
+>>> app.title
+'SPLP directory'
+
+The store's schema is migrated by ``splp directory init`` or at ``splp directory serve``
+start (see :func:`splp.directory_service.serve`), not here, so that building an app
+never touches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from splp.directory_service import problems
+from splp.directory_service.audit import DirectoryAudit
+from splp.directory_service.routes import routers
+from splp.directory_service.store import Store
+from splp.settings import Settings
+
+DESCRIPTION = """\
+The control plane of SPLP: the metadata repository (service descriptors with their
+JSON Schemas, versioned), the service directory grouped by theme, the parties and their
+roles, and the access procedure of Bungo regulation 28/2024 Pasal 7.
+
+Authenticate with `Authorization: Bearer TOKEN`. Every error is a problem
+(RFC 9457, `application/problem+json`).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    audit: DirectoryAudit | None = None,
+) -> FastAPI:
+    """The directory API on ``settings.database_url``; audit events go to ``settings.amqp_url``.
+
+    Call :func:`close_app` (or run it with a lifespan) to release the store and the broker.
+    """
+    settings = settings or Settings()
+    app = FastAPI(
+        title="SPLP directory",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        responses={413: problems.PROBLEM_RESPONSE},
+    )
+    app.state.settings = settings
+    app.state.store = store or Store(settings.database_url)
+    app.state.audit = audit or DirectoryAudit(settings.broker_url)
+    problems.install(app)
+    for router in routers():
+        app.include_router(router)
+    app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def close_app(app: FastAPI) -> None:
+    """Flush audit events (briefly) and close the store."""
+    await app.state.audit.close()
+    await app.state.store.close()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await close_app(app)

@@ -1,0 +1,84 @@
+"""The directory's audit trail on the bus: ``access.*`` and ``admin.*`` events.
+
+Events are metadata only (who, which service, which state), never a reason text that
+could hold personal data... the reason stays in the store's history, where access to it
+is controlled. The broker is not needed for the directory to work: events wait in the
+:class:`~splp.bus.audit.AuditEmitter` buffer until a connection is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiormq.abc import AbstractConnection
+
+from splp.bus.audit import AuditEmitter, audit_event
+from splp.bus.connection import BrokerConnection
+from splp.bus.names import AUDIT_EXCHANGE
+from splp.errors import AccessDenied, ServiceUnavailable
+from splp.log import get_logger
+
+log = get_logger("directory.audit")
+
+SOURCE = "directory"
+RETRY_SECONDS = (0.5, 30.0)
+
+
+class DirectoryAudit:
+    """Emits the directory's events; connects to the broker in the background on first use."""
+
+    def __init__(self, broker_url: str | None) -> None:
+        self.emitter = AuditEmitter()
+        self._broker_url = broker_url
+        self._connection: BrokerConnection | None = None
+        self._connector: asyncio.Task[None] | None = None
+
+    def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Queue an event (never blocks, never fails the request)."""
+        event = audit_event(kind, SOURCE, **fields)
+        self.emitter.emit(event)
+        if self._broker_url and self._connector is None:
+            self._connector = asyncio.create_task(self._connect(), name="splp-directory-audit")
+        return event
+
+    @property
+    def backlog(self) -> int:
+        return self.emitter.backlog
+
+    async def _attach(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel()
+        await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
+        await channel.close()
+        await self.emitter.attach(connection)
+
+    async def _connect(self) -> None:
+        assert self._broker_url is not None
+        delay = RETRY_SECONDS[0]
+        while True:
+            connection = BrokerConnection(
+                self._broker_url, name="splp-directory", on_ready=self._attach
+            )
+            try:
+                await connection.start()
+            except (ServiceUnavailable, AccessDenied, OSError) as exc:
+                log.warning("audit events wait in memory: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_SECONDS[1])
+                continue
+            self._connection = connection
+            return
+
+    async def close(self, flush_timeout: float = 2.0) -> None:
+        if self._connection is not None:
+            await self.emitter.flush(flush_timeout)
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+            self._connector = None
+        await self.emitter.close()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None

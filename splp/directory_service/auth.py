@@ -1,0 +1,71 @@
+"""Bearer-token authentication and the role check every route declares.
+
+>>> @router.get("/parties", dependencies=[])  # doctest: +SKIP
+... async def list_parties(caller: Annotated[Caller, Depends(allow("administrator", "monitor"))]):
+...     ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from splp.directory_service.models import ROLES
+from splp.directory_service.parties import Caller, authenticate
+from splp.directory_service.problems import Problem
+from splp.directory_service.store import Store
+
+bearer = HTTPBearer(auto_error=False, description="The party's directory API token.")
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+async def session_for(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session per request; routes that change the store commit before they answer,
+    so a client never sees an answer before its change is durable."""
+    async with store_of(request).sessions() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(session_for)]
+
+
+async def current_caller(
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None or not credentials.credentials:
+        raise Problem(401, "send the party's API token as 'Authorization: Bearer TOKEN'")
+    token = credentials.credentials
+    if len(token) > 200 or not token.isascii():
+        raise Problem(401, "unknown or revoked API token")
+    caller = await authenticate(session, token)
+    if caller is None:
+        raise Problem(401, "unknown or revoked API token")
+    return caller
+
+
+def allow(*roles: str) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that lets through callers holding at least one of ``roles``."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+    wanted = " or ".join(roles)
+
+    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+        if not caller.has(*roles):
+            raise Problem(403, f"this needs the role {wanted}; {caller.name} has {_roles(caller)}")
+        return caller
+
+    return check
+
+
+def _roles(caller: Caller) -> str:
+    return ", ".join(sorted(caller.roles)) or "no role"

@@ -1,0 +1,166 @@
+"""Request and response bodies of the directory API.
+
+Request bodies are strict: unknown members are refused, names follow the naming rules
+of the bus (``[a-z0-9-]+``), text has a length limit and no NUL character.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Role = Literal["administrator", "publisher", "requester", "monitor"]
+Lifecycle = Literal["published", "deprecated", "retired"]
+AccessState = Literal[
+    "submitted", "approved", "rejected", "granted", "declined", "revoked", "suspended"
+]
+
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+REF_PATTERN = r"^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}\.v(0|[1-9][0-9]{0,5})$"
+TEXT_PATTERN = r"^[^\x00]*$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=63)]
+ServiceRefText = Annotated[str, StringConstraints(pattern=REF_PATTERN, max_length=140)]
+Title = Annotated[str, StringConstraints(max_length=200, pattern=TEXT_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
+
+
+def _aware(value: datetime) -> datetime:
+    """A date without a zone is taken as UTC; the result is always in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("names must not repeat")
+    return values
+
+
+UtcTime = Annotated[datetime, AfterValidator(_aware)]
+Operations = Annotated[list[Name], Field(min_length=1, max_length=100), AfterValidator(_unique)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartyIn(Strict):
+    name: Name = Field(description="Short name of the agency or application, e.g. dukcapil.")
+    title: Title = ""
+    roles: Annotated[list[Role], Field(min_length=1, max_length=4), AfterValidator(_unique)]
+
+
+class PartyOut(BaseModel):
+    name: str
+    title: str
+    roles: list[str]
+    created_at: datetime
+
+
+class PartyCreated(BaseModel):
+    party: PartyOut
+    token: str = Field(description="The party's API token. Shown once; only its hash is kept.")
+
+
+class ThemeIn(Strict):
+    name: Name
+    title: Title = ""
+    description: Text = ""
+
+
+class ThemeOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    created_at: datetime
+
+
+class LifecycleIn(Strict):
+    lifecycle: Lifecycle
+    reason: Text = ""
+
+
+class VersionOut(BaseModel):
+    version: str
+    lifecycle: str
+    published_at: datetime
+
+
+class ServiceSummary(BaseModel):
+    ref: str = Field(description="PUBLISHER.SERVICE.vMAJOR")
+    publisher: str
+    service: str
+    major: int
+    version: str = Field(description="The newest version in this major version.")
+    theme: str
+    title: str
+    description: str
+    classification: str
+    lifecycle: str
+    operations: list[str]
+
+
+class ServiceDetail(ServiceSummary):
+    versions: list[VersionOut]
+    descriptor: dict[str, Any] = Field(description="The descriptor, with the operations' schemas.")
+
+
+class AccessRequestIn(Strict):
+    service: ServiceRefText = Field(description="PUBLISHER.SERVICE.vMAJOR")
+    operations: Operations | None = Field(
+        default=None, description="The operations asked for; all of them when left out."
+    )
+    reason: Reason
+
+
+class StepIn(Strict):
+    reason: Text = ""
+
+
+class GrantIn(Strict):
+    reason: Text = ""
+    quota_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    expires_at: UtcTime | None = Field(default=None, description="When the grant ends (UTC).")
+    operations: Operations | None = Field(
+        default=None, description="Grant fewer operations than were asked for."
+    )
+
+
+class AccessEventOut(BaseModel):
+    step: str
+    actor: str
+    at: datetime
+    from_state: str | None
+    to_state: str
+    reason: str
+
+
+class AccessRequestOut(BaseModel):
+    id: int
+    requester: str
+    service: str
+    theme: str
+    operations: list[str] | None
+    reason: str
+    state: str
+    quota_per_minute: int | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class GrantOut(BaseModel):
+    """What an adapter needs to admit a caller: who, which operations, how often, until when."""
+
+    request_id: int
+    requester: str
+    service: str
+    theme: str
+    operations: list[str] | None = Field(description="null for every operation")
+    quota_per_minute: int | None
+    expires_at: datetime | None

@@ -1,0 +1,79 @@
+"""Parties (agencies and applications), their roles and their API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from splp.directory_service.models import ApiToken, Party
+from splp.directory_service.problems import Problem
+from splp.directory_service.tokens import hash_token, new_token
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated party behind a request."""
+
+    id: int
+    name: str
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_administrator(self) -> bool:
+        return "administrator" in self.roles
+
+
+async def create_party(
+    session: AsyncSession, name: str, roles: list[str], title: str = ""
+) -> tuple[Party, str]:
+    """A new party and its first token (the only time the token exists in clear)."""
+    if await session.scalar(select(Party.id).where(Party.name == name)) is not None:
+        raise Problem(409, f"party {name!r} exists already")
+    party = Party(name=name, title=title, roles=sorted(set(roles)))
+    session.add(party)
+    await session.flush()
+    token = await issue_token(session, party)
+    return party, token
+
+
+async def issue_token(session: AsyncSession, party: Party) -> str:
+    """A new token for ``party``; its hash is stored, the token is returned once."""
+    token = new_token()
+    session.add(ApiToken(party_id=party.id, token_hash=hash_token(token)))
+    await session.flush()
+    return token
+
+
+async def authenticate(session: AsyncSession, token: str) -> Caller | None:
+    """The party that holds ``token``, or ``None``."""
+    row = (
+        await session.execute(
+            select(Party)
+            .join(ApiToken, ApiToken.party_id == Party.id)
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return Caller(row.id, row.name, frozenset(row.roles))
+
+
+async def party_named(session: AsyncSession, name: str) -> Party:
+    party = await session.scalar(select(Party).where(Party.name == name))
+    if party is None:
+        raise Problem(404, f"no party named {name!r}")
+    return party
+
+
+async def administrator_count(session: AsyncSession) -> int:
+    parties = (await session.scalars(select(Party.roles))).all()
+    return sum("administrator" in roles for roles in parties)
+
+
+async def party_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count(Party.id))) or 0)

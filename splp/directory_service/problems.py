@@ -1,0 +1,189 @@
+"""Every error of the directory API as RFC 9457 problem details (``application/problem+json``).
+
+Route code raises :class:`Problem`; the handlers installed by :func:`install` turn it,
+FastAPI's validation errors, HTTP errors of the framework and anything unexpected into
+problem bodies. :class:`BodyLimit` answers 413 before an oversized body is read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from splp.errors import PROBLEM_BASE
+from splp.log import get_logger
+
+log = get_logger("directory")
+
+PROBLEM_JSON = "application/problem+json"
+MAX_VALIDATION_ERRORS = 10
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal error",
+}
+TYPES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "unprocessable",
+    500: "internal",
+}
+
+
+PROBLEM_RESPONSE = {"content": {PROBLEM_JSON: {}}, "description": "A problem (RFC 9457)."}
+
+
+class Problem(Exception):
+    """An error answered as a problem; ``extra`` members are added to the body."""
+
+    def __init__(self, status: int, detail: str, *, kind: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind or TYPES.get(status, "error")
+        self.extra = extra
+
+
+def problem_body(
+    status: int, detail: str | None, kind: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (kind or TYPES.get(status, "error")),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    detail: str | None,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, detail, kind, **extra),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors()[:MAX_VALIDATION_ERRORS]:
+        where = "/".join(str(part) for part in error.get("loc", ()))
+        errors.append({"pointer": where, "message": str(error.get("msg", "invalid"))})
+    return errors
+
+
+async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(exc.status, exc.detail, exc.kind, headers, **exc.extra)
+
+
+async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem_response(400, "the request body is not valid JSON", errors=errors)
+    first = errors[0] if errors else {"pointer": "", "message": "invalid request"}
+    detail = f"{first['pointer']}: {first['message']}" if first["pointer"] else first["message"]
+    return problem_response(422, detail, errors=errors)
+
+
+async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}) or None)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(500, "the directory failed; the error is in its log")
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of ``app`` as a problem."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body larger than ``max_bytes``, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        # Read the whole body first (a control-plane request is small): a stream that
+        # grows past the limit is refused before the application sees any of it.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(413, f"the request body is larger than {self.max_bytes} bytes")
+        await response(scope, receive, send)
+
+
+def as_json(value: Any) -> bytes:
+    """Canonical JSON for ETags: sorted keys, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()

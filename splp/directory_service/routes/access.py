@@ -1,0 +1,164 @@
+"""Routes of the access procedure (Pasal 7): request, approve, grant... and the grants."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from splp.directory_service import access
+from splp.directory_service.access import StepTaken
+from splp.directory_service.auth import Session, allow
+from splp.directory_service.bodies import (
+    REF_PATTERN,
+    AccessEventOut,
+    AccessRequestIn,
+    AccessRequestOut,
+    AccessState,
+    GrantIn,
+    GrantOut,
+    StepIn,
+)
+from splp.directory_service.catalog import parse_ref
+from splp.directory_service.parties import Caller
+from splp.directory_service.routes.common import (
+    Anyone,
+    Requester,
+    RequestId,
+    audit_of,
+    problems,
+    with_etag,
+)
+
+router = APIRouter(tags=["access"])
+
+Decider = Annotated[Caller, Depends(allow("administrator", "publisher"))]
+
+
+class OtherStep(StrEnum):
+    """Steps that carry only a reason (``grant`` has its own route)."""
+
+    approve = "approve"
+    reject = "reject"
+    decline = "decline"
+    revoke = "revoke"
+    suspend = "suspend"
+    resume = "resume"
+
+
+def emit(request: Request, caller: Caller, taken: StepTaken) -> None:
+    """The ``access.<step>`` audit event: metadata only, the reason stays in the store."""
+    audit_of(request).emit(
+        f"access.{taken.step}",
+        actor=caller.name,
+        theme=taken.request["theme"],
+        publisher=taken.publisher,
+        service=taken.service,
+        requester=taken.request["requester"],
+        request_id=taken.request["id"],
+        from_state=taken.from_state,
+        to_state=taken.to_state,
+    )
+
+
+@router.post(
+    "/access-requests",
+    status_code=201,
+    response_model=AccessRequestOut,
+    responses=problems(409, 422),
+)
+async def request_access(
+    body: AccessRequestIn, caller: Requester, session: Session, request: Request
+) -> Any:
+    """Apply, as the calling requester, for access to a service (some or all operations)."""
+    taken = await access.submit(
+        session, caller, parse_ref(body.service), body.operations, body.reason
+    )
+    await session.commit()
+    emit(request, caller, taken)
+    return taken.request
+
+
+@router.get("/access-requests", response_model=list[AccessRequestOut], responses=problems())
+async def list_access_requests(
+    caller: Anyone,
+    session: Session,
+    state: AccessState | None = None,
+    service: Annotated[str | None, Query(pattern=REF_PATTERN, max_length=140)] = None,
+) -> Any:
+    """Requests the caller may see: all for administrators and monitors, else its own and
+    those for its services."""
+    return await access.list_requests(
+        session, caller, state, parse_ref(service) if service else None
+    )
+
+
+@router.get(
+    "/access-requests/{request_id}", response_model=AccessRequestOut, responses=problems(404)
+)
+async def show_access_request(request_id: RequestId, caller: Anyone, session: Session) -> Any:
+    """One request."""
+    return await access.view(session, await access.visible_request(session, caller, request_id))
+
+
+@router.get(
+    "/access-requests/{request_id}/history",
+    response_model=list[AccessEventOut],
+    responses=problems(404),
+)
+async def access_request_history(request_id: RequestId, caller: Anyone, session: Session) -> Any:
+    """Every step of a request: actor, time, states and reason."""
+    return await access.history(session, caller, request_id)
+
+
+@router.post(
+    "/access-requests/{request_id}/grant",
+    response_model=AccessRequestOut,
+    responses=problems(404, 409, 422),
+)
+async def grant_access(
+    request_id: RequestId, body: GrantIn, caller: Decider, session: Session, request: Request
+) -> Any:
+    """Grant an approved request (the publisher that owns the service), with an optional
+    quota, expiry and a narrower list of operations."""
+    taken = await access.take_step(
+        session,
+        caller,
+        request_id,
+        "grant",
+        body.reason,
+        quota_per_minute=body.quota_per_minute,
+        expires_at=body.expires_at,
+        operations=body.operations,
+    )
+    await session.commit()
+    emit(request, caller, taken)
+    return taken.request
+
+
+@router.post(
+    "/access-requests/{request_id}/{step}",
+    response_model=AccessRequestOut,
+    responses=problems(404, 409, 422),
+)
+async def step_access(
+    request_id: RequestId,
+    step: OtherStep,
+    body: StepIn,
+    caller: Decider,
+    session: Session,
+    request: Request,
+) -> Any:
+    """Take a step: approve or reject (administrator); decline (owning publisher); revoke,
+    suspend or resume (administrator or owning publisher). An illegal step is a 409."""
+    taken = await access.take_step(session, caller, request_id, step.value, body.reason)
+    await session.commit()
+    emit(request, caller, taken)
+    return taken.request
+
+
+@router.get("/me/grants", response_model=list[GrantOut], responses=problems(), tags=["grants"])
+async def my_grants(caller: Requester, session: Session, request: Request) -> Response:
+    """The grants in force for the calling requester (with an ETag)."""
+    return with_etag(request, await access.active_grants(session, requester_id=caller.id))

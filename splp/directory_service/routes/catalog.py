@@ -1,0 +1,219 @@
+"""Routes for themes and services: publish, search, detail, lifecycle, exports, grants."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from splp.bus.descriptor import ServiceDescriptor
+from splp.directory_service import catalog
+from splp.directory_service.access import active_grants
+from splp.directory_service.auth import Session, allow
+from splp.directory_service.bodies import (
+    NAME_PATTERN,
+    TEXT_PATTERN,
+    GrantOut,
+    LifecycleIn,
+    ServiceDetail,
+    ServiceSummary,
+    ThemeIn,
+    ThemeOut,
+)
+from splp.directory_service.models import Theme
+from splp.directory_service.parties import Caller
+from splp.directory_service.problems import Problem
+from splp.directory_service.routes.common import (
+    Administrator,
+    Anyone,
+    Publisher,
+    ServicePath,
+    audit_of,
+    problems,
+    with_etag,
+)
+
+router = APIRouter()
+
+NameQuery = Annotated[str | None, Query(max_length=63, pattern=NAME_PATTERN)]
+SEMVER_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
+
+
+def theme_view(theme: Theme) -> dict[str, Any]:
+    return {
+        "name": theme.name,
+        "title": theme.title,
+        "description": theme.description,
+        "created_at": theme.created_at,
+    }
+
+
+@router.post(
+    "/themes",
+    status_code=201,
+    response_model=ThemeOut,
+    responses=problems(409, 422),
+    tags=["themes"],
+)
+async def add_theme(
+    body: ThemeIn, caller: Administrator, session: Session, request: Request
+) -> Any:
+    """Add a theme (one topic exchange on the bus)."""
+    theme = await catalog.create_theme(session, body.name, body.title, body.description)
+    await session.commit()
+    audit_of(request).emit("admin.theme-added", actor=caller.name, theme=theme.name)
+    return theme_view(theme)
+
+
+@router.get("/themes", response_model=list[ThemeOut], responses=problems(), tags=["themes"])
+async def list_themes(caller: Anyone, session: Session) -> Any:
+    """Every theme."""
+    return [theme_view(t) for t in await catalog.list_themes(session)]
+
+
+@router.get("/themes/{theme}/asyncapi", responses=problems(404), tags=["themes", "exports"])
+async def theme_asyncapi(
+    theme: Annotated[str, Path(max_length=63)], caller: Anyone, session: Session
+) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of a theme: channels are routing keys, messages the schemas."""
+    from splp.directory_service.export import asyncapi_for
+
+    if await catalog.theme_named(session, theme) is None:
+        raise Problem(404, f"no theme {theme!r}")
+    groups = await catalog.search(session, theme=theme)
+    return asyncapi_for(theme, [g.descriptor() for g in groups])
+
+
+@router.post(
+    "/services",
+    status_code=201,
+    response_model=ServiceDetail,
+    responses=problems(409, 422),
+    tags=["services"],
+)
+async def publish_service(
+    descriptor: ServiceDescriptor, caller: Publisher, session: Session, request: Request
+) -> Any:
+    """Publish a version of one of the caller's services (a descriptor with its schemas).
+
+    Inside a major version a new version must be greater and must not break callers of the
+    current one (409 with ``breaking_changes``); a breaking change is a new major version.
+    """
+    group = await catalog.publish(session, caller, descriptor)
+    await session.commit()
+    audit_of(request).emit(
+        "admin.service-published",
+        actor=caller.name,
+        theme=group.theme,
+        publisher=group.publisher,
+        service=group.service.name,
+        version=descriptor.version,
+    )
+    return catalog.detail(group)
+
+
+@router.get(
+    "/services", response_model=list[ServiceSummary], responses=problems(), tags=["services"]
+)
+async def list_services(
+    caller: Anyone,
+    session: Session,
+    theme: NameQuery = None,
+    publisher: NameQuery = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=TEXT_PATTERN, description="Words to find.")
+    ] = None,
+    include_retired: bool = False,
+) -> Any:
+    """Search the directory by theme, publisher and words."""
+    groups = await catalog.search(session, theme, publisher, q, include_retired)
+    return [catalog.summary(g) for g in groups]
+
+
+@router.get(
+    "/services/{ref}", response_model=ServiceDetail, responses=problems(404), tags=["services"]
+)
+async def show_service(
+    ref: ServicePath, caller: Anyone, session: Session, request: Request
+) -> Response:
+    """A service at one major version: its versions and current descriptor (with an ETag)."""
+    group = await catalog.find_service(session, catalog.parse_ref(ref))
+    return with_etag(request, catalog.detail(group))
+
+
+@router.get("/services/{ref}/descriptor", responses=problems(404), tags=["services"])
+async def service_descriptor(
+    ref: ServicePath,
+    caller: Anyone,
+    session: Session,
+    request: Request,
+    version: Annotated[str | None, Query(pattern=SEMVER_PATTERN, max_length=32)] = None,
+) -> Response:
+    """The descriptor of the current (or a given) version, for adapters and SDKs, with an ETag."""
+    group = await catalog.find_service(session, catalog.parse_ref(ref))
+    chosen = group.current
+    if version is not None:
+        chosen = next((v for v in group.versions if v.version == version), None)  # type: ignore[assignment]
+        if chosen is None:
+            raise Problem(404, f"{ref} has no version {version}")
+    return with_etag(request, chosen.descriptor)
+
+
+@router.get("/services/{ref}/openapi", responses=problems(404), tags=["services", "exports"])
+async def service_openapi(ref: ServicePath, caller: Anyone, session: Session) -> dict[str, Any]:
+    """The OpenAPI document of a service's current version."""
+    from splp.directory_service.export import openapi_for
+
+    group = await catalog.find_service(session, catalog.parse_ref(ref))
+    return openapi_for(group.descriptor())
+
+
+@router.put(
+    "/services/{ref}/versions/{version}/lifecycle",
+    response_model=ServiceDetail,
+    responses=problems(404, 409, 422),
+    tags=["services"],
+)
+async def change_lifecycle(
+    ref: ServicePath,
+    version: Annotated[str, Path(max_length=32)],
+    body: LifecycleIn,
+    caller: Annotated[Caller, Depends(allow("administrator", "publisher"))],
+    session: Session,
+    request: Request,
+) -> Any:
+    """Deprecate, retire or re-publish one version (the owning publisher or an administrator)."""
+    group, target, old = await catalog.set_lifecycle(
+        session, caller, catalog.parse_ref(ref), version, body.lifecycle
+    )
+    await session.commit()
+    audit_of(request).emit(
+        "admin.lifecycle-changed",
+        actor=caller.name,
+        theme=group.theme,
+        publisher=group.publisher,
+        service=group.service.name,
+        version=target.version,
+        from_state=old,
+        to_state=target.lifecycle,
+    )
+    return catalog.detail(group)
+
+
+@router.get(
+    "/services/{ref}/grants",
+    response_model=list[GrantOut],
+    responses=problems(404),
+    tags=["grants"],
+)
+async def service_grants(
+    ref: ServicePath,
+    caller: Annotated[Caller, Depends(allow("administrator", "monitor", "publisher"))],
+    session: Session,
+    request: Request,
+) -> Response:
+    """The grants in force for a service, for its adapter (with an ETag)."""
+    group = await catalog.find_service(session, catalog.parse_ref(ref))
+    if not caller.has("administrator", "monitor") and caller.name != group.publisher:
+        raise Problem(403, f"only {group.publisher}, administrators and monitors see these grants")
+    return with_etag(request, await active_grants(session, service=group))

@@ -1,0 +1,171 @@
+"""Fixtures of the directory suite, which runs whole on SQLite and on PostgreSQL.
+
+* ``store_url`` - a fresh database per engine and session: a temporary SQLite file, or a
+  throw-away PostgreSQL database ``splp_test_<random>`` (dropped at the end);
+* ``store`` - the migrated store, emptied after each test;
+* ``parties`` - tokens of an administrator, two publishers, a requester and a monitor;
+* ``api`` - an ``httpx.AsyncClient`` on the app in-process, with ``api.as_(name)``
+  giving the headers of a party.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import delete
+
+from splp.directory_service import Store, close_app, create_app
+from splp.directory_service.catalog import create_theme
+from splp.directory_service.models import Base
+from splp.directory_service.parties import create_party
+from splp.settings import Settings
+
+POSTGRES = os.environ.get("SPLP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
+DEMO = Path(__file__).resolve().parents[2] / "splp" / "demo"
+
+PARTIES = {
+    "admin": ["administrator"],
+    "dukcapil": ["publisher"],
+    "bapenda": ["publisher"],
+    "dinsos": ["requester"],
+    "inspektorat": ["monitor"],
+}
+
+
+async def create_postgres_database() -> str:
+    """A new empty database; returns its SQLAlchemy URL."""
+    name = f"splp_test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(POSTGRES)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base = POSTGRES.rsplit("/", 1)[0]
+    return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(POSTGRES)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('directory') / 'directory.db'}"
+        return
+    url = await create_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    store = Store(store_url)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await empty(store)
+        await store.close()
+
+
+async def empty(store: Store) -> None:
+    async with store.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+
+
+@pytest.fixture
+async def parties(store: Store) -> dict[str, str]:
+    """Party name -> API token; also adds the theme ``kependudukan``."""
+    tokens = {}
+    async with store.session() as session:
+        for name, roles in PARTIES.items():
+            _party, tokens[name] = await create_party(session, name, roles)
+        await create_theme(session, "kependudukan", "Population", "")
+    return tokens
+
+
+class Api(httpx.AsyncClient):
+    """A client of the directory app; ``as_(party)`` are that party's auth headers."""
+
+    tokens: dict[str, str]
+
+    def as_(self, party: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[party]}"} if party else {}
+
+
+def directory_settings(store_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("amqp_url", NO_BROKER)
+    return Settings(database_url=store_url, **overrides)
+
+
+@pytest.fixture
+async def api(store: Store, parties: dict[str, str]) -> AsyncIterator[Api]:
+    app = create_app(directory_settings(store.url), store=store)
+    async with Api(transport=httpx.ASGITransport(app), base_url="http://directory") as client:
+        client.tokens = parties
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+    await close_app(app)
+
+
+@pytest.fixture
+def penduduk() -> dict[str, Any]:
+    """The demo descriptor as a JSON-ready document (version 1.0.0)."""
+    import yaml
+
+    return yaml.safe_load((DEMO / "penduduk.yaml").read_text())
+
+
+async def publish(api: Api, document: dict[str, Any], party: str = "dukcapil") -> httpx.Response:
+    return await api.post("/services", json=document, headers=api.as_(party))
+
+
+async def walk(api: Api, penduduk: dict[str, Any], to: str) -> int:
+    """Publish the demo service (if needed) and move a new request of dinsos to state ``to``."""
+    if (
+        await api.get("/services/dukcapil.penduduk.v1", headers=api.as_("dinsos"))
+    ).status_code == 404:
+        assert (await publish(api, penduduk)).status_code == 201
+    response = await api.post(
+        "/access-requests",
+        json={"service": "dukcapil.penduduk.v1", "reason": "bansos eligibility checks"},
+        headers=api.as_("dinsos"),
+    )
+    assert response.status_code == 201, response.text
+    request_id = int(response.json()["id"])
+    path = {
+        "submitted": [],
+        "approved": [("approve", "admin")],
+        "rejected": [("reject", "admin")],
+        "granted": [("approve", "admin"), ("grant", "dukcapil")],
+        "declined": [("approve", "admin"), ("decline", "dukcapil")],
+        "suspended": [("approve", "admin"), ("grant", "dukcapil"), ("suspend", "admin")],
+        "revoked": [("approve", "admin"), ("grant", "dukcapil"), ("revoke", "admin")],
+    }[to]
+    for step, party in path:
+        response = await api.post(
+            f"/access-requests/{request_id}/{step}", json={"reason": "ok"}, headers=api.as_(party)
+        )
+        assert response.status_code == 200, response.text
+    return request_id
