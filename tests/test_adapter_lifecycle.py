@@ -12,8 +12,8 @@ import aiormq
 import pytest
 
 from splp.bus import Client
-from splp.bus.names import queue_for
 from splp.bus.management import Management
+from splp.bus.names import queue_for
 from splp.errors import ConnectionLost, RequestTimeout
 from splp.settings import Settings
 from tests.services import HANDLERS, echo_descriptor

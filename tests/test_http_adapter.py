@@ -167,7 +167,7 @@ async def test_agency_statuses_map_to_splp_status(
 
 async def test_agency_timeout_is_504(setup) -> None:
     client, _ = setup
-    with pytest.raises(UpstreamTimeout, match="within 0.3 s"):
+    with pytest.raises(UpstreamTimeout, match=r"within 0\.3 s"):
         await client.call("uji", "uji.http.v1", "slow", {})
 
 

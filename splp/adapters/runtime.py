@@ -34,7 +34,15 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
 from splp.bus.names import queue_for, routing_key_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
-from splp.bus.wire import Problem, Request, deadline_of, dumps, loads, reply_properties
+from splp.bus.wire import (
+    HEADER_TRACEPARENT,
+    Problem,
+    Request,
+    deadline_of,
+    dumps,
+    loads,
+    reply_properties,
+)
 from splp.errors import (
     ConfigurationError,
     ContractError,
@@ -186,6 +194,7 @@ class Adapter:
         props = message.header.properties
         delivery = message.delivery
         assert isinstance(delivery, aiormq.spec.Basic.Deliver)
+        assert delivery.delivery_tag is not None  # always set on a delivery
         channel = message.channel
         meta = {
             **self._meta,
@@ -195,13 +204,11 @@ class Adapter:
             "request_bytes": len(message.body),
         }
         deadline = deadline_of(props)
-        reason = None
-        if deadline is not None and deadline < time.time():
-            reason = "expired"
-        elif not props.reply_to:
-            reason = "no-reply-to"
-        if reason is not None:
+        reply_to = props.reply_to
+        expired = deadline is not None and deadline < time.time()
+        if expired or not reply_to:
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
+            reason = "expired" if expired else "no-reply-to"
             self.audit.emit(audit_event("dropped", self.source, reason=reason, **meta))
             return
 
@@ -210,7 +217,7 @@ class Adapter:
         await channel.basic_publish(
             body,
             exchange="",
-            routing_key=props.reply_to,
+            routing_key=reply_to,
             properties=reply_properties(props.correlation_id, status),
         )
         await channel.basic_ack(delivery.delivery_tag)
@@ -236,16 +243,16 @@ class Adapter:
             return problem.status, dumps(problem.body)
         except Exception:
             log.exception("%s: handler for %s failed", self.source, operation)
-            problem = Problem.of(InternalError, "the service failed to handle the request")
-            return problem.status, dumps(problem.body)
+            failure = Problem.of(InternalError, "the service failed to handle the request")
+            return failure.status, dumps(failure.body)
         try:
             return 200, dumps(result)
         except TypeError:
             log.error(
                 "%s: handler for %s returned a value that is not JSON", self.source, operation
             )
-            problem = Problem.of(InternalError, "the service returned a value that is not JSON")
-            return problem.status, dumps(problem.body)
+            failure = Problem.of(InternalError, "the service returned a value that is not JSON")
+            return failure.status, dumps(failure.body)
 
     async def _dispatch(
         self, message: DeliveredMessage, operation: str | None, deadline: float | None
@@ -283,7 +290,7 @@ class Adapter:
             requester=props.user_id,
             operation=operation,
             deadline=deadline,
-            traceparent=(props.headers or {}).get("traceparent"),
+            traceparent=_text((props.headers or {}).get(HEADER_TRACEPARENT)),
             redelivered=bool(delivery.redelivered),
             body=message.body,
         )
@@ -294,3 +301,7 @@ class Adapter:
                 InternalError, f"the service's response to {operation} broke its schema"
             )
         return result
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

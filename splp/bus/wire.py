@@ -10,6 +10,7 @@ or more comes with an RFC 9457 problem body.
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,7 +68,7 @@ class Problem(Exception):
     @classmethod
     def of(
         cls,
-        error: type[RemoteError],
+        error: builtins.type[RemoteError],
         detail: str | None = None,
         *,
         status: int | None = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from splp.cli.app import app, run
+from splp.cli.app import app, run, settings_from
 
 adapter_app = typer.Typer(help="Run publisher adapters.", no_args_is_help=True)
 app.add_typer(adapter_app, name="adapter")
@@ -29,7 +29,9 @@ def run_adapter(
 ) -> None:
     """Serve the service described in CONFIG until SIGTERM or Ctrl-C, then drain and stop."""
     from splp.adapters import run_http_adapter
-    from splp.settings import Settings
 
-    overrides = {k: v for k, v in {"amqp_url": amqp_url, "vhost": vhost}.items() if v}
-    run(run_http_adapter(config, Settings(**overrides), declare_topology=declare))
+    run(
+        run_http_adapter(
+            config, settings_from(amqp_url=amqp_url, vhost=vhost), declare_topology=declare
+        )
+    )

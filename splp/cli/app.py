@@ -6,11 +6,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from splp import errors
+
+if TYPE_CHECKING:
+    from splp.settings import Settings
 
 app = typer.Typer(
     name="splp",
@@ -46,6 +49,13 @@ def configure_logging(level: int) -> None:
     logging.getLogger("splp").setLevel(level)
     for noisy in ("httpx", "httpcore", "aiormq", "aio_pika", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def settings_from(**overrides: str | None) -> Settings:
+    """:class:`Settings` from the environment, with the CLI options that were given."""
+    from splp.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v})  # type: ignore[arg-type]
 
 
 def exit_code_for(exc: BaseException) -> int:

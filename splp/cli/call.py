@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail, run
+from splp.cli.app import app, fail, run, settings_from
 
 
 @app.command(
@@ -38,15 +38,13 @@ def call(
     """
     from splp.bus import Client
     from splp.errors import ContractError
-    from splp.settings import Settings
 
     text = typer.get_text_stream("stdin").read() if payload == "-" else payload
     try:
         body: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         fail(ContractError(f"PAYLOAD is not valid JSON: {exc.msg} at position {exc.pos}"))
-    overrides = {k: v for k, v in {"amqp_url": amqp_url, "vhost": vhost}.items() if v}
-    settings = Settings(**overrides)
+    settings = settings_from(amqp_url=amqp_url, vhost=vhost)
 
     async def go() -> Any:
         async with Client(settings, name="splp-cli") as client:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from splp.cli.app import app, run
+from splp.cli.app import app, run, settings_from
 
 
 @app.command(epilog="Example:\n\n  splp demo\n\n  SPLP_VHOST=splp-demo splp demo")
@@ -23,10 +23,9 @@ def demo(
     from rich.console import Console
 
     from splp.demo.run import run_demo
-    from splp.settings import Settings
 
     console = Console(highlight=False)
-    settings = Settings(**({"vhost": vhost} if vhost else {}))
+    settings = settings_from(vhost=vhost)
     with console.status("running the SPLP demo..."):
         calls = run(
             run_demo(settings, lambda line: console.print(line, markup=False, soft_wrap=True))
