@@ -1,0 +1,205 @@
+"""``splp directory``: create, serve, back up and restore the directory service.
+
+Also the options every directory command shares (``--directory-url``, ``--token``) and
+:func:`directory_client`, which the ``party``, ``theme``, ``service`` and ``access``
+commands use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from splp.cli.app import app, fail, run
+
+if TYPE_CHECKING:
+    from splp.directory_service.client import DirectoryClient
+
+directory_app = typer.Typer(help="Run and maintain the directory service.", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+
+DirectoryUrl = Annotated[
+    str,
+    typer.Option(
+        "--directory-url", envvar="SPLP_DIRECTORY_URL", help="Base URL of the directory service."
+    ),
+]
+Token = Annotated[
+    str,
+    typer.Option(
+        "--token", envvar="SPLP_TOKEN", help="Your party's directory API token.", show_default=False
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="SPLP_DATABASE_URL",
+        help="The store (default sqlite+aiosqlite:///splp.db).",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+DEFAULT_URL = "http://127.0.0.1:8470"
+
+
+def directory_client(url: str, token: str) -> DirectoryClient:
+    """A client of the directory at ``url`` acting as the holder of ``token``."""
+    from splp.directory_service.client import DirectoryClient
+    from splp.errors import ConfigurationError
+
+    if not token:
+        fail(ConfigurationError("no API token: set SPLP_TOKEN or pass --token"))
+    return DirectoryClient(url, token)
+
+
+def call_directory(
+    url: str, token: str, method: str, path: str, body: Any = None, **params: Any
+) -> Any:
+    """One request to the directory; a failure is printed as one line and exits."""
+    from splp.errors import SplpError
+
+    with directory_client(url, token) as client:
+        try:
+            if method == "GET":
+                return client.get(path, params)
+            if method == "PUT":
+                return client.put(path, body)
+            return client.post(path, body)
+        except SplpError as exc:
+            fail(exc)
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _settings(database_url: str | None) -> Any:
+    from splp.settings import Settings
+
+    return Settings(database_url=database_url) if database_url else Settings()
+
+
+@directory_app.command(
+    "init", epilog="Example:\n\n  SPLP_DATABASE_URL=sqlite+aiosqlite:///splp.db splp directory init"
+)
+def init(
+    database_url: DatabaseUrl = None,
+    admin: Annotated[str, typer.Option(help="Name of the first administrator party.")] = "admin",
+) -> None:
+    """Create (or upgrade) the store and print the first administrator's token, once."""
+    from splp.bus.names import check_segment
+    from splp.directory_service import Store, init_store
+    from splp.errors import ConfigurationError, ContractError
+
+    try:
+        check_segment(admin, "party name")
+    except ContractError as exc:
+        fail(exc)
+    settings = _settings(database_url)
+
+    async def go() -> str | None:
+        store = Store(settings.database_url)
+        try:
+            return await init_store(store, admin)
+        finally:
+            await store.close()
+
+    try:
+        token = run(go())
+    except OSError as exc:
+        fail(ConfigurationError(f"cannot open the store: {exc}"))
+    if token is None:
+        typer.echo("store is up to date; an administrator exists already (no token printed)")
+        return
+    typer.echo(f"administrator {admin} created; its API token (shown once, keep it safe):")
+    typer.echo(token)
+
+
+@directory_app.command(
+    "serve", epilog="Example:\n\n  splp directory serve --host 0.0.0.0 --port 8470"
+)
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8470,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Migrate the store and serve the directory API (OpenAPI docs at /docs)."""
+    from splp.directory_service import serve as serve_directory
+
+    try:
+        serve_directory(_settings(database_url), host, port)
+    except Exception as exc:  # startup errors become one line
+        from splp.errors import ConfigurationError
+
+        fail(
+            exc
+            if isinstance(exc, ConfigurationError)
+            else ConfigurationError(f"cannot serve: {exc}")
+        )
+
+
+@directory_app.command(
+    "backup", epilog="Example:\n\n  splp directory backup /var/backups/splp-directory.json"
+)
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup (JSON).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write every table of the store to FILE (restorable into SQLite or PostgreSQL)."""
+    from splp.directory_service import Store, dump
+    from splp.errors import ConfigurationError
+
+    settings = _settings(database_url)
+
+    async def go() -> dict[str, Any]:
+        store = Store(settings.database_url)
+        try:
+            return await dump(store)
+        finally:
+            await store.close()
+
+    document = run(go())
+    try:
+        file.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        fail(ConfigurationError(f"cannot write {file}: {exc.strerror}"))
+    rows = sum(len(rows) for rows in document["tables"].values())
+    typer.echo(f"backed up {rows} rows of {len(document['tables'])} tables to {file}")
+
+
+@directory_app.command(
+    "restore", epilog="Example:\n\n  splp directory restore /var/backups/splp-directory.json"
+)
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `splp directory backup`.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load FILE into an empty store (it is created if needed)."""
+    from splp.directory_service import Store
+    from splp.directory_service import restore as restore_store
+    from splp.errors import ConfigurationError
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(ConfigurationError(f"cannot read {file}: {exc.strerror}"))
+    except ValueError as exc:
+        fail(ConfigurationError(f"{file} is not JSON: {exc}"))
+    settings = _settings(database_url)
+
+    async def go() -> dict[str, int]:
+        store = Store(settings.database_url)
+        try:
+            return await restore_store(store, document)
+        finally:
+            await store.close()
+
+    counts = run(go())
+    typer.echo(f"restored {sum(counts.values())} rows of {len(counts)} tables from {file}")
+
+
+# The commands that talk to a running directory use the options above.
+from splp.cli import access, party, service  # noqa: E402, F401

@@ -1,0 +1,60 @@
+"""``splp party``: register agencies and applications with their roles (administrators)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from splp.cli.app import app
+from splp.cli.directory import DEFAULT_URL, AsJson, DirectoryUrl, Token, call_directory, print_json
+
+party_app = typer.Typer(help="Manage parties: agencies and applications.", no_args_is_help=True)
+app.add_typer(party_app, name="party")
+
+ROLES = ("administrator", "publisher", "requester", "monitor")
+
+
+@party_app.command(
+    "add", epilog="Example:\n\n  splp party add dinsos --role requester --title 'Dinas Sosial'"
+)
+def add(
+    name: Annotated[str, typer.Argument(help="Short name, e.g. dukcapil ([a-z0-9-]).")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role",
+            "-r",
+            help=f"A role ({', '.join(ROLES)}); repeat for several.",
+            show_default=False,
+        ),
+    ],
+    title: Annotated[str, typer.Option(help="Full name of the agency or application.")] = "",
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Add a party and print its API token (shown once: hand it over safely)."""
+    roles = sorted({r.strip() for value in role for r in value.split(",") if r.strip()})
+    created = call_directory(
+        directory_url, token, "POST", "/parties", {"name": name, "title": title, "roles": roles}
+    )
+    if as_json:
+        print_json(created)
+        return
+    party = created["party"]
+    typer.echo(f"party {party['name']} added with roles {', '.join(party['roles'])}")
+    typer.echo(f"API token (shown once): {created['token']}")
+
+
+@party_app.command("list")
+def list_parties(
+    as_json: AsJson = False, directory_url: DirectoryUrl = DEFAULT_URL, token: Token = ""
+) -> None:
+    """List parties and their roles (administrators and monitors)."""
+    parties = call_directory(directory_url, token, "GET", "/parties")
+    if as_json:
+        print_json(parties)
+        return
+    for party in parties:
+        typer.echo(f"{party['name']:<24} {','.join(party['roles']):<40} {party['title']}")

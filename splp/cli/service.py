@@ -1,0 +1,155 @@
+"""``splp theme`` and ``splp service``: the service directory from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from splp.cli.app import app, fail
+from splp.cli.directory import DEFAULT_URL, AsJson, DirectoryUrl, Token, call_directory, print_json
+
+theme_app = typer.Typer(help="Manage themes (groups of services).", no_args_is_help=True)
+service_app = typer.Typer(help="Publish and find services.", no_args_is_help=True)
+app.add_typer(theme_app, name="theme")
+app.add_typer(service_app, name="service")
+
+Ref = Annotated[str, typer.Argument(help="PUBLISHER.SERVICE.vMAJOR, e.g. dukcapil.penduduk.v1.")]
+
+
+@theme_app.command("add", epilog="Example:\n\n  splp theme add kependudukan --title 'Population'")
+def add_theme(
+    name: Annotated[str, typer.Argument(help="Theme name ([a-z0-9-]).")],
+    title: Annotated[str, typer.Option(help="Display title.")] = "",
+    description: Annotated[str, typer.Option(help="What the theme covers.")] = "",
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Add a theme (administrators)."""
+    body = {"name": name, "title": title, "description": description}
+    theme = call_directory(directory_url, token, "POST", "/themes", body)
+    typer.echo(f"theme {theme['name']} added")
+
+
+@theme_app.command("list")
+def list_themes(
+    as_json: AsJson = False, directory_url: DirectoryUrl = DEFAULT_URL, token: Token = ""
+) -> None:
+    """List themes."""
+    themes = call_directory(directory_url, token, "GET", "/themes")
+    if as_json:
+        print_json(themes)
+        return
+    for theme in themes:
+        typer.echo(f"{theme['name']:<24} {theme['title']}")
+
+
+@theme_app.command("asyncapi")
+def theme_asyncapi(
+    name: Annotated[str, typer.Argument(help="Theme name.")],
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Print the AsyncAPI 3.0 document of a theme (the bus contract of its services)."""
+    print_json(call_directory(directory_url, token, "GET", f"/themes/{name}/asyncapi"))
+
+
+@service_app.command("publish", epilog="Example:\n\n  splp service publish penduduk.yaml")
+def publish(
+    descriptor: Annotated[Path, typer.Argument(help="The service descriptor (YAML or JSON).")],
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Publish a version of one of your services (publishers)."""
+    from splp.documents import read_document
+    from splp.errors import ConfigurationError
+
+    try:
+        document = read_document(descriptor)
+    except ConfigurationError as exc:
+        fail(exc)
+    detail = call_directory(directory_url, token, "POST", "/services", document)
+    typer.echo(f"published {detail['ref']} version {detail['version']} in theme {detail['theme']}")
+
+
+@service_app.command("list", epilog="Example:\n\n  splp service list --theme kependudukan")
+def list_services(
+    theme: Annotated[str | None, typer.Option(help="Only this theme.")] = None,
+    publisher: Annotated[str | None, typer.Option(help="Only this publisher.")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-q", help="Words to find.")] = None,
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Search the directory."""
+    found = call_directory(
+        directory_url, token, "GET", "/services", theme=theme, publisher=publisher, q=text
+    )
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("no service found")
+    for item in found:
+        typer.echo(
+            f"{item['ref']:<36} {item['version']:<10} {item['theme']:<18} "
+            f"{item['lifecycle']:<11} {item['title']}"
+        )
+
+
+@service_app.command("show", epilog="Example:\n\n  splp service show dukcapil.penduduk.v1")
+def show(
+    ref: Ref,
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Show a service: versions, operations and their JSON Schemas."""
+    detail = call_directory(directory_url, token, "GET", f"/services/{ref}")
+    if as_json:
+        print_json(detail)
+        return
+    _print_detail(detail)
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    import json
+
+    typer.echo(f"{detail['ref']}  {detail['title']}")
+    typer.echo(f"  theme: {detail['theme']}  classification: {detail['classification']}")
+    if detail["description"]:
+        typer.echo(f"  {detail['description']}")
+    versions = ", ".join(f"{v['version']} ({v['lifecycle']})" for v in detail["versions"])
+    typer.echo(f"  versions: {versions}")
+    for name, operation in detail["descriptor"]["operations"].items():
+        typer.echo(f"  operation {name}: {operation.get('description', '')}")
+        for part in ("request", "response"):
+            schema = json.dumps(operation[part], indent=2, ensure_ascii=False)
+            typer.echo(f"    {part} schema:")
+            typer.echo("\n".join("      " + line for line in schema.splitlines()))
+
+
+@service_app.command("openapi")
+def openapi(ref: Ref, directory_url: DirectoryUrl = DEFAULT_URL, token: Token = "") -> None:
+    """Print the OpenAPI document of a service."""
+    print_json(call_directory(directory_url, token, "GET", f"/services/{ref}/openapi"))
+
+
+@service_app.command(
+    "lifecycle", epilog="Example:\n\n  splp service lifecycle dukcapil.penduduk.v1 1.0.0 deprecated"
+)
+def lifecycle(
+    ref: Ref,
+    version: Annotated[str, typer.Argument(help="The version, e.g. 1.0.0.")],
+    state: Annotated[str, typer.Argument(help="published, deprecated or retired.")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Deprecate, retire or re-publish one version (its publisher or an administrator)."""
+    body = {"lifecycle": state, "reason": reason}
+    call_directory(
+        directory_url, token, "PUT", f"/services/{ref}/versions/{version}/lifecycle", body
+    )
+    typer.echo(f"{ref} version {version} is {state}")
