@@ -1,8 +1,8 @@
 """The metadata repository and service directory: themes, services and their versions.
 
 A service is known by its reference ``PUBLISHER.SERVICE.vMAJOR``; inside a major version
-only compatible changes are published (checked by :func:`compat.breaking_changes`),
-versions only go forward, and the theme stays the same (it names the exchange).
+only compatible changes are published (checked by :func:`compat.breaking_changes`,
+which also keeps the theme: it names the exchange) and versions only go forward.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from splp.bus.names import ServiceRef
 from splp.directory_service.models import Party, Service, ServiceVersion, Theme
 from splp.directory_service.parties import Caller
 from splp.directory_service.problems import Problem
+from splp.log import get_logger
+
+log = get_logger("directory.catalog")
 
 LIFECYCLE_STEPS = {
     ("published", "deprecated"),
@@ -131,12 +134,15 @@ async def publish(
             from splp.directory_service.compat import breaking_changes
 
             previous = group.current
-            old = group.descriptor(previous)
-            reasons = list(breaking_changes(old, descriptor))
-            if old.theme != descriptor.theme:
-                reasons.append(
-                    f"theme changed from {old.theme} to {descriptor.theme} (it names the exchange)"
-                )
+            try:
+                reasons = breaking_changes(group.descriptor(previous), descriptor)
+            except Exception:  # a schema the checker cannot read must not become a 500
+                log.exception("compatibility check failed for %s", descriptor.ref)
+                raise Problem(
+                    422,
+                    f"the compatibility of {descriptor.version} with {previous.version} "
+                    "cannot be checked; publish it as a new major version",
+                ) from None
             if reasons:
                 raise Problem(
                     409,

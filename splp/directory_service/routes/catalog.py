@@ -76,11 +76,11 @@ async def theme_asyncapi(
     theme: Annotated[str, Path(max_length=63)], caller: Anyone, session: Session
 ) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of a theme: channels are routing keys, messages the schemas."""
-    from splp.directory_service.export import asyncapi_for
-
     if await catalog.theme_named(session, theme) is None:
         raise Problem(404, f"no theme {theme!r}")
     groups = await catalog.search(session, theme=theme)
+    from splp.directory_service.export import asyncapi_for
+
     return asyncapi_for(theme, [g.descriptor() for g in groups])
 
 
@@ -162,9 +162,9 @@ async def service_descriptor(
 @router.get("/services/{ref}/openapi", responses=problems(404), tags=["services", "exports"])
 async def service_openapi(ref: ServicePath, caller: Anyone, session: Session) -> dict[str, Any]:
     """The OpenAPI document of a service's current version."""
+    group = await catalog.find_service(session, catalog.parse_ref(ref))
     from splp.directory_service.export import openapi_for
 
-    group = await catalog.find_service(session, catalog.parse_ref(ref))
     return openapi_for(group.descriptor())
 
 
