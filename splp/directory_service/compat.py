@@ -100,14 +100,15 @@ def check_version_bump(old: ServiceDescriptor, new: ServiceDescriptor) -> list[s
         raise ValueError(
             f"{new.publisher}.{new.service} is not a version of {old.publisher}.{old.service}"
         )
-    if _semver(new.version) <= _semver(old.version):
+    if version_key(new.version) <= version_key(old.version):
         return [f"version {new.version} is not greater than {old.version}"]
     if new.major != old.major:
         return []
     return breaking_changes(old, new)
 
 
-def _semver(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
+    """A sort key for ``MAJOR.MINOR.PATCH``: ``version_key("1.10.0") > version_key("1.9.0")``."""
     return tuple(int(part) for part in version.split("."))
 
 
