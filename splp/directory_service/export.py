@@ -268,7 +268,11 @@ def _headers(part: str) -> dict[str, Any]:
                               "description": "absolute deadline, epoch milliseconds"},
             HEADER_TRACEPARENT: {"type": "string", "description": "W3C trace context"},
         }  # fmt: skip
-        return {"type": "object", "required": [HEADER_PROTOCOL, HEADER_DEADLINE], "properties": properties}
+        return {
+            "type": "object",
+            "required": [HEADER_PROTOCOL, HEADER_DEADLINE],
+            "properties": properties,
+        }
     statuses = [200, *(error.default_status for error in PROBLEMS)]
     status = {"type": "integer", "enum": statuses, "description": "HTTP semantics"}
     return {"type": "object", "required": [HEADER_STATUS], "properties": {HEADER_STATUS: status}}
