@@ -1,0 +1,175 @@
+"""The authorization matrix: every route x every kind of caller, each with its expected status.
+
+Callers: an administrator, the publisher that owns the service, another publisher, a
+requester, a monitor and an anonymous client. Each cell runs on fresh state made by the
+route's set-up, so a 200 for one caller never spoils the next caller's cell.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.directory.conftest import Api, publish, walk
+
+CALLERS = ("admin", "owner", "other-publisher", "requester", "monitor", "anonymous")
+PARTY = {
+    "admin": "admin",
+    "owner": "dukcapil",
+    "other-publisher": "bapenda",
+    "requester": "dinsos",
+    "monitor": "inspektorat",
+    "anonymous": None,
+}
+_counter = itertools.count(1)
+
+Setup = Callable[[Api, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def nothing(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    return {"n": next(_counter)}
+
+
+async def a_service(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    """A freshly published service of dukcapil."""
+    n = next(_counter)
+    document = {**copy.deepcopy(penduduk), "service": f"svc-{n}"}
+    assert (await publish(api, document)).status_code == 201
+    return {"n": n, "ref": f"dukcapil.svc-{n}.v1"}
+
+
+def a_request(state: str) -> Setup:
+    async def setup(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+        return {"n": next(_counter), "id": await walk(api, penduduk, state)}
+
+    return setup
+
+
+def allowed(*callers: str, status: int = 200) -> dict[str, int]:
+    expected = {caller: 403 for caller in CALLERS}
+    expected.update({caller: status for caller in callers})
+    expected["anonymous"] = 401
+    return expected
+
+
+EVERYONE = ("admin", "owner", "other-publisher", "requester", "monitor")
+
+
+@dataclass
+class Cell:
+    method: str
+    path: str
+    expected: dict[str, int]
+    setup: Setup = nothing
+    body: Callable[[dict[str, Any]], Any] | None = None
+    route: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.route = self.route or self.path
+
+
+MATRIX = [
+    Cell(
+        "POST", "/parties", allowed("admin", status=201),
+        body=lambda s: {"name": f"party-{s['n']}", "roles": ["requester"]},
+    ),
+    Cell("GET", "/parties", allowed("admin", "monitor")),
+    Cell("GET", "/parties/dinsos", allowed("admin", "monitor"), route="/parties/{name}"),
+    Cell("GET", "/me", allowed(*EVERYONE)),
+    Cell("POST", "/themes", allowed("admin", status=201), body=lambda s: {"name": f"theme-{s['n']}"}),
+    Cell("GET", "/themes", allowed(*EVERYONE)),
+    Cell(
+        "GET", "/themes/kependudukan/asyncapi", allowed(*EVERYONE), a_service,
+        route="/themes/{theme}/asyncapi",
+    ),
+    Cell(
+        "POST", "/services", allowed("owner", status=201),
+        body=lambda s: {"service": f"new-{s['n']}"},
+    ),
+    Cell("GET", "/services", allowed(*EVERYONE), a_service),
+    Cell("GET", "/services/{ref}", allowed(*EVERYONE), a_service),
+    Cell("GET", "/services/{ref}/descriptor", allowed(*EVERYONE), a_service),
+    Cell("GET", "/services/{ref}/openapi", allowed(*EVERYONE), a_service),
+    Cell(
+        "PUT", "/services/{ref}/versions/1.0.0/lifecycle", allowed("admin", "owner"), a_service,
+        body=lambda s: {"lifecycle": "deprecated", "reason": "v2 is out"},
+        route="/services/{ref}/versions/{version}/lifecycle",
+    ),
+    Cell("GET", "/services/{ref}/grants", allowed("admin", "owner", "monitor"), a_service),
+    Cell(
+        "POST", "/access-requests", allowed("requester", status=201), a_service,
+        body=lambda s: {"service": s["ref"], "reason": "needed for bansos"},
+    ),
+    Cell("GET", "/access-requests", allowed(*EVERYONE), a_request("submitted")),
+    Cell(
+        "GET", "/access-requests/{id}", allowed("admin", "owner", "requester", "monitor"),
+        a_request("submitted"), route="/access-requests/{request_id}",
+    ),
+    Cell(
+        "GET", "/access-requests/{id}/history", allowed("admin", "owner", "requester", "monitor"),
+        a_request("submitted"), route="/access-requests/{request_id}/history",
+    ),
+    *[
+        Cell(
+            "POST", f"/access-requests/{{id}}/{step}", allowed(*who), a_request(state),
+            body=lambda s: {"reason": "checked"},
+            route=(
+                "/access-requests/{request_id}/grant" if step == "grant"
+                else "/access-requests/{request_id}/{step}"
+            ),
+        )
+        for step, state, who in [
+            ("approve", "submitted", ("admin",)),
+            ("reject", "submitted", ("admin",)),
+            ("grant", "approved", ("owner",)),
+            ("decline", "approved", ("owner",)),
+            ("revoke", "granted", ("admin", "owner")),
+            ("suspend", "granted", ("admin", "owner")),
+            ("resume", "suspended", ("admin", "owner")),
+        ]
+    ],
+    Cell("GET", "/me/grants", allowed("requester"), a_request("granted")),
+]
+
+
+def test_the_matrix_covers_every_route() -> None:
+    from splp.directory_service import create_app
+    from splp.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///unused.db"))
+    routes = {
+        (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
+    }
+    assert routes == {(cell.method, cell.route) for cell in MATRIX}
+
+
+@pytest.mark.parametrize("cell", MATRIX, ids=[f"{c.method} {c.path}" for c in MATRIX])
+async def test_authorization_matrix(api: Api, penduduk: dict[str, Any], cell: Cell) -> None:
+    got = {}
+    for caller in CALLERS:
+        state = await cell.setup(api, penduduk)
+        path = cell.path.format(**state)
+        body = cell.body(state) if cell.body else None
+        if cell.path == "/services" and cell.method == "POST":
+            body = {**copy.deepcopy(penduduk), **body}
+        response = await api.request(
+            cell.method, path, json=body, headers=api.as_(PARTY[caller])
+        )
+        got[caller] = response.status_code
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+    assert got == cell.expected
+
+
+async def test_a_wrong_token_is_401(api: Api) -> None:
+    for token in (b"splp_not-a-token", b"", b"x" * 5000, "é".encode()):
+        response = await api.get("/me", headers={"Authorization": b"Bearer " + token})
+        assert response.status_code == 401, token
+        assert response.headers["www-authenticate"] == "Bearer"
+    basic = await api.get("/me", headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
+    assert basic.status_code == 401
