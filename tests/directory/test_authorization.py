@@ -75,20 +75,29 @@ class Cell:
 
 MATRIX = [
     Cell(
-        "POST", "/parties", allowed("admin", status=201),
+        "POST",
+        "/parties",
+        allowed("admin", status=201),
         body=lambda s: {"name": f"party-{s['n']}", "roles": ["requester"]},
     ),
     Cell("GET", "/parties", allowed("admin", "monitor")),
     Cell("GET", "/parties/dinsos", allowed("admin", "monitor"), route="/parties/{name}"),
     Cell("GET", "/me", allowed(*EVERYONE)),
-    Cell("POST", "/themes", allowed("admin", status=201), body=lambda s: {"name": f"theme-{s['n']}"}),
+    Cell(
+        "POST", "/themes", allowed("admin", status=201), body=lambda s: {"name": f"theme-{s['n']}"}
+    ),
     Cell("GET", "/themes", allowed(*EVERYONE)),
     Cell(
-        "GET", "/themes/kependudukan/asyncapi", allowed(*EVERYONE), a_service,
+        "GET",
+        "/themes/kependudukan/asyncapi",
+        allowed(*EVERYONE),
+        a_service,
         route="/themes/{theme}/asyncapi",
     ),
     Cell(
-        "POST", "/services", allowed("owner", status=201),
+        "POST",
+        "/services",
+        allowed("owner", status=201),
         body=lambda s: {"service": f"new-{s['n']}"},
     ),
     Cell("GET", "/services", allowed(*EVERYONE), a_service),
@@ -96,30 +105,46 @@ MATRIX = [
     Cell("GET", "/services/{ref}/descriptor", allowed(*EVERYONE), a_service),
     Cell("GET", "/services/{ref}/openapi", allowed(*EVERYONE), a_service),
     Cell(
-        "PUT", "/services/{ref}/versions/1.0.0/lifecycle", allowed("admin", "owner"), a_service,
+        "PUT",
+        "/services/{ref}/versions/1.0.0/lifecycle",
+        allowed("admin", "owner"),
+        a_service,
         body=lambda s: {"lifecycle": "deprecated", "reason": "v2 is out"},
         route="/services/{ref}/versions/{version}/lifecycle",
     ),
     Cell("GET", "/services/{ref}/grants", allowed("admin", "owner", "monitor"), a_service),
     Cell(
-        "POST", "/access-requests", allowed("requester", status=201), a_service,
+        "POST",
+        "/access-requests",
+        allowed("requester", status=201),
+        a_service,
         body=lambda s: {"service": s["ref"], "reason": "needed for bansos"},
     ),
     Cell("GET", "/access-requests", allowed(*EVERYONE), a_request("submitted")),
     Cell(
-        "GET", "/access-requests/{id}", allowed("admin", "owner", "requester", "monitor"),
-        a_request("submitted"), route="/access-requests/{request_id}",
+        "GET",
+        "/access-requests/{id}",
+        allowed("admin", "owner", "requester", "monitor"),
+        a_request("submitted"),
+        route="/access-requests/{request_id}",
     ),
     Cell(
-        "GET", "/access-requests/{id}/history", allowed("admin", "owner", "requester", "monitor"),
-        a_request("submitted"), route="/access-requests/{request_id}/history",
+        "GET",
+        "/access-requests/{id}/history",
+        allowed("admin", "owner", "requester", "monitor"),
+        a_request("submitted"),
+        route="/access-requests/{request_id}/history",
     ),
     *[
         Cell(
-            "POST", f"/access-requests/{{id}}/{step}", allowed(*who), a_request(state),
+            "POST",
+            f"/access-requests/{{id}}/{step}",
+            allowed(*who),
+            a_request(state),
             body=lambda s: {"reason": "checked"},
             route=(
-                "/access-requests/{request_id}/grant" if step == "grant"
+                "/access-requests/{request_id}/grant"
+                if step == "grant"
                 else "/access-requests/{request_id}/{step}"
             ),
         )
@@ -157,9 +182,7 @@ async def test_authorization_matrix(api: Api, penduduk: dict[str, Any], cell: Ce
         body = cell.body(state) if cell.body else None
         if cell.path == "/services" and cell.method == "POST":
             body = {**copy.deepcopy(penduduk), **body}
-        response = await api.request(
-            cell.method, path, json=body, headers=api.as_(PARTY[caller])
-        )
+        response = await api.request(cell.method, path, json=body, headers=api.as_(PARTY[caller]))
         got[caller] = response.status_code
         if response.status_code >= 400:
             assert response.headers["content-type"] == "application/problem+json"

@@ -67,9 +67,7 @@ async def filled(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     return await dump(api.app.state.store)  # type: ignore[attr-defined]
 
 
-async def test_backup_restore_round_trip(
-    api: Api, penduduk: dict[str, Any], tmp_path: Any
-) -> None:
+async def test_backup_restore_round_trip(api: Api, penduduk: dict[str, Any], tmp_path: Any) -> None:
     store: Store = api.app.state.store  # type: ignore[attr-defined]
     document = await filled(api, penduduk)
     assert document["revision"] == Store.head()

@@ -1,0 +1,166 @@
+"""The Pasal 7 walk through the ``splp`` command, against a real uvicorn server.
+
+Two agencies (Dukcapil publishes, Dinsos requests), a service published, a request, the
+administrator's approval, the publisher's grant, and steps that are refused: the wrong
+party (exit 3) and an illegal step (409, exit 1), each as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from splp.cli import app
+from splp.directory_service import Store, close_app, create_app, dump
+from splp.http_server import serve_app
+from tests.directory.conftest import DEMO, directory_settings
+
+
+class Cli:
+    def __init__(self, url: str, database_url: str) -> None:
+        self.url = url
+        self.database_url = database_url
+        self.tokens: dict[str, str] = {}
+        self.runner = CliRunner()
+
+    async def __call__(self, party: str | None, *args: str) -> Result:
+        env = {
+            "SPLP_DIRECTORY_URL": self.url,
+            "SPLP_DATABASE_URL": self.database_url,
+            "SPLP_TOKEN": self.tokens.get(party, "") if party else "",
+        }
+        # the server runs on this event loop: the (synchronous) command runs beside it
+        return await asyncio.to_thread(self.runner.invoke, app, list(args), env=env)
+
+    async def ok(self, party: str | None, *args: str) -> str:
+        result = await self(party, *args)
+        assert result.exit_code == 0, (args, result.output)
+        return result.stdout
+
+    async def refused(self, party: str | None, code: int, *args: str) -> str:
+        result = await self(party, *args)
+        assert result.exit_code == code, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        return lines[0]
+
+
+@pytest.fixture
+async def cli(store: Store) -> AsyncIterator[Cli]:
+    app_ = create_app(directory_settings(store.url), store=store)
+    async with serve_app(app_) as url:
+        yield Cli(url, store.url)
+    await close_app(app_)
+
+
+async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
+    out = await cli.ok(None, "directory", "init", "--admin", "kominfo")
+    cli.tokens["kominfo"] = out.strip().splitlines()[-1]
+    assert "shown once" in out
+    again = await cli.ok(None, "directory", "init")
+    assert "exists already" in again and "splp_" not in again
+
+    for name, role in (("dukcapil", "publisher"), ("dinsos", "requester")):
+        created = json.loads(
+            await cli.ok("kominfo", "party", "add", name, "--role", role, "--json")
+        )
+        assert created["party"]["roles"] == [role]
+        cli.tokens[name] = created["token"]
+    assert "theme kependudukan added" in await cli.ok(
+        "kominfo", "theme", "add", "kependudukan", "--title", "Population"
+    )
+    published = await cli.ok("dukcapil", "service", "publish", str(DEMO / "penduduk.yaml"))
+    assert "published dukcapil.penduduk.v1 version 1.0.0" in published
+
+    listed = json.loads(
+        await cli.ok("dinsos", "service", "list", "--theme", "kependudukan", "--json")
+    )
+    assert [s["ref"] for s in listed] == ["dukcapil.penduduk.v1"]
+    shown = await cli.ok("dinsos", "service", "show", "dukcapil.penduduk.v1")
+    assert "get-by-nik" in shown and '"pattern": "^[0-9]{16}$"' in shown
+
+    requested = await cli.ok(
+        "dinsos",
+        "access",
+        "request",
+        "dukcapil.penduduk.v1",
+        "--operations",
+        "get-by-nik",
+        "--reason",
+        "bansos eligibility checks",
+    )
+    match = re.match(r"#(\d+)\s+submitted", requested)
+    assert match, requested
+    rid = match.group(1)
+
+    line = await cli.refused("dinsos", 3, "access", "approve", rid, "--reason", "self-service")
+    assert "administrator" in line
+    assert "approved" in await cli.ok("kominfo", "access", "approve", rid, "--reason", "mandate")
+    line = await cli.refused("kominfo", 3, "access", "grant", rid)
+    assert "owns the service" in line
+    line = await cli.refused("dukcapil", 2, "access", "grant", rid, "--until", "2030-13-01")
+    assert "not a date" in line
+    granted = await cli.ok(
+        "dukcapil", "access", "grant", rid, "--quota", "60", "--until", "2030-01-01"
+    )
+    assert "granted" in granted and "60/min" in granted
+
+    line = await cli.refused("dukcapil", 1, "access", "resume", rid, "--reason", "again")
+    assert "409" in line and "cannot resume a request that is granted" in line
+    line = await cli.refused("dinsos", 1, "access", "request", "dukcapil.kk.v1", "--reason", "x")
+    assert "unknown service" in line
+
+    requests = json.loads(await cli.ok("dinsos", "access", "list", "--json"))
+    assert [(r["id"], r["state"]) for r in requests] == [(int(rid), "granted")]
+    history = json.loads(await cli.ok("kominfo", "access", "history", rid, "--json"))
+    assert [(e["step"], e["actor"]) for e in history] == [
+        ("request", "dinsos"),
+        ("approve", "kominfo"),
+        ("grant", "dukcapil"),
+    ]
+    assert history[1]["reason"] == "mandate"
+
+    line = await cli.refused(None, 2, "party", "list")
+    assert "SPLP_TOKEN" in line
+    cli.tokens["nobody"] = "splp_wrong"
+    line = await cli.refused("nobody", 3, "party", "list")
+    assert "401" in line
+
+
+async def test_backup_and_restore_through_the_cli(cli: Cli, store: Store, tmp_path: Path) -> None:
+    out = await cli.ok(None, "directory", "init")
+    cli.tokens["admin"] = out.strip().splitlines()[-1]
+    await cli.ok("admin", "theme", "add", "kependudukan")
+    await cli.ok("admin", "party", "add", "dukcapil", "--role", "publisher")
+    backup = tmp_path / "directory.json"
+    assert "backed up" in await cli.ok(None, "directory", "backup", str(backup))
+    copy_url = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
+    restored = await cli.ok(None, "directory", "restore", str(backup), "--database-url", copy_url)
+    assert "restored" in restored
+    copy = Store(copy_url)
+    try:
+        assert await dump(copy) == await dump(store)
+    finally:
+        await copy.close()
+    line = await cli.refused(None, 2, "directory", "restore", str(backup))
+    assert "not empty" in line
+    (tmp_path / "junk.json").write_text("{")
+    line = await cli.refused(None, 2, "directory", "restore", str(tmp_path / "junk.json"))
+    assert "not JSON" in line
+
+
+def test_unreachable_directory_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["service", "list"],
+        env={"SPLP_DIRECTORY_URL": "http://127.0.0.1:1", "SPLP_TOKEN": "splp_x"},
+    )
+    assert result.exit_code == 4
+    assert result.stderr.startswith("error: directory http://127.0.0.1:1 is unreachable")
