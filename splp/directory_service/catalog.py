@@ -195,12 +195,13 @@ async def find_service(session: AsyncSession, ref: ServiceRef) -> ServiceMajor:
     return ServiceMajor(ref.publisher, row, str(theme), versions)
 
 
-def parse_ref(text: str) -> ServiceRef:
-    """``text`` as a service reference, or a 404 problem (it names nothing we have)."""
+def parse_ref(text: str, status: int = 404) -> ServiceRef:
+    """``text`` as a service reference, or a problem: 404 in a path (it names nothing we
+    have), 422 when ``status=422`` for a reference inside a request body."""
     try:
         return ServiceRef.parse(text)
     except ValueError as exc:
-        raise Problem(404, str(exc)) from None
+        raise Problem(status, str(exc)) from None
 
 
 async def search(

@@ -73,7 +73,7 @@ async def request_access(
 ) -> Any:
     """Apply, as the calling requester, for access to a service (some or all operations)."""
     taken = await access.submit(
-        session, caller, parse_ref(body.service), body.operations, body.reason
+        session, caller, parse_ref(body.service, 422), body.operations, body.reason
     )
     await session.commit()
     emit(request, caller, taken)
