@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from splp.bus.descriptor import ServiceDescriptor, load_descriptor, parse_descriptor
 from splp.directory_service.compat import breaking_changes, check_version_bump
@@ -431,9 +433,57 @@ def descriptor_with(
             "title": "Population register",
             "operations": {
                 "op": {
-                    "request": request or {"type": "object"},
-                    "response": response or {"type": "object"},
+                    "request": {"type": "object"} if request is None else request,
+                    "response": {"type": "object"} if response is None else response,
                 }
             },
         }
+    )
+
+
+# --- properties ---------------------------------------------------------------------
+
+leaf = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["string", "integer", "number", ["string", "null"], "object"]),
+        "enum": st.lists(st.sampled_from(["a", "b", 1, None]), min_size=1, max_size=3, unique=True),
+        "maxLength": st.integers(0, 5),
+        "minimum": st.integers(-2, 2),
+        "exclusiveMaximum": st.integers(-2, 2),
+        "multipleOf": st.sampled_from([1, 2, 0.5]),
+        "pattern": st.sampled_from(["^a", "^b"]),
+        "additionalProperties": st.booleans(),
+    },
+)
+schemas = st.recursive(
+    leaf,
+    lambda inner: st.one_of(
+        st.builds(
+            lambda props, req, extra: (
+                {"type": "object", "properties": props, "required": req} | extra
+            ),
+            st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+            st.lists(st.sampled_from(["a", "b", "c"]), unique=True, max_size=2),
+            st.sampled_from([{}, {"additionalProperties": False}]),
+        ),
+        st.builds(lambda items: {"type": "array", "items": items}, inner),
+        st.builds(lambda alts: {"anyOf": alts}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda alts: {"oneOf": alts}, st.lists(inner, min_size=1, max_size=2)),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=schemas, response=schemas, other=schemas)
+def test_check_is_total_and_reflexive(
+    request: dict[str, Any], response: dict[str, Any], other: dict[str, Any]
+) -> None:
+    """Any valid schema is compatible with itself; any pair gives reasons, never an error."""
+    old = descriptor_with(request=request, response=response)
+    assert breaking_changes(old, descriptor_with("1.0.1", request=request, response=response)) == []
+    reasons = breaking_changes(old, descriptor_with("1.0.1", request=other, response=other))
+    assert all(
+        isinstance(reason, str) and reason.startswith("operation op: ") for reason in reasons
     )
