@@ -39,6 +39,7 @@ class StepTaken:
     to_state: str
     publisher: str
     service: str
+    major: int
 
 
 async def submit(
@@ -82,7 +83,13 @@ async def submit(
     )
     await session.flush()
     return StepTaken(
-        await view(session, request), "request", None, "submitted", ref.publisher, ref.service
+        await view(session, request),
+        "request",
+        None,
+        "submitted",
+        ref.publisher,
+        ref.service,
+        ref.major,
     )
 
 
@@ -141,7 +148,13 @@ async def take_step(
     await session.flush()
     service = await session.get_one(Service, request.service_id)
     return StepTaken(
-        await view(session, request), step, source, target, publisher.name, service.name
+        await view(session, request),
+        step,
+        source,
+        target,
+        publisher.name,
+        service.name,
+        request.major,
     )
 
 

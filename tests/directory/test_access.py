@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiormq
+import jsonschema
 import pytest
 
 from splp.bus.names import AUDIT_EXCHANGE
@@ -15,6 +17,7 @@ from splp.directory_service import close_app, create_app
 from splp.settings import Settings
 from tests.directory.conftest import Api, directory_settings, publish, walk
 
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 STEPS = ("approve", "reject", "grant", "decline", "revoke", "suspend", "resume")
 # state -> steps that are legal from it
 LEGAL = {
@@ -201,9 +204,20 @@ async def test_directory_works_without_broker_and_buffers_audit(
 ) -> None:
     await walk(api, penduduk, "granted")
     audit = api.app.state.audit  # type: ignore[attr-defined]
-    kinds = [event["kind"] for event in audit.emitter._buffer]
+    events = list(audit.emitter._buffer)
+    kinds = [event["kind"] for event in events]
     assert kinds[-3:] == ["access.request", "access.approve", "access.grant"]
     assert "admin.service-published" in kinds
+    validator = audit_event_validator()
+    for event in events:
+        assert not list(validator.iter_errors(event)), event
+
+
+def audit_event_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / "audit-event.schema.json").read_text())
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 async def test_access_events_reach_the_audit_exchange(
@@ -236,4 +250,8 @@ async def test_access_events_reach_the_audit_exchange(
     assert approve["source"] == "directory" and approve["actor"] == "admin"
     assert approve["publisher"] == "dukcapil" and approve["service"] == "penduduk"
     assert approve["from_state"] == "submitted" and approve["to_state"] == "approved"
+    assert approve["major"] == 1
     assert "reason" not in approve  # metadata only
+    validator = audit_event_validator()
+    for event in received:
+        assert not list(validator.iter_errors(event)), event

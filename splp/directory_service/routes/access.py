@@ -55,6 +55,7 @@ def emit(request: Request, caller: Caller, taken: StepTaken) -> None:
         theme=taken.request["theme"],
         publisher=taken.publisher,
         service=taken.service,
+        major=taken.major,
         requester=taken.request["requester"],
         request_id=taken.request["id"],
         from_state=taken.from_state,

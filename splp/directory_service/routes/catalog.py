@@ -107,6 +107,7 @@ async def publish_service(
         theme=group.theme,
         publisher=group.publisher,
         service=group.service.name,
+        major=descriptor.major,
         version=descriptor.version,
     )
     return catalog.detail(group)
