@@ -2,7 +2,9 @@
 
 Events are metadata only (who, which service, which state). The free-text reason of a
 step is left out: an official may well write a resident's name into it, so it stays in
-the store's history, where access to it is controlled. The broker is not needed for the directory to work: events wait in the
+the store's history, where access to it is controlled.
+
+The broker is not needed for the directory to work: events wait in the
 :class:`~splp.bus.audit.AuditEmitter` buffer until a connection is up.
 """
 
