@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,6 +36,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal error",
+    503: "Service unavailable",
 }
 TYPES = {
     400: "bad-request",
@@ -47,6 +49,7 @@ TYPES = {
     415: "unsupported-media-type",
     422: "unprocessable",
     500: "internal",
+    503: "unavailable",
 }
 
 
@@ -123,6 +126,18 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}) or None)
 
 
+async def _on_integrity(_request: Request, exc: Exception) -> JSONResponse:
+    # two requests raced to create the same name: the loser gets what a sequential one would
+    return problem_response(409, "this conflicts with a record that was just created; try again")
+
+
+async def _on_store_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("store error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(
+        503, "the directory's store is unavailable; try again later", headers={"Retry-After": "5"}
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem_response(500, "the directory failed; the error is in its log")
@@ -133,6 +148,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(OperationalError, _on_store_down)
+    app.add_exception_handler(OSError, _on_store_down)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

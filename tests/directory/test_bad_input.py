@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -200,3 +201,34 @@ async def test_bad_names_for_parties_and_themes(api: Api) -> None:
     response = await api.post("/themes", json={"name": "Kesehatan"}, headers=api.as_("admin"))
     assert response.status_code == 422
     assert await snapshot(api) == before
+
+
+async def test_racing_creations_of_one_name_give_one_201_and_409s(api: Api) -> None:
+    responses = await asyncio.gather(
+        *(
+            api.post("/themes", json={"name": "kesehatan"}, headers=api.as_("admin"))
+            for _ in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert all(r.headers["content-type"].startswith("application/") for r in responses)
+
+
+async def test_an_unreachable_store_is_a_503_problem() -> None:
+    import httpx
+
+    from splp.directory_service import Store, close_app, create_app
+    from tests.directory.conftest import directory_settings
+
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
+    app = create_app(directory_settings(url), store=Store(url))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://directory"
+        ) as client:
+            response = await client.get("/me", headers={"Authorization": "Bearer splp_x"})
+    finally:
+        await close_app(app)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["retry-after"] == "5"
