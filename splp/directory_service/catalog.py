@@ -227,6 +227,7 @@ async def search(
     )
     if publisher:
         query = query.where(Party.name == publisher)
+    # a major version keeps its theme (compat refuses a change), so any row names it
     groups: dict[tuple[int, int], ServiceMajor] = {}
     for version, service, publisher_name, theme_name in (await session.execute(query)).all():
         key = (service.id, version.major)
@@ -236,28 +237,16 @@ async def search(
     found = []
     words = (text or "").lower().split()
     for group in groups.values():
-        group = _with_current_theme(group)
         if theme and group.theme != theme:
             continue
         if not include_retired and group.retired:
             continue
         current = group.current
-        haystack = " ".join(
-            [
-                str(group.ref),
-                current.title,
-                current.description,
-                *current.descriptor.get("operations", {}),
-            ]
-        ).lower()
-        if all(word in haystack for word in words):
+        operations = current.descriptor.get("operations", {})
+        haystack = " ".join([str(group.ref), current.title, current.description, *operations])
+        if all(word in haystack.lower() for word in words):
             found.append(group)
     return found
-
-
-def _with_current_theme(group: ServiceMajor) -> ServiceMajor:
-    theme = group.current.descriptor.get("theme", group.theme)
-    return ServiceMajor(group.publisher, group.service, str(theme), group.versions)
 
 
 async def set_lifecycle(
