@@ -166,3 +166,36 @@ def history(
             f"{event['at']}  {event['actor']:<16} {event['step']:<8} "
             f"{event['from_state'] or '-'} -> {event['to_state']}  {event['reason']}"
         )
+
+
+@access_app.command(
+    "grants", epilog="Example:\n\n  splp access grants --service dukcapil.penduduk.v1"
+)
+def grants(
+    service: Annotated[
+        str | None,
+        typer.Option(help="The grants of this service of yours (publishers); else your own."),
+    ] = None,
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """List grants in force: yours as a requester, or those of one of your services."""
+    path = f"/services/{service}/grants" if service else "/me/grants"
+    found = call_directory(directory_url, token, "GET", path)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("no grant in force")
+    for grant in found:
+        operations = ",".join(grant["operations"]) if grant["operations"] else "all operations"
+        limits = []
+        if grant.get("quota_per_minute"):
+            limits.append(f"{grant['quota_per_minute']}/min")
+        if grant.get("expires_at"):
+            limits.append(f"until {grant['expires_at']}")
+        typer.echo(
+            f"#{grant['request_id']:<5} {grant['requester']:<16} {grant['service']:<32} "
+            f"{operations}" + (f" ({', '.join(limits)})" if limits else "")
+        )

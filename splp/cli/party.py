@@ -58,3 +58,19 @@ def list_parties(
         return
     for party in parties:
         typer.echo(f"{party['name']:<24} {','.join(party['roles']):<40} {party['title']}")
+
+
+@party_app.command("token", epilog="Example:\n\n  splp party token dinsos")
+def token_command(
+    name: Annotated[str, typer.Argument(help="The party whose token was lost or leaked.")],
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Revoke a party's tokens and print a new one, once (administrators)."""
+    created = call_directory(directory_url, token, "POST", f"/parties/{name}/token", {})
+    if as_json:
+        print_json(created)
+        return
+    typer.echo(f"the old tokens of {created['party']['name']} are revoked")
+    typer.echo(f"API token (shown once): {created['token']}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.directory_service.models import ApiToken, Party
+from splp.directory_service.models import ApiToken, Party, utcnow
 from splp.directory_service.problems import Problem
 from splp.directory_service.tokens import hash_token, new_token
 
@@ -47,6 +47,16 @@ async def issue_token(session: AsyncSession, party: Party) -> str:
     session.add(ApiToken(party_id=party.id, token_hash=hash_token(token)))
     await session.flush()
     return token
+
+
+async def rotate_tokens(session: AsyncSession, party: Party) -> str:
+    """Revoke every token of ``party`` and issue a new one (a lost or leaked token)."""
+    tokens = await session.scalars(
+        select(ApiToken).where(ApiToken.party_id == party.id, ApiToken.revoked_at.is_(None))
+    )
+    for token in tokens.all():
+        token.revoked_at = utcnow()
+    return await issue_token(session, party)
 
 
 async def authenticate(session: AsyncSession, token: str) -> Caller | None:

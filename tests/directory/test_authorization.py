@@ -43,6 +43,15 @@ async def a_service(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     return {"n": n, "ref": f"dukcapil.svc-{n}.v1"}
 
 
+async def a_party(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    n = next(_counter)
+    response = await api.post(
+        "/parties", json={"name": f"od-{n}", "roles": ["requester"]}, headers=api.as_("admin")
+    )
+    assert response.status_code == 201
+    return {"n": n, "name": f"od-{n}"}
+
+
 def a_request(state: str) -> Setup:
     async def setup(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
         return {"n": next(_counter), "id": await walk(api, penduduk, state)}
@@ -82,6 +91,7 @@ MATRIX = [
     ),
     Cell("GET", "/parties", allowed("admin", "monitor")),
     Cell("GET", "/parties/dinsos", allowed("admin", "monitor"), route="/parties/{name}"),
+    Cell("POST", "/parties/{name}/token", allowed("admin"), a_party),
     Cell("GET", "/me", allowed(*EVERYONE)),
     Cell(
         "POST", "/themes", allowed("admin", status=201), body=lambda s: {"name": f"theme-{s['n']}"}

@@ -117,6 +117,11 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     line = await cli.refused("dinsos", 1, "access", "request", "dukcapil.kk.v1", "--reason", "x")
     assert "unknown service" in line
 
+    mine = json.loads(await cli.ok("dinsos", "access", "grants", "--json"))
+    assert [(g["request_id"], g["quota_per_minute"]) for g in mine] == [(int(rid), 60)]
+    theirs = await cli.ok("dukcapil", "access", "grants", "--service", "dukcapil.penduduk.v1")
+    assert "dinsos" in theirs and "60/min" in theirs
+
     requests = json.loads(await cli.ok("dinsos", "access", "list", "--json"))
     assert [(r["id"], r["state"]) for r in requests] == [(int(rid), "granted")]
     history = json.loads(await cli.ok("kominfo", "access", "history", rid, "--json"))
@@ -126,6 +131,12 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
         ("grant", "dukcapil"),
     ]
     assert history[1]["reason"] == "mandate"
+
+    rotated = await cli.ok("kominfo", "party", "token", "dinsos", "--json")
+    old, cli.tokens["dinsos"] = cli.tokens["dinsos"], json.loads(rotated)["token"]
+    assert "granted" in await cli.ok("dinsos", "access", "list")
+    cli.tokens["old"] = old
+    assert "401" in await cli.refused("old", 3, "access", "list")
 
     line = await cli.refused(None, 2, "party", "list")
     assert "SPLP_TOKEN" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.directory.conftest import Api, publish, walk
+from tests.directory.conftest import Api, publish
 
 
 def version(document: dict[str, Any], number: str) -> dict[str, Any]:
@@ -214,4 +214,11 @@ async def test_parties_and_whoami(api: Api, penduduk: dict[str, Any]) -> None:
     listed = await api.get("/parties", headers=api.as_("inspektorat"))
     assert "rsud" in [p["name"] for p in listed.json()]
     assert "token" not in str(listed.json())
-    await walk(api, penduduk, "submitted")  # a party may hold several roles and use them all
+    rotated = await api.post("/parties/rsud/token", headers=api.as_("admin"))
+    assert rotated.status_code == 200
+    new_token = rotated.json()["token"]
+    assert new_token != token
+    assert (await api.get("/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    me = await api.get("/me", headers={"Authorization": f"Bearer {new_token}"})
+    assert me.json()["name"] == "rsud"
+    assert (await api.post("/parties/nobody/token", headers=api.as_("admin"))).status_code == 404

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from splp.directory_service.auth import Session
 from splp.directory_service.bodies import PartyCreated, PartyIn, PartyOut
 from splp.directory_service.models import Party
-from splp.directory_service.parties import create_party, party_named
+from splp.directory_service.parties import create_party, party_named, rotate_tokens
 from splp.directory_service.routes.common import (
     Administrator,
     Anyone,
@@ -58,6 +58,21 @@ async def show_party(
 ) -> Any:
     """One party."""
     return party_view(await party_named(session, name))
+
+
+@router.post("/parties/{name}/token", response_model=PartyCreated, responses=problems(404))
+async def new_token(
+    name: Annotated[str, Path(max_length=63)],
+    caller: Administrator,
+    session: Session,
+    request: Request,
+) -> Any:
+    """Revoke the party's tokens and issue a new one (shown once)."""
+    party = await party_named(session, name)
+    token = await rotate_tokens(session, party)
+    await session.commit()
+    audit_of(request).emit("admin.token-rotated", actor=caller.name, party=party.name)
+    return {"party": party_view(party), "token": token}
 
 
 @router.get("/me", response_model=PartyOut, responses=problems())
