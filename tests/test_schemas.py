@@ -334,19 +334,11 @@ def test_problem_schema_accepts_a_handlers_own_type() -> None:
     assert errors_of("problem", body) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="splp/bus/descriptor.py schema_errors joins path parts without RFC 6901 escaping",
-)
 def test_schema_violation_pointer_escapes_member_names() -> None:
     validator_ = jsonschema_rs_validator({"properties": {"a/b~c": {"type": "string"}}})
     assert schema_errors(validator_, {"a/b~c": 1})[0]["pointer"] == "/a~1b~0c"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="splp/bus/descriptor.py schema_errors uses '/' for the whole document (RFC 6901: '')",
-)
 def test_schema_violation_pointer_of_the_whole_body_is_empty() -> None:
     assert schema_errors(jsonschema_rs_validator({"type": "object"}), [])[0]["pointer"] == ""
 

@@ -2,11 +2,14 @@
 
 Every delivery goes through the same steps, in this order:
 
-1. a request whose deadline has passed, or that has no ``reply_to``, cannot be answered
-   usefully: it is rejected to ``splp.dlx`` and a ``dropped`` audit event is emitted;
-2. a request that did not come through its theme exchange gets 403;
-3. an oversized body gets 413, an unknown operation 404, a body that is not JSON 400,
-   a schema violation 400 with the failing JSON pointers;
+1. a request whose deadline has passed, or whose ``reply_to`` is not a direct reply-to
+   address (missing, or naming some other queue), cannot be answered usefully or safely:
+   it is rejected to ``splp.dlx`` and a ``dropped`` audit event is emitted;
+2. a request that did not come through its theme exchange, or that carries no
+   ``user_id`` (so the broker vouched for no caller), gets 403 and a ``denied`` event;
+3. an unknown operation gets 404, an ``splp-protocol`` other than 1 gets 400, an
+   oversized body 413, a body that is not JSON 400, a schema violation 400 with the
+   failing JSON pointers;
 4. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
    any other exception a 500 (logged without the payload);
 5. the response is checked against the operation's response schema (500 if it fails);
@@ -32,10 +35,12 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from splp.bus.audit import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
-from splp.bus.names import queue_for, routing_key_for, theme_exchange
+from splp.bus.names import DIRECT_REPLY_TO, queue_for, routing_key_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import (
+    HEADER_PROTOCOL,
     HEADER_TRACEPARENT,
+    PROTOCOL_VERSION,
     Problem,
     Request,
     deadline_of,
@@ -206,9 +211,11 @@ class Adapter:
         deadline = deadline_of(props)
         reply_to = props.reply_to
         expired = deadline is not None and deadline < time.time()
-        if expired or not reply_to:
+        if expired or not reply_to or not reply_to.startswith(DIRECT_REPLY_TO):
+            # Replying to a named queue would let a caller push a service's data into any
+            # queue of the vhost; requesters can only receive through direct reply-to.
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
-            reason = "expired" if expired else "no-reply-to"
+            reason = "expired" if expired else "bad-reply-to" if reply_to else "no-reply-to"
             self.audit.emit(audit_event("dropped", self.source, reason=reason, **meta))
             return
 
@@ -261,9 +268,17 @@ class Adapter:
         assert isinstance(delivery, aiormq.spec.Basic.Deliver)
         if delivery.exchange != self.exchange:
             raise Problem.forbidden(f"requests must be published to {self.exchange}")
+        props = message.header.properties
+        if not props.user_id:
+            raise Problem.forbidden("the request carries no user_id, so no caller is known")
         if operation is None:
             raise Problem.not_found(
                 f"{delivery.routing_key!r} is not an operation of {self.descriptor.ref}"
+            )
+        protocol = (props.headers or {}).get(HEADER_PROTOCOL, PROTOCOL_VERSION)
+        if protocol != PROTOCOL_VERSION:
+            raise Problem.bad_request(
+                f"splp-protocol {protocol!r} is not supported (this adapter speaks 1)"
             )
         limit = self.settings.max_body_bytes
         if len(message.body) > limit:
@@ -282,7 +297,6 @@ class Adapter:
                 f"the request does not match the schema of {operation}",
                 errors=errors,
             )
-        props = message.header.properties
         request = Request(
             message_id=props.message_id or "",
             correlation_id=props.correlation_id or "",

@@ -172,7 +172,6 @@ class Client:
             raise ContractError(f"timeout must be positive, got {timeout}")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        now = time.time()
 
         route = await self._route(exchange, routing_key, timeout)
         correlation_id = uuid.uuid4().hex
@@ -187,7 +186,7 @@ class Client:
                 user_id=self._user_id,
                 operation=operation,
                 timeout=max(deadline - loop.time(), 0.001),
-                now=now,
+                now=time.time(),
                 traceparent=traceparent,
             )
             assert route.channel is not None

@@ -115,13 +115,18 @@ def _compile(schema: dict[str, Any]) -> jsonschema_rs.Validator:
 
 
 def schema_errors(validator: jsonschema_rs.Validator, instance: Any) -> list[dict[str, str]]:
-    """Up to ten errors as ``{"pointer": "/a/0", "message": ...}``; empty when valid."""
+    """Up to ten errors as ``{"pointer": "/a/0", "message": ...}``; empty when valid.
+
+    ``pointer`` is an RFC 6901 JSON Pointer into the request (``""`` for the whole body).
+    """
     if validator.is_valid(instance):
         return []
     errors = []
     for error in validator.iter_errors(instance):
-        pointer = "".join(f"/{part}" for part in error.instance_path)
-        errors.append({"pointer": pointer or "/", "message": error.message})
+        pointer = "".join(
+            "/" + str(part).replace("~", "~0").replace("/", "~1") for part in error.instance_path
+        )
+        errors.append({"pointer": pointer, "message": error.message})
         if len(errors) >= MAX_SCHEMA_ERRORS:
             break
     return errors

@@ -121,8 +121,9 @@ class Request:
 def deadline_of(properties: spec.Basic.Properties) -> float | None:
     """The absolute deadline (epoch seconds) of a request.
 
-    ``splp-deadline`` (epoch milliseconds) wins; otherwise ``timestamp`` + ``expiration``,
-    which has only the one-second resolution of the AMQP timestamp.
+    ``splp-deadline`` (epoch milliseconds) wins; otherwise ``timestamp`` + ``expiration``
+    plus one second, since the AMQP timestamp has whole seconds only (without the slack a
+    fresh request with a sub-second timeout could look expired on arrival).
     """
     headers = properties.headers or {}
     raw = headers.get(HEADER_DEADLINE)
@@ -133,7 +134,7 @@ def deadline_of(properties: spec.Basic.Properties) -> float | None:
             ttl_ms = int(properties.expiration)
         except ValueError:
             return None
-        return properties.timestamp.timestamp() + ttl_ms / 1000.0
+        return properties.timestamp.timestamp() + ttl_ms / 1000.0 + 1.0
     return None
 
 
