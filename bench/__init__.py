@@ -1,0 +1,1 @@
+"""Benchmarks of the SPLP data plane (see ``bench/README.md``)."""

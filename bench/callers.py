@@ -1,0 +1,151 @@
+"""The client half of each scenario: something with ``await call(payload) -> reply``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, Protocol
+
+import aio_pika
+import httpx
+import orjson
+
+from bench.common import (
+    FASTSTREAM_QUEUE,
+    HTTP_PATH,
+    OPERATION,
+    PREFETCH,
+    PUBLISHER,
+    RAW_QUEUE,
+    SERVICE_HTTP,
+    SERVICE_PYTHON,
+    THEME,
+)
+from splp.bus import Client
+from splp.settings import Settings
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+TIMEOUT = 30.0
+
+
+class Caller(Protocol):
+    async def start(self) -> None: ...
+
+    async def call(self, payload: dict[str, Any]) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+class RawCaller:
+    """Hand-written aio-pika RPC: direct reply-to and a correlation map, nothing else."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.broker_url
+        self.pending: dict[str, asyncio.Future[bytes]] = {}
+        self.connection: aio_pika.abc.AbstractConnection | None = None
+        self.exchange: aio_pika.abc.AbstractExchange | None = None
+
+    async def start(self) -> None:
+        self.connection = await aio_pika.connect(self.url)
+        channel = await self.connection.channel()  # publisher confirms, as the SPLP client
+        replies = await channel.declare_queue(DIRECT_REPLY_TO, passive=True)
+        await replies.consume(self._on_reply, no_ack=True)
+        self.exchange = channel.default_exchange
+
+    async def _on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        future = self.pending.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    async def call(self, payload: dict[str, Any]) -> Any:
+        assert self.exchange is not None
+        correlation_id = uuid.uuid4().hex
+        future = asyncio.get_running_loop().create_future()
+        self.pending[correlation_id] = future
+        message = aio_pika.Message(
+            orjson.dumps(payload),
+            correlation_id=correlation_id,
+            reply_to=DIRECT_REPLY_TO,
+            content_type="application/json",
+        )
+        try:
+            await self.exchange.publish(message, routing_key=RAW_QUEUE)
+            return orjson.loads(await future)
+        finally:
+            self.pending.pop(correlation_id, None)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+
+class SplpCaller:
+    """``splp.bus.Client.call`` to an echo service (Python handler or HTTP adapter)."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.client = Client(settings, name="bench-requester")
+        self.service = f"{PUBLISHER}.{service}.v1"
+
+    async def start(self) -> None:
+        await self.client.connect()
+
+    async def call(self, payload: dict[str, Any]) -> Any:
+        return await self.client.call(THEME, self.service, OPERATION, payload, timeout=TIMEOUT)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class HttpCaller:
+    """A direct HTTP call to the agency stub, with as many keep-alive connections as workers."""
+
+    def __init__(self, base_url: str) -> None:
+        limits = httpx.Limits(max_connections=PREFETCH, max_keepalive_connections=PREFETCH)
+        self.client = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=TIMEOUT)
+
+    async def start(self) -> None:
+        pass
+
+    async def call(self, payload: dict[str, Any]) -> Any:
+        response = await self.client.post(
+            HTTP_PATH, content=orjson.dumps(payload), headers={"content-type": "application/json"}
+        )
+        response.raise_for_status()
+        return orjson.loads(response.content)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class FastStreamCaller:
+    """FastStream's own RPC: ``RabbitBroker.request`` (direct reply-to)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from faststream.rabbit import RabbitBroker
+
+        self.broker = RabbitBroker(settings.broker_url, logger=None)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+
+    async def call(self, payload: dict[str, Any]) -> Any:
+        message = await self.broker.request(payload, FASTSTREAM_QUEUE, timeout=TIMEOUT)
+        return await message.decode()
+
+    async def close(self) -> None:
+        await self.broker.stop()
+
+
+def make_caller(scenario: str, settings: Settings, info: dict[str, Any]) -> Caller:
+    """The client of ``scenario``; ``info`` is what its server reported when ready."""
+    if scenario == "aio-pika":
+        return RawCaller(settings)
+    if scenario == "splp":
+        return SplpCaller(settings, SERVICE_PYTHON)
+    if scenario == "splp-http":
+        return SplpCaller(settings, SERVICE_HTTP)
+    if scenario == "http":
+        return HttpCaller(info["url"])
+    if scenario == "faststream":
+        return FastStreamCaller(settings)
+    raise ValueError(f"unknown scenario {scenario!r}")

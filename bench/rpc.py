@@ -1,0 +1,145 @@
+"""RPC benchmark: raw aio-pika, SPLP (Python handler and HTTP adapter), direct HTTP, FastStream.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.rpc [--calls N] [--rounds R] [--only splp,aio-pika] [--json FILE]
+
+Everything runs in one throw-away vhost on one broker. Each scenario's server side (echo
+consumer, adapter, HTTP stub) runs in its own process, so the client and the server each
+have a core. Ratios against raw aio-pika pair the rounds (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as ``python bench/rpc.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BASELINE, SCENARIOS, run
+from bench.report import add_ratios, table, targets
+from bench.session import (
+    Options,
+    log,
+    measure,
+    start_callers,
+    start_servers,
+    while_servers_live,
+)
+from bench.vhost import throwaway_vhost
+from splp.settings import Settings
+
+PACKAGES = ("splp", "aio-pika", "aiormq", "faststream", "httpx", "uvicorn", "uvloop")
+
+
+def metadata(options: Options) -> dict[str, Any]:
+    return {
+        "calls": options.calls,
+        "rounds": options.rounds,
+        "warmup": options.warmup,
+        "concurrency": options.concurrency,
+        "uvloop": options.uvloop,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "versions": {name: version(name) for name in PACKAGES},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+async def bench(options: Options) -> dict[str, Any]:
+    """The whole run; the vhost, servers and clients are gone when it returns or raises."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    meta = metadata(options)
+    user = Settings(amqp_url=options.amqp_url).username
+    async with throwaway_vhost(options.management_url, user) as vhost:
+        log(f"vhost {vhost}")
+        settings = Settings(amqp_url=options.amqp_url, vhost=vhost)
+        async with contextlib.AsyncExitStack() as stack:
+            servers = await start_servers(options, vhost, stack)
+            callers = await start_callers(servers, settings, stack)
+            results = await while_servers_live(measure(options, callers, servers), servers)
+    meta["loadavg_end"] = os.getloadavg()
+    rows = [result.summary() for result in results]
+    add_ratios(rows)
+    return {"meta": meta, "results": rows, "targets": targets(rows)}
+
+
+def scenarios(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown scenarios {unknown}; choose from {SCENARIOS}")
+    return [s for s in SCENARIOS if s in names]  # baseline first, whatever the order given
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
+    defaults = Settings(vhost="unused")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.rpc",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--calls", type=int, default=1000, help="calls per mode per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, interleaving scenarios")
+    parser.add_argument("--warmup", type=int, default=300, help="calls per mode before timing")
+    parser.add_argument("--concurrency", type=int, default=64, help="calls in flight")
+    parser.add_argument("--only", type=scenarios, default=list(SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
+                        help="use uvloop in every process (default: on)")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--profile", type=Path,
+                        help="write cProfile stats of the client and each server to this folder")
+    parser.add_argument("--amqp-url", default=defaults.amqp_url)
+    parser.add_argument("--management-url", default=defaults.management_url)
+    args = parser.parse_args(argv)
+    if min(args.calls, args.rounds, args.concurrency) < 1 or args.warmup < 0:
+        parser.error("--calls, --rounds and --concurrency must be positive")
+    if BASELINE not in args.only:
+        log(f"note: without {BASELINE} there are no ratios")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    options = Options(
+        calls=args.calls, rounds=args.rounds, warmup=args.warmup,
+        concurrency=args.concurrency, scenarios=args.only, uvloop=args.uvloop,
+        amqp_url=args.amqp_url, management_url=args.management_url, profile=args.profile,
+    )
+    return options, args.json
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, json_path = parse_args(argv)
+    try:
+        report = run(bench(options), options.uvloop)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted; servers stopped and vhost deleted")
+        return 130
+    except RuntimeError as exc:
+        log(f"error: {exc}; servers stopped and vhost deleted")
+        return 1
+    meta = report["meta"]
+    print(table(report["results"], report["targets"], options.concurrency))
+    print(f"\nload average (1 min) at start {meta['loadavg_start'][0]:.2f}, "
+          f"at end {meta['loadavg_end'][0]:.2f}, on {meta['cpus']} CPUs")
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+        log(f"wrote {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""One benchmark session: start the servers and clients, warm up, time the rounds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import cProfile
+import sys
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.callers import Caller, make_caller
+from bench.cpu import CpuMeter, find_broker
+from bench.measure import Result, concurrent, sequential
+from bench.processes import ServerProcess
+from splp.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    calls: int
+    rounds: int
+    warmup: int
+    concurrency: int
+    scenarios: list[str]
+    uvloop: bool
+    amqp_url: str
+    management_url: str
+    profile: Path | None = None
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def start_servers(
+    options: Options, vhost: str, stack: contextlib.AsyncExitStack
+) -> dict[str, ServerProcess]:
+    """One server process per scenario, each stopped when ``stack`` closes."""
+    servers: dict[str, ServerProcess] = {}
+    for scenario in options.scenarios:
+        args = ["--amqp-url", options.amqp_url, "--vhost", vhost]
+        args.append("--uvloop" if options.uvloop else "--no-uvloop")
+        if options.profile:
+            args += ["--profile", str(options.profile / f"server-{scenario}.prof")]
+        server = ServerProcess(scenario, args)
+        stack.push_async_callback(server.stop)
+        servers[scenario] = server
+    async with asyncio.TaskGroup() as group:
+        for server in servers.values():
+            group.create_task(server.start())
+    log("servers ready: " + ", ".join(f"{s} (pid {p.pid})" for s, p in servers.items()))
+    return servers
+
+
+async def start_callers(
+    servers: dict[str, ServerProcess], settings: Settings, stack: contextlib.AsyncExitStack
+) -> dict[str, Caller]:
+    callers: dict[str, Caller] = {}
+    for scenario, server in servers.items():
+        caller = make_caller(scenario, settings, server.info)
+        await caller.start()
+        stack.push_async_callback(caller.close)
+        callers[scenario] = caller
+    return callers
+
+
+async def measure(
+    options: Options, callers: dict[str, Caller], servers: dict[str, ServerProcess]
+) -> list[Result]:
+    """Warm every scenario up, then time each one per round, both modes back to back."""
+    for scenario, caller in callers.items():
+        log(f"warming up {scenario}")
+        await sequential(caller.call, options.warmup)
+        await concurrent(caller.call, options.warmup, options.concurrency)
+    results = {(s, m): Result(s, m) for s in callers for m in ("sequential", "concurrent")}
+    order = list(callers)
+    broker = find_broker(urlsplit(options.amqp_url).port or 5672)
+    meters = {scenario: CpuMeter(servers[scenario].pid, broker) for scenario in order}
+    profiler = cProfile.Profile() if options.profile else None
+    for number in range(options.rounds):
+        shift = number % len(order)  # rotate, so that no scenario always runs first
+        for scenario in order[shift:] + order[:shift]:
+            call, meter = callers[scenario].call, meters[scenario]
+            if profiler:
+                profiler.enable()
+            before = meter.snapshot()
+            seq = await sequential(call, options.calls)
+            middle = meter.snapshot()
+            conc = await concurrent(call, options.calls, options.concurrency)
+            after = meter.snapshot()
+            if profiler:
+                profiler.disable()
+            seq.cpu_us = meter.per_call_us(before, middle, seq.calls)
+            conc.cpu_us = meter.per_call_us(middle, after, conc.calls)
+            results[scenario, "sequential"].runs.append(seq)
+            results[scenario, "concurrent"].runs.append(conc)
+            log(f"round {number + 1}/{options.rounds} {scenario}: "
+                f"{seq.throughput:.0f}/s sequential, {conc.throughput:.0f}/s concurrent")
+    if profiler and options.profile:
+        profiler.dump_stats(options.profile / "client.prof")
+    return list(results.values())
+
+
+async def while_servers_live(
+    work: Coroutine[Any, Any, list[Result]], servers: dict[str, ServerProcess]
+) -> list[Result]:
+    """Run ``work``, but fail at once if a server dies (a call to it would never return)."""
+    task = asyncio.ensure_future(work)
+    exits = {asyncio.ensure_future(server.exited()): server for server in servers.values()}
+    try:
+        done, _ = await asyncio.wait({task, *exits}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        server = next(server for future, server in exits.items() if future in done)
+        raise RuntimeError(f"the {server.scenario} server exited (code {await server.exited()})")
+    finally:
+        for future in (task, *exits):
+            future.cancel()
+        await asyncio.gather(task, *exits, return_exceptions=True)
