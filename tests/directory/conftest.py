@@ -5,26 +5,33 @@
 * ``store`` - the migrated store, emptied after each test;
 * ``parties`` - tokens of an administrator, two publishers, a requester and a monitor;
 * ``api`` - an ``httpx.AsyncClient`` on the app in-process, with ``api.as_(name)``
-  giving the headers of a party.
+  giving the headers of a party;
+* ``target`` - the app on a real uvicorn server in a thread of its own (for synchronous
+  fuzzers), a service and requests in several states, and a party holding every role.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import delete
 
 from splp.directory_service import Store, close_app, create_app
 from splp.directory_service.catalog import create_theme
 from splp.directory_service.models import Base
 from splp.directory_service.parties import create_party
+from splp.http_server import free_port
 from splp.settings import Settings
 
 POSTGRES = os.environ.get("SPLP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -169,3 +176,49 @@ async def walk(api: Api, penduduk: dict[str, Any], to: str) -> int:
         )
         assert response.status_code == 200, response.text
     return request_id
+
+
+@dataclass
+class Target:
+    url: str
+    token: str
+    schema: Any
+
+
+class ThreadedServer:
+    """A uvicorn server on its own thread and event loop."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="directory-fuzz", daemon=True)
+
+    async def __aenter__(self) -> str:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the fuzz server stopped while starting")
+            await asyncio.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        await asyncio.to_thread(self.thread.join, 30)
+
+
+@pytest.fixture
+async def target(api: Api, store: Store, penduduk: dict[str, Any]) -> AsyncIterator[Target]:
+    for state in ("submitted", "approved", "granted", "suspended", "rejected"):
+        await walk(api, penduduk, state)
+    async with store.session() as session:
+        _party, token = await create_party(
+            session, "fuzzer", ["administrator", "publisher", "requester", "monitor"]
+        )
+    # the server thread opens its own engine on the same database (lifespan closes it)
+    app = create_app(directory_settings(store.url), store=Store(store.url))
+    import schemathesis
+
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    async with ThreadedServer(app) as url:
+        yield Target(url, token, schema)

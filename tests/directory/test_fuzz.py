@@ -8,69 +8,16 @@ against a store that has a service and requests in several states.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-from splp.directory_service import create_app
-from splp.directory_service.parties import create_party
-from splp.directory_service.store import Store
-from splp.http_server import free_port
-from tests.directory.conftest import Api, directory_settings, walk
+from tests.directory.conftest import Target
 
 MAX_EXAMPLES = 20
-
-
-@dataclass
-class Target:
-    url: str
-    token: str
-    schema: Any
-
-
-class ThreadedServer:
-    """A uvicorn server on its own thread and event loop."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="directory-fuzz", daemon=True)
-
-    async def __aenter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("the fuzz server stopped while starting")
-            await asyncio.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        await asyncio.to_thread(self.thread.join, 30)
-
-
-@pytest.fixture
-async def target(api: Api, store: Store, penduduk: dict[str, Any]) -> AsyncIterator[Target]:
-    for state in ("submitted", "approved", "granted", "suspended", "rejected"):
-        await walk(api, penduduk, state)
-    async with store.session() as session:
-        _party, token = await create_party(
-            session, "fuzzer", ["administrator", "publisher", "requester", "monitor"]
-        )
-    # the server thread opens its own engine on the same database (lifespan closes it)
-    app = create_app(directory_settings(store.url), store=Store(store.url))
-    schema = schemathesis.openapi.from_dict(app.openapi())
-    async with ThreadedServer(app) as url:
-        yield Target(url, token, schema)
 
 
 def operations(schema: Any) -> Iterator[Any]:
