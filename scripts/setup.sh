@@ -45,20 +45,26 @@ die() {
 }
 
 # Run a command with its output in $LOG; on failure show the end of it and stop.
+# fd 9 (the set-up lock) is closed for it: a daemon it starts must not hold the lock.
 logged() {
     local what="$1"
     shift
-    if ! "$@" >>"$LOG" 2>&1; then
+    if ! "$@" >>"$LOG" 2>&1 9>&-; then
         tail -n 40 "$LOG" >&2
         die "$what failed (command: $*)"
     fi
+}
+
+# sudo may ask for a password on a terminal; without one (CI) it must not wait.
+sudo_() {
+    if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
 }
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
         "$@"
     elif command -v sudo >/dev/null 2>&1; then
-        sudo -n "$@"
+        sudo_ "$@"
     else
         die "need root (or sudo) to run: $*"
     fi
@@ -71,7 +77,7 @@ as_postgres() {
     elif [ "$(id -u)" -eq 0 ]; then
         (cd / && su postgres -s /bin/sh -c "$(printf '%q ' "$@")")
     else
-        (cd / && sudo -n -u postgres "$@")
+        (cd / && sudo_ -u postgres "$@")
     fi
 }
 
@@ -374,7 +380,10 @@ EOF
 if command -v flock >/dev/null 2>&1; then
     LOCK="${TMPDIR:-/tmp}/splp-setup-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1).lock"
     exec 9>"$LOCK"
-    flock -w 900 9 || die "another scripts/setup.sh holds $LOCK for 15 minutes"
+    if ! flock -n 9; then
+        say "waiting for another scripts/setup.sh of this checkout to finish"
+        flock -w 900 9 || die "another scripts/setup.sh held $LOCK for 15 minutes (or a process it started did: fuser -v $LOCK)"
+    fi
 fi
 
 ensure_venv

@@ -27,7 +27,11 @@ step pytest .venv/bin/python -m pytest "$@"
 if [ "${SPLP_SKIP_LINT:-0}" = 1 ]; then
     echo "test: SPLP_SKIP_LINT=1: ruff and mypy skipped"
 else
-    step ruff .venv/bin/ruff check splp tests bench
+    lint_dirs=()
+    for dir in splp tests bench; do
+        if [ -d "$dir" ]; then lint_dirs+=("$dir"); else echo "test: no $dir/ to lint"; fi
+    done
+    step ruff .venv/bin/ruff check "${lint_dirs[@]}"
     step mypy .venv/bin/mypy
 fi
 
