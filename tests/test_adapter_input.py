@@ -19,6 +19,7 @@ from aiormq import spec
 
 from splp.adapters import Adapter
 from splp.bus import Client
+from splp.bus.audit import decode_audit_message
 from splp.bus.names import AUDIT_EXCHANGE, DEAD_LETTER_QUEUE, DIRECT_REPLY_TO, queue_for
 from splp.bus.wire import HEADER_DEADLINE, HEADER_STATUS, request_properties
 from splp.settings import Settings
@@ -51,7 +52,7 @@ class Raw:
             future.set_result(message)
 
     async def _on_event(self, message: aiormq.abc.DeliveredMessage) -> None:
-        self.events.append(orjson.loads(message.body))
+        self.events.extend(decode_audit_message(message.body))
 
     async def send(
         self,

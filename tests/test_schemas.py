@@ -551,7 +551,7 @@ class RecordingChannel:
         assert properties is not None
         self.published.append((exchange, routing_key, properties, body))
 
-    async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+    async def basic_ack(self, delivery_tag: int, multiple: bool = False, wait: bool = True) -> None:
         self.acked.append(delivery_tag)
 
     async def basic_reject(self, delivery_tag: int, *, requeue: bool = True) -> None:

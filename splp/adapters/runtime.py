@@ -27,7 +27,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
@@ -200,7 +200,8 @@ class Adapter:
         delivery = message.delivery
         assert isinstance(delivery, aiormq.spec.Basic.Deliver)
         assert delivery.delivery_tag is not None  # always set on a delivery
-        channel = message.channel
+        # the concrete channel: its publish and ack take ``wait`` (the abstract class omits it)
+        channel = cast(aiormq.Channel, message.channel)
         meta = {
             **self._meta,
             "requester": props.user_id,
@@ -221,13 +222,16 @@ class Adapter:
 
         operation = self._routing_keys.get(delivery.routing_key or "")
         status, body = await self._answer(message, operation, deadline)
+        # Both frames go through the channel's ordered write queue, so the broker sees the
+        # reply before the ack without this task waiting for the socket to drain.
         await channel.basic_publish(
             body,
             exchange="",
             routing_key=reply_to,
             properties=reply_properties(props.correlation_id, status),
+            wait=False,
         )
-        await channel.basic_ack(delivery.delivery_tag)
+        await channel.basic_ack(delivery.delivery_tag, wait=False)
         self.audit.emit(
             audit_event(
                 "response" if status != 403 else "denied",

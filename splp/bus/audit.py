@@ -3,11 +3,17 @@
 An event follows ``schemas/audit-event.schema.json``. It never carries a payload, a token
 or a password: only names, identifiers, statuses, sizes and durations.
 
+On the wire, one audit message carries a JSON **array** of one or more events that share
+its routing key: under load an adapter answers hundreds of requests per second, and one
+message per event would cost the broker and both processes as much as the requests
+themselves. Consumers decode a message with :func:`decode_audit_message`.
+
 The :class:`AuditEmitter` never blocks the request path: :meth:`AuditEmitter.emit` appends
-to a bounded buffer, and a background task publishes with publisher confirms. Events
-that were not confirmed stay in the buffer and are sent again after a reconnect, so a
-consumer may see an event twice (de-duplicate by ``id``), but not lose it while the
-emitter's process lives.
+to a bounded buffer, and a background task publishes batches (after lingering a few
+milliseconds so a burst leaves together) as persistent messages with publisher
+confirms. Events that were not confirmed stay in the buffer and are sent again after a
+reconnect, so a consumer may see an event twice (de-duplicate by ``id``), but not lose it
+while the emitter's process lives.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ from aiormq import spec
 from aiormq.abc import AbstractChannel, AbstractConnection
 
 from splp.bus.names import AUDIT_EXCHANGE
-from splp.bus.wire import CONTENT_TYPE, HEADER_PROTOCOL, PROTOCOL_VERSION, dumps
+from splp.bus.wire import CONTENT_TYPE, HEADER_PROTOCOL, PROTOCOL_VERSION, dumps, loads
+from splp.errors import ContractError
 from splp.log import get_logger
 
 log = get_logger("audit")
 
 BATCH = 256
+LINGER_SECONDS = 0.005
+HEADER_AUDIT_COUNT = "splp-audit-count"
 
 
 def audit_event(kind: str, source: str, **fields: Any) -> dict[str, Any]:
@@ -56,15 +65,29 @@ def audit_routing_key(event: dict[str, Any]) -> str:
     )
 
 
+def decode_audit_message(body: bytes) -> list[dict[str, Any]]:
+    """The events in one message from ``splp.audit`` (a JSON array of event objects).
+
+    >>> decode_audit_message(b'[{"id": "a", "kind": "response"}]')
+    [{'id': 'a', 'kind': 'response'}]
+    """
+    events = loads(body)
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise ContractError("an audit message must be a JSON array of event objects")
+    return events
+
+
 class AuditEmitter:
     """Publishes audit events in the background; see the module docstring."""
 
-    def __init__(self, max_buffer: int = 100_000) -> None:
+    def __init__(self, max_buffer: int = 100_000, linger: float = LINGER_SECONDS) -> None:
         self._buffer: deque[dict[str, Any]] = deque()
         self._max_buffer = max_buffer
+        self._linger = linger
         self._wakeup = asyncio.Event()
         self._channel: AbstractChannel | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0
         self.dropped = 0
 
     @property
@@ -103,11 +126,11 @@ class AuditEmitter:
                 await self._task
             self._task = None
 
-    _in_flight = 0
-
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
+            if len(self._buffer) < BATCH:
+                await asyncio.sleep(self._linger)
             self._wakeup.clear()
             while self._buffer:
                 channel = self._channel
@@ -116,25 +139,37 @@ class AuditEmitter:
                 batch = [self._buffer.popleft() for _ in range(min(BATCH, len(self._buffer)))]
                 self._in_flight = len(batch)
                 try:
-                    await asyncio.gather(*(self._publish(channel, e) for e in batch))
+                    await asyncio.gather(
+                        *(self._publish(channel, key, events) for key, events in _by_key(batch))
+                    )
                 except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
                     log.warning("audit publish failed, %d events kept: %r", len(batch), exc)
                     self._buffer.extendleft(reversed(batch))
-                    self._in_flight = 0
                     break
-                self._in_flight = 0
+                finally:
+                    self._in_flight = 0
 
     @staticmethod
-    async def _publish(channel: AbstractChannel, event: dict[str, Any]) -> None:
+    async def _publish(
+        channel: AbstractChannel, routing_key: str, events: list[dict[str, Any]]
+    ) -> None:
         await channel.basic_publish(
-            dumps(event),
+            dumps(events),
             exchange=AUDIT_EXCHANGE,
-            routing_key=audit_routing_key(event),
+            routing_key=routing_key,
             properties=spec.Basic.Properties(
                 content_type=CONTENT_TYPE,
                 delivery_mode=2,
-                message_id=event["id"],
-                message_type=event["kind"],
-                headers={HEADER_PROTOCOL: PROTOCOL_VERSION},
+                message_id=events[0]["id"],
+                message_type=events[0]["kind"],
+                headers={HEADER_PROTOCOL: PROTOCOL_VERSION, HEADER_AUDIT_COUNT: len(events)},
             ),
         )
+
+
+def _by_key(events: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``events`` grouped by routing key, keeping their order within each group."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        groups.setdefault(audit_routing_key(event), []).append(event)
+    return list(groups.items())

@@ -120,6 +120,7 @@ class Client:
         self._opening: dict[tuple[str, str], asyncio.Task[_Route]] = {}
         self._max_routes = max_routes
         self._closing: set[asyncio.Future[None]] = set()
+        self._destinations: dict[tuple[str, ServiceRef | str, str], tuple[str, str]] = {}
 
     async def connect(self) -> Client:
         await self._connection.start()
@@ -160,9 +161,7 @@ class Client:
         refuses the publish, and a :class:`~splp.errors.RemoteError` subclass for a
         problem reply.
         """
-        ref = service if isinstance(service, ServiceRef) else ServiceRef.parse(service)
-        exchange = theme_exchange(theme)
-        routing_key = routing_key_for(ref, operation)
+        exchange, routing_key = self._destination(theme, service, operation)
         body = dumps(payload)
         limit = self.settings.max_body_bytes
         if len(body) > limit:
@@ -213,6 +212,20 @@ class Client:
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved: the error was raised above
         return _decode_reply(reply)
+
+    def _destination(
+        self, theme: str, service: ServiceRef | str, operation: str
+    ) -> tuple[str, str]:
+        """Exchange and routing key of a call; names are checked once, then remembered."""
+        key = (theme, service, operation)
+        destination = self._destinations.get(key)
+        if destination is None:
+            ref = service if isinstance(service, ServiceRef) else ServiceRef.parse(service)
+            destination = theme_exchange(theme), routing_key_for(ref, operation)
+            if len(self._destinations) >= 4096:
+                self._destinations.clear()
+            self._destinations[key] = destination
+        return destination
 
     async def _route(self, exchange: str, routing_key: str, timeout: float) -> _Route:
         key = (exchange, routing_key)

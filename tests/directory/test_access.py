@@ -237,7 +237,7 @@ async def test_access_events_reach_the_audit_exchange(
     queue = (await channel.queue_declare(exclusive=True)).queue
     await channel.queue_bind(queue, AUDIT_EXCHANGE, routing_key="access.#")
     received: list[dict[str, Any]] = []
-    await channel.basic_consume(queue, lambda m: received.append(json.loads(m.body)), no_ack=True)
+    await channel.basic_consume(queue, lambda m: received.extend(json.loads(m.body)), no_ack=True)
     settings = directory_settings(store.url, amqp_url=broker.amqp_url, vhost=broker.vhost)
     app = create_app(settings, store=store)
     try:
