@@ -21,6 +21,7 @@ from splp.errors import ContractError
 SEGMENT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 AUDIT_EXCHANGE = "splp.audit"
+AUDIT_SINK_QUEUE = "splp.audit.sink"
 DEAD_LETTER_EXCHANGE = "splp.dlx"
 DEAD_LETTER_QUEUE = "splp.dead-letters"
 THEME_EXCHANGE_PREFIX = "splp.theme."

@@ -22,6 +22,7 @@ from aiormq.abc import AbstractChannel
 
 from splp.bus.names import (
     AUDIT_EXCHANGE,
+    AUDIT_SINK_QUEUE,
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
     ServiceRef,
@@ -86,7 +87,8 @@ def topology_for(
 
     Service queues dead-letter to ``splp.dlx``: requests that expired in the queue or that
     an adapter could not answer land in ``splp.dead-letters``, kept for
-    ``dead_letter_ttl_ms`` so that personal data in them does not linger.
+    ``dead_letter_ttl_ms`` so that personal data in them does not linger. Every audit
+    message is kept in ``splp.audit.sink`` until the audit sink has stored it.
     """
     services = sorted(set(services), key=lambda b: (b.theme, str(b.service)))
     all_themes = sorted({check_segment(t, "theme") for t in themes} | {b.theme for b in services})
@@ -102,7 +104,11 @@ def topology_for(
             },
         )
     ]
-    bindings = [BindingSpec(DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, "#")]
+    queues.append(QueueSpec(AUDIT_SINK_QUEUE, {"x-queue-type": queue_type}))
+    bindings = [
+        BindingSpec(DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, "#"),
+        BindingSpec(AUDIT_EXCHANGE, AUDIT_SINK_QUEUE, "#"),
+    ]
     for b in services:
         queue = queue_for(b.service)
         queues.append(
