@@ -1,0 +1,69 @@
+"""The audit store's one table, ``audit_records``, in a metadata of its own.
+
+The audit store has its own Alembic environment and version table
+(``splp_audit_alembic_version``), so it can share a database with the directory without
+the two migration histories touching.
+
+Columns besides ``event``, ``seq``, ``prev_hash``, ``hash`` and ``flag`` are copies of
+event members, kept for queries and reports; ``splp audit verify`` checks that they still
+match the event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from splp.directory_service.models import NAMING, UtcDateTime
+
+
+class AuditBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class AuditRecord(AuditBase):
+    """One stored event and its link in the hash chain."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(80), index=True)
+    theme: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    publisher: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    service: Mapped[str | None] = mapped_column(String(63), nullable=True, index=True)
+    major: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    requester: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    event: Mapped[str] = mapped_column(Text)
+    flag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+COPIED = ("kind", "theme", "publisher", "service", "major", "requester", "status", "duration_ms")
+
+
+def copied_columns(event: dict[str, Any]) -> dict[str, Any]:
+    """The query columns of ``event``: members of the right type, else ``None``."""
+    values: dict[str, Any] = {}
+    for name in COPIED:
+        value = event.get(name)
+        if name in {"major", "status"}:
+            ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**31
+        elif name == "duration_ms":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str) and len(value) <= (80 if name == "kind" else 63)
+            if name == "requester":
+                ok = isinstance(value, str) and len(value) <= 255
+        values[name] = value if ok else None
+    values["kind"] = values["kind"] or "-"
+    return values

@@ -1,0 +1,54 @@
+"""Running the sink as a process: signals, and ``/metrics`` on a port of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from splp.audit.metrics import CONTENT_TYPE
+from splp.audit.settings import AuditSettings
+from splp.audit.sink import AuditSink
+from splp.audit.store import AuditStore
+
+
+async def serve_sink(
+    settings: AuditSettings, *, queue: str, batch_size: int, metrics_port: int
+) -> None:
+    """Run the sink until SIGINT or SIGTERM; what it received by then is stored first."""
+    store = AuditStore(settings.audit_store_url)
+    sink = AuditSink(store, settings.broker_url, queue=queue, batch_size=batch_size)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    server: asyncio.Server | None = None
+    if metrics_port:
+        server = await asyncio.start_server(
+            lambda r, w: _metrics(sink, r, w), "127.0.0.1", metrics_port
+        )
+    try:
+        await sink.run(stop)
+    finally:
+        if server is not None:
+            server.close()
+        await store.close()
+
+
+async def _metrics(
+    sink: AuditSink, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """A minimal HTTP/1.0 answer: the metrics on ``GET /metrics``, 404 otherwise."""
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        if request.startswith(b"GET /metrics "):
+            body, status = sink.metrics.render().encode(), "200 OK"
+        else:
+            body, status = b"not found\n", "404 Not Found"
+        writer.write(
+            f"HTTP/1.0 {status}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+    writer.close()

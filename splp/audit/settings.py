@@ -1,0 +1,23 @@
+"""The audit store's settings: the directory's database unless told otherwise."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from splp.settings import Settings
+
+
+class AuditSettings(Settings):
+    """:class:`~splp.settings.Settings` plus ``SPLP_AUDIT_DATABASE_URL``.
+
+    >>> AuditSettings(database_url="sqlite+aiosqlite:///d.db").audit_store_url
+    'sqlite+aiosqlite:///d.db'
+    """
+
+    audit_database_url: str | None = Field(
+        default=None, description="The audit store; by default the directory's database."
+    )
+
+    @property
+    def audit_store_url(self) -> str:
+        return self.audit_database_url or self.database_url

@@ -1,0 +1,178 @@
+"""The audit sink: consumes ``splp.audit.sink`` and stores every event once, in order.
+
+Deliveries are decoded and screened as they arrive and collected into a batch; the batch
+is written in one transaction when it holds ``batch_size`` events or ``linger`` seconds
+after its first delivery. Only after the commit are its messages acknowledged, with one
+multiple-ack up to the batch's last delivery tag. If the sink dies before the ack, the
+broker delivers the messages again, and the store leaves out the events it already holds
+(see :mod:`splp.audit.store`): a restart neither loses nor repeats an event.
+
+>>> sink = AuditSink(AuditStore("sqlite+aiosqlite:///audit.db"), "amqp://127.0.0.1/splp")
+>>> await sink.run(stop)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import aiormq
+from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
+from sqlalchemy.exc import SQLAlchemyError
+
+from splp.audit.metrics import SinkMetrics
+from splp.audit.screen import Screened, screen, undecodable
+from splp.audit.store import AuditStore
+from splp.bus.audit import decode_audit_message
+from splp.bus.connection import BrokerConnection
+from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
+from splp.errors import ContractError
+from splp.log import get_logger
+
+log = get_logger("audit.sink")
+
+RETRY_SECONDS = (0.2, 10.0)
+
+
+@dataclass
+class Batch:
+    """Events waiting for the next commit, and the deliveries they came in."""
+
+    channel: AbstractChannel
+    events: list[Screened] = field(default_factory=list)
+    last_tag: int = 0
+    messages: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class AuditSink:
+    """Consumes ``queue`` on ``broker_url`` into ``store``; see the module docstring."""
+
+    def __init__(
+        self,
+        store: AuditStore,
+        broker_url: str,
+        *,
+        queue: str = AUDIT_SINK_QUEUE,
+        batch_size: int = 5000,
+        linger: float = 0.05,
+        prefetch: int = 1000,
+        metrics: SinkMetrics | None = None,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.batch_size = batch_size
+        self.linger = linger
+        self.prefetch = prefetch
+        self.metrics = metrics or SinkMetrics()
+        self._connection = BrokerConnection(
+            broker_url, name="splp-audit-sink", on_ready=self._attach, on_lost=self._lost
+        )
+        self._batch: Batch | None = None
+        self._wakeup = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then store what was received and close."""
+        await self.store.migrate()
+        await self._connection.start()
+        writer = asyncio.create_task(self._write_loop(stop), name="splp-audit-writer")
+        try:
+            await stop.wait()
+            self._wakeup.set()
+            await writer
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await self._connection.close()
+
+    async def _attach(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel()
+        try:
+            declared = await channel.queue_declare(self.queue, passive=True)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            # Not set up by the reconciler yet: declare it as the topology would (classic).
+            channel = await connection.channel()
+            await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
+            declared = await channel.queue_declare(
+                self.queue, durable=True, arguments={"x-queue-type": "classic"}
+            )
+            await channel.queue_bind(self.queue, AUDIT_EXCHANGE, routing_key="#")
+        self.metrics.queue_depth = declared.message_count or 0
+        await channel.basic_qos(prefetch_count=self.prefetch)
+        self._batch = Batch(channel)
+        await channel.basic_consume(self.queue, self._on_message, no_ack=False)
+        log.info("consuming %s", self.queue)
+
+    def _lost(self, _exc: BaseException | None) -> None:
+        # Unacknowledged deliveries come again on the next channel; their tags are void.
+        self._batch = None
+
+    async def _on_message(self, message: DeliveredMessage) -> None:
+        batch = self._batch
+        if batch is None or message.channel is not batch.channel:
+            return
+        delivery = message.delivery
+        assert isinstance(delivery, aiormq.spec.Basic.Deliver)
+        try:
+            events = [screen(event) for event in decode_audit_message(message.body)]
+        except ContractError:
+            events = [
+                undecodable(
+                    delivery.routing_key or "", message.header.properties.message_id, message.body
+                )
+            ]
+        if not batch.events:
+            batch.started = time.monotonic()
+        batch.events.extend(events)
+        batch.messages += 1
+        batch.last_tag = delivery.delivery_tag or batch.last_tag
+        self.metrics.received += len(events)
+        if (
+            len(batch.events) >= self.batch_size
+            or batch.messages >= self.prefetch
+            or len(batch.events) == len(events)
+        ):
+            self._wakeup.set()
+
+    async def _write_loop(self, stop: asyncio.Event) -> None:
+        while True:
+            batch = self._batch
+            if batch is None or not batch.events:
+                if stop.is_set():
+                    return
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), 1.0)
+                continue
+            wait = batch.started + self.linger - time.monotonic()
+            full = len(batch.events) >= self.batch_size or batch.messages >= self.prefetch
+            if wait > 0 and not full and not stop.is_set():
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), wait)
+                continue
+            self._batch = Batch(batch.channel)
+            await self._commit(batch)
+
+    async def _commit(self, batch: Batch) -> None:
+        delay = RETRY_SECONDS[0]
+        while True:
+            started = time.perf_counter()
+            try:
+                stored = await self.store.append(batch.events)
+                break
+            except (SQLAlchemyError, OSError) as exc:
+                self.metrics.errors += 1
+                log.warning(
+                    "audit store write failed, retrying in %.1fs: %s", delay, type(exc).__name__
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_SECONDS[1])
+        self.metrics.observe_commit(time.perf_counter() - started, batch.events, stored)
+        if batch.channel.is_closed:
+            return  # redelivered on the next channel; the store leaves them out then
+        with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
+            await batch.channel.basic_ack(batch.last_tag, multiple=True)

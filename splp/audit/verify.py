@@ -1,0 +1,126 @@
+"""Verification of the chain: the first record that was modified, deleted, inserted or moved.
+
+Records are read in ``seq`` order. Record *n* is sound when its ``seq`` is *n* (else a
+record before it was deleted or one was inserted), its ``hash`` is the hash of its
+canonical record (else it was modified, or moved to another place, since ``seq`` is
+hashed too), its ``prev_hash`` is the previous record's ``hash`` (else a record was
+inserted, deleted or moved before it), and its query columns match its event.
+
+A chain can be rewritten whole from some point on by someone who can write the database,
+or cut at its end; neither leaves a break inside. Against that, write down the head
+(``seq`` and ``hash``) that ``verify`` prints, somewhere else, and pass it back as
+``anchor`` at the next audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from splp.audit.chain import GENESIS, record_hash
+from splp.audit.records import AuditRecord, copied_columns
+from splp.audit.screen import event_id_of
+from splp.audit.store import AuditStore, event_time
+
+PAGE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of :func:`verify`: ``ok``, or the first bad record and what is wrong."""
+
+    records: int
+    head_seq: int
+    head_hash: str
+    bad_seq: int | None = None
+    bad_event_id: str | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Verdict:
+    """Check the whole chain of ``store``; ``anchor`` is a ``(seq, hash)`` recorded earlier."""
+    expected, prev_hash, count = 1, GENESIS, 0
+    anchored = anchor is None
+    async with store.engine.connect() as connection:
+        last = 0
+        while True:
+            rows = (
+                await connection.execute(
+                    select(AuditRecord)
+                    .where(AuditRecord.seq > last)
+                    .order_by(AuditRecord.seq)
+                    .limit(PAGE)
+                )
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                record: Any = row
+                problem = _check(record, expected, prev_hash)
+                if problem is not None:
+                    bad_seq = expected if record.seq > expected else record.seq
+                    bad_id = record.event_id if bad_seq == record.seq else None
+                    return Verdict(count, expected - 1, prev_hash, bad_seq, bad_id, problem)
+                if anchor is not None and record.seq == anchor[0]:
+                    if record.hash != anchor[1]:
+                        return Verdict(
+                            count,
+                            record.seq,
+                            record.hash,
+                            record.seq,
+                            record.event_id,
+                            f"record {record.seq} differs from the anchor: the chain was "
+                            "rewritten up to it",
+                        )
+                    anchored = True
+                prev_hash, expected, count = record.hash, expected + 1, count + 1
+            last = rows[-1].seq
+    if not anchored:
+        assert anchor is not None
+        return Verdict(
+            count,
+            expected - 1,
+            prev_hash,
+            anchor[0],
+            None,
+            f"record {anchor[0]} of the anchor is gone: the chain was cut after record "
+            f"{expected - 1}",
+        )
+    return Verdict(count, expected - 1, prev_hash)
+
+
+def _check(record: Any, expected: int, prev_hash: str) -> str | None:
+    if record.seq > expected:
+        return f"record {expected} is missing: deleted (the next one is {record.seq})"
+    if record.seq < expected:
+        return f"record {record.seq} is out of order"
+    try:
+        event = orjson.loads(record.event)
+    except orjson.JSONDecodeError:
+        return f"record {record.seq} was modified: its event is not JSON"
+    if (
+        not isinstance(event, dict)
+        or record_hash(event, record.seq, record.prev_hash, record.flag) != record.hash
+    ):
+        return f"record {record.seq} was modified or moved: its hash does not match its content"
+    if record.prev_hash != prev_hash:
+        return (
+            f"record {record.seq} does not follow record {record.seq - 1}: a record was "
+            "inserted, deleted or moved before it"
+        )
+    copied = {**copied_columns(event), "event_id": event_id_of(event)}
+    for name, value in copied.items():
+        if getattr(record, name) != value:
+            return f"record {record.seq} was modified: its column {name} does not match its event"
+    at: datetime = record.at
+    if event_time(event, at) != at:
+        return f"record {record.seq} was modified: its column at does not match its event"
+    return None
