@@ -102,17 +102,14 @@ async def splp_http_server(settings: Settings) -> AsyncIterator[Info]:
             prefetch=PREFETCH,
             operations={OPERATION: HttpOperation(method="POST", path=HTTP_PATH)},
         )
-        adapter, client = http_adapter(
+        adapter = http_adapter(
             config, echo_descriptor(SERVICE_HTTP), settings, declare_topology=True
         )
+        await adapter.start()  # the adapter closes its HTTP client when it stops
         try:
-            await adapter.start()
-            try:
-                yield info
-            finally:
-                await adapter.stop(grace=5)
+            yield info
         finally:
-            await client.aclose()
+            await adapter.stop(grace=5)
 
 
 @contextlib.asynccontextmanager

@@ -5,10 +5,12 @@ The CLI reuses the same names as ``envvar=`` so ``SPLP_AMQP_URL`` works everywhe
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -36,6 +38,33 @@ class Settings(BaseSettings):
     default_timeout: float = Field(default=10.0, gt=0)
     database_url: str = Field(default="sqlite+aiosqlite:///splp.db")
     directory_url: str = Field(default="http://127.0.0.1:8470")
+    broker_user_prefix: str = Field(
+        default="",
+        pattern=r"^[a-z0-9-]*$",
+        description="Prefix of the broker users the directory manages (party name follows).",
+    )
+    broker_reconcile: bool = Field(
+        default=True, description="Whether the directory keeps broker users and permissions."
+    )
+    broker_sync_interval: float = Field(
+        default=60.0, ge=0, description="Seconds between drift repairs in `directory serve`."
+    )
+    token: SecretStr | None = Field(
+        default=None, description="The party's directory API token (SPLP_TOKEN)."
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "splp"
+        ),
+        description="Where adapters and SDKs keep their last copy of descriptors and grants.",
+    )
+    broker_user_prefix: str = Field(
+        default="",
+        description="Prefix of the broker user names of parties: user `<prefix><party>`.",
+    )
+    grants_refresh: float = Field(
+        default=10.0, gt=0, description="Seconds between an adapter's fetches of its grants."
+    )
 
     @cached_property
     def broker_url(self) -> str:

@@ -106,14 +106,13 @@ async def setup(
         (tmp_path / "uji-http.yaml").write_text(DESCRIPTOR)
         (tmp_path / "adapter.yaml").write_text(CONFIG.format(base_url=url))
         config, descriptor = load_http_config(tmp_path / "adapter.yaml")
-        adapter, http = http_adapter(config, descriptor, broker, declare_topology=True)
+        adapter = http_adapter(config, descriptor, broker, declare_topology=True)
         await adapter.start()
         try:
             async with Client(broker) as client:
                 yield client, seen
         finally:
             await adapter.stop(grace=5)
-            await http.aclose()
 
 
 async def test_path_query_and_headers_are_mapped(setup) -> None:
@@ -186,7 +185,7 @@ async def test_agency_down_is_502(broker: Settings, tmp_path: Path) -> None:
     )
     (tmp_path / "adapter.yaml").write_text(config_text.replace("headers:\n  {}", "headers: {}"))
     config, descriptor = load_http_config(tmp_path / "adapter.yaml")
-    adapter, http = http_adapter(config, descriptor, broker, declare_topology=True)
+    adapter = http_adapter(config, descriptor, broker, declare_topology=True)
     await adapter.start()
     try:
         async with Client(broker) as client:
@@ -194,7 +193,6 @@ async def test_agency_down_is_502(broker: Settings, tmp_path: Path) -> None:
                 await client.call("uji", "uji.down.v1", "create", {})
     finally:
         await adapter.stop(grace=5)
-        await http.aclose()
 
 
 @pytest.mark.parametrize(

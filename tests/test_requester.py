@@ -34,7 +34,7 @@ ECHO = echo_descriptor()
 async def test_end_to_end_through_the_http_adapter(broker: Settings, od_api: str) -> None:
     config, descriptor = load_http_config(DEMO / "adapter.yaml")
     config.base_url = od_api
-    adapter, http = http_adapter(config, descriptor, broker, declare_topology=True)
+    adapter = http_adapter(config, descriptor, broker, declare_topology=True)
     await adapter.start()
     try:
         async with Client(broker) as client:
@@ -54,7 +54,6 @@ async def test_end_to_end_through_the_http_adapter(broker: Settings, od_api: str
             assert info.value.problem["errors"][0]["pointer"] == "/nik"
     finally:
         await adapter.stop(grace=5)
-        await http.aclose()
 
 
 async def test_500_concurrent_calls_each_get_their_own_reply(

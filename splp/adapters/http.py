@@ -31,7 +31,14 @@ from urllib.parse import quote
 
 import httpx
 
-from splp.adapters.http_config import HttpAdapterConfig, HttpOperation, expand_env, load_http_config
+from splp.adapters.directory import from_directory
+from splp.adapters.http_config import (
+    HttpAdapterConfig,
+    HttpOperation,
+    check_operations,
+    expand_env,
+    load_http_config,
+)
 from splp.adapters.runtime import Adapter, Handler
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.wire import Problem, Request
@@ -179,8 +186,8 @@ def http_adapter(
     descriptor: ServiceDescriptor,
     settings: Settings | None = None,
     **options: Any,
-) -> tuple[Adapter, httpx.AsyncClient]:
-    """An :class:`Adapter` whose handlers call the agency API; close the client after it."""
+) -> Adapter:
+    """An :class:`Adapter` whose handlers call the agency API (its client closes with it)."""
     client = httpx.AsyncClient(
         base_url=config.base_url,
         limits=httpx.Limits(
@@ -192,16 +199,29 @@ def http_adapter(
         for name, op in config.operations.items()
     }
     options.setdefault("prefetch", config.prefetch)
-    return Adapter(descriptor, handlers, settings, **options), client
+    adapter = Adapter(descriptor, handlers, settings, **options)
+    adapter.owns(client.aclose)
+    return adapter
+
+
+async def open_http_adapter(
+    path: str | Path, settings: Settings | None = None, **options: Any
+) -> Adapter:
+    """The HTTP adapter configured in ``path``, with its descriptor and grants from the
+    directory when the config names a ``service`` (not started yet)."""
+    settings = settings or Settings()
+    config, descriptor = load_http_config(path)
+    if descriptor is None:
+        assert config.service is not None
+        descriptor, grants = await from_directory(config.service, settings)
+        check_operations(config, descriptor, str(path))
+        options["grants"] = grants
+    return http_adapter(config, descriptor, settings, **options)
 
 
 async def run_http_adapter(
     path: str | Path, settings: Settings | None = None, **options: Any
 ) -> None:
     """Run the HTTP adapter configured in ``path`` until SIGTERM or SIGINT."""
-    config, descriptor = load_http_config(path)
-    adapter, client = http_adapter(config, descriptor, settings, **options)
-    try:
-        await adapter.run()
-    finally:
-        await client.aclose()
+    adapter = await open_http_adapter(path, settings, **options)
+    await adapter.run()

@@ -2,7 +2,8 @@
 
 ::
 
-    descriptor: penduduk.yaml          # the service descriptor, relative to this file
+    service: dukcapil.penduduk.v1      # descriptor and grants from the directory, or
+    descriptor: penduduk.yaml          # a local descriptor file (no grant checks: development)
     base_url: http://127.0.0.1:8081    # the agency's own REST API
     timeout: 5                         # seconds, per call to the agency API
     prefetch: 64                       # requests handled at once
@@ -29,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from splp.bus.descriptor import ServiceDescriptor, load_descriptor
+from splp.bus.names import ServiceRef
 from splp.documents import read_document, validate_document
 from splp.errors import ConfigurationError
 
@@ -86,7 +88,13 @@ class HttpOperation(BaseModel):
 class HttpAdapterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    descriptor: Path
+    descriptor: Path | None = Field(
+        default=None, description="a local descriptor file (no grant checks: development)"
+    )
+    service: str | None = Field(
+        default=None,
+        description="PUBLISHER.SERVICE.vMAJOR, descriptor and grants from the directory",
+    )
     base_url: str = Field(pattern=r"^https?://")
     timeout: float = Field(default=10.0, gt=0, le=300)
     prefetch: int = Field(default=64, ge=1, le=10_000)
@@ -95,6 +103,12 @@ class HttpAdapterConfig(BaseModel):
 
     @model_validator(mode="after")
     def _paths(self) -> HttpAdapterConfig:
+        if (self.descriptor is None) == (self.service is None):
+            raise ValueError(
+                "give exactly one of descriptor (a file) and service (from the directory)"
+            )
+        if self.service is not None:
+            ServiceRef.parse(self.service)
         for name, op in self.operations.items():
             for f in op.path_fields:
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", f):
@@ -102,18 +116,28 @@ class HttpAdapterConfig(BaseModel):
         return self
 
 
-def load_http_config(path: str | Path) -> tuple[HttpAdapterConfig, ServiceDescriptor]:
-    """Read an adapter config and its descriptor, and check that they agree."""
+def load_http_config(path: str | Path) -> tuple[HttpAdapterConfig, ServiceDescriptor | None]:
+    """Read an adapter config and, when it names a local file, its descriptor.
+
+    The descriptor is ``None`` when the config takes it from the directory (``service:``).
+    """
     path = Path(path)
     config = validate_document(HttpAdapterConfig, read_document(path), str(path))
+    if config.descriptor is None:
+        return config, None
     if not config.descriptor.is_absolute():
         config.descriptor = path.parent / config.descriptor
     descriptor = load_descriptor(config.descriptor)
+    check_operations(config, descriptor, str(path))
+    return config, descriptor
+
+
+def check_operations(config: HttpAdapterConfig, descriptor: ServiceDescriptor, where: str) -> None:
+    """The config must map exactly the descriptor's operations."""
     missing = sorted(set(descriptor.operations) - set(config.operations))
     unknown = sorted(set(config.operations) - set(descriptor.operations))
     if missing or unknown:
         raise ConfigurationError(
-            f"{path}: operations do not match {descriptor.ref}: "
+            f"{where}: operations do not match {descriptor.ref}: "
             f"missing {missing or 'none'}, unknown {unknown or 'none'}"
         )
-    return config, descriptor

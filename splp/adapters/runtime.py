@@ -7,13 +7,15 @@ Every delivery goes through the same steps, in this order:
    it is rejected to ``splp.dlx`` and a ``dropped`` audit event is emitted;
 2. a request that did not come through its theme exchange, or that carries no
    ``user_id`` (so the broker vouched for no caller), gets 403 and a ``denied`` event;
-3. an unknown operation gets 404, an ``splp-protocol`` other than 1 gets 400, an
-   oversized body 413, a body that is not JSON 400, a schema violation 400 with the
-   failing JSON pointers;
-4. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
+3. an unknown operation gets 404, an ``splp-protocol`` other than 1 gets 400;
+4. with grants from the directory, a caller without a grant in force for the operation
+   gets 403 (``denied``), one over its quota 429 with ``retry_after`` (``throttled``);
+5. an oversized body gets 413, a body that is not JSON 400, a schema violation 400 with
+   the failing JSON pointers;
+6. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
    any other exception a 500 (logged without the payload);
-5. the response is checked against the operation's response schema (500 if it fails);
-6. the reply is published, then the request is acked, then a ``response`` event is emitted.
+7. the response is checked against the operation's response schema (500 if it fails);
+8. the reply is published, then the request is acked, then a ``response`` event is emitted.
 
 Handlers run concurrently, up to ``prefetch`` at a time. A request is acked only after
 its reply was published, so a crash before that leaves it to another replica.
@@ -32,6 +34,7 @@ from typing import Any, cast
 import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 
+from splp.adapters.grants import Admission, DirectoryGrants, Throttled
 from splp.bus.audit import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
@@ -80,6 +83,7 @@ class Adapter:
         prefetch: int = 64,
         declare_topology: bool = False,
         name: str | None = None,
+        grants: DirectoryGrants | None = None,
     ) -> None:
         missing = sorted(set(descriptor.operations) - set(handlers))
         unknown = sorted(set(handlers) - set(descriptor.operations))
@@ -99,6 +103,12 @@ class Adapter:
         self.exchange = theme_exchange(descriptor.theme)
         self.source = name or f"adapter:{descriptor.ref}"
         self.audit = AuditEmitter()
+        self.grants = grants
+        self.admission = (
+            Admission(grants, self.settings.broker_user_prefix) if grants is not None else None
+        )
+        if grants is None:
+            log.warning("%s: no grants source: only the broker checks callers", self.source)
         self._routing_keys = {
             routing_key_for(descriptor.ref, op): op for op in descriptor.operations
         }
@@ -109,6 +119,7 @@ class Adapter:
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._resources: list[Callable[[], Awaitable[object]]] = []
         self._meta = {
             "theme": descriptor.theme,
             "publisher": descriptor.publisher,
@@ -123,6 +134,8 @@ class Adapter:
     async def start(self) -> None:
         """Connect and start consuming; reconnects by itself after a broker loss."""
         self._stopping = False
+        if self.grants is not None:
+            await self.grants.start()
         await self._connection.start()
 
     async def stop(self, grace: float = 30.0) -> None:
@@ -141,6 +154,15 @@ class Adapter:
         await self.audit.flush(timeout=max(0.5, end - loop.time()))
         await self.audit.close()
         await self._connection.close()
+        if self.grants is not None:
+            await self.grants.stop()
+        for close in reversed(self._resources):
+            await close()
+        self._resources.clear()
+
+    def owns(self, close: Callable[[], Awaitable[object]]) -> None:
+        """Have :meth:`stop` call ``close`` last (e.g. the HTTP client of the handlers)."""
+        self._resources.append(close)
 
     async def __aenter__(self) -> Adapter:
         await self.start()
@@ -221,7 +243,7 @@ class Adapter:
             return
 
         operation = self._routing_keys.get(delivery.routing_key or "")
-        status, body = await self._answer(message, operation, deadline)
+        status, body, kind = await self._answer(message, operation, deadline)
         # Both frames go through the channel's ordered write queue, so the broker sees the
         # reply before the ack without this task waiting for the socket to drain.
         await channel.basic_publish(
@@ -234,7 +256,7 @@ class Adapter:
         await channel.basic_ack(delivery.delivery_tag, wait=False)
         self.audit.emit(
             audit_event(
-                "response" if status != 403 else "denied",
+                kind,
                 self.source,
                 operation=operation,
                 status=status,
@@ -246,24 +268,26 @@ class Adapter:
 
     async def _answer(
         self, message: DeliveredMessage, operation: str | None, deadline: float | None
-    ) -> tuple[int, bytes]:
-        """Status and body of the reply to ``message``."""
+    ) -> tuple[int, bytes, str]:
+        """Status, body and audit kind of the reply to ``message``."""
         try:
             result = await self._dispatch(message, operation, deadline)
+        except Throttled as problem:
+            return problem.status, dumps(problem.body), "throttled"
         except Problem as problem:
-            return problem.status, dumps(problem.body)
+            return problem.status, dumps(problem.body), _kind(problem.status)
         except Exception:
             log.exception("%s: handler for %s failed", self.source, operation)
             failure = Problem.of(InternalError, "the service failed to handle the request")
-            return failure.status, dumps(failure.body)
+            return failure.status, dumps(failure.body), "response"
         try:
-            return 200, dumps(result)
+            return 200, dumps(result), "response"
         except TypeError:
             log.error(
                 "%s: handler for %s returned a value that is not JSON", self.source, operation
             )
             failure = Problem.of(InternalError, "the service returned a value that is not JSON")
-            return failure.status, dumps(failure.body)
+            return failure.status, dumps(failure.body), "response"
 
     async def _dispatch(
         self, message: DeliveredMessage, operation: str | None, deadline: float | None
@@ -284,6 +308,8 @@ class Adapter:
             raise Problem.bad_request(
                 f"splp-protocol {protocol!r} is not supported (this adapter speaks 1)"
             )
+        if self.admission is not None:
+            self.admission.check(props.user_id, operation)
         limit = self.settings.max_body_bytes
         if len(message.body) > limit:
             raise Problem.of(
@@ -319,6 +345,10 @@ class Adapter:
                 InternalError, f"the service's response to {operation} broke its schema"
             )
         return result
+
+
+def _kind(status: int) -> str:
+    return "denied" if status == 403 else "response"
 
 
 def _text(value: object) -> str | None:

@@ -25,6 +25,8 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from yarl import URL
 
 from splp.bus.connection import BrokerConnection
+from splp.bus.descriptor import ServiceDescriptor, parse_descriptor
+from splp.bus.directory_cache import DirectoryCache
 from splp.bus.names import DIRECT_REPLY_TO, ServiceRef, routing_key_for, theme_exchange
 from splp.bus.wire import dumps, loads, request_properties, status_of
 from splp.errors import (
@@ -121,12 +123,35 @@ class Client:
         self._max_routes = max_routes
         self._closing: set[asyncio.Future[None]] = set()
         self._destinations: dict[tuple[str, ServiceRef | str, str], tuple[str, str]] = {}
+        self._directory: DirectoryCache | None = None
 
     async def connect(self) -> Client:
         await self._connection.start()
         return self
 
+    async def grants(self) -> list[dict[str, Any]]:
+        """This requester's grants in force, from the directory (``SPLP_TOKEN``).
+
+        The last copy is used while the directory is unreachable.
+        """
+        grants = await self._directory_cache().get("/me/grants")
+        return list(grants)
+
+    async def descriptor(self, service: ServiceRef | str) -> ServiceDescriptor:
+        """The current descriptor of ``service`` (its operations' schemas), from the directory."""
+        ref = service if isinstance(service, ServiceRef) else ServiceRef.parse(service)
+        data = await self._directory_cache().get(f"/services/{ref}/descriptor")
+        return parse_descriptor(data, f"descriptor of {ref}")
+
+    def _directory_cache(self) -> DirectoryCache:
+        if self._directory is None:
+            self._directory = DirectoryCache(self.settings)
+        return self._directory
+
     async def close(self) -> None:
+        if self._directory is not None:
+            await self._directory.aclose()
+            self._directory = None
         for route in list(self._routes.values()):
             route.fail_all(ServiceUnavailable("the client was closed"))
         self._routes.clear()

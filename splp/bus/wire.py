@@ -14,7 +14,7 @@ import builtins
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiormq import spec
@@ -73,7 +73,7 @@ class Problem(Exception):
         *,
         status: int | None = None,
         **extra: Any,
-    ) -> Problem:
+    ) -> Self:
         """The problem that the caller's SDK turns back into ``error``."""
         return cls(status or error.default_status, error.problem_type, error.title, detail, **extra)
 

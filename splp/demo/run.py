@@ -39,11 +39,12 @@ async def run_demo(settings: Settings, say: Say) -> int:
         await management.ensure_vhost(settings.vhost)
 
     config, descriptor = load_http_config(HERE / "adapter.yaml")
+    assert descriptor is not None  # the demo ships its descriptor as a file
     calls = 0
     async with serve_app(create_app()) as agency_url:
         say(f"[step] Dukcapil population register API listening on {agency_url}")
         config.base_url = agency_url
-        adapter, http = http_adapter(config, descriptor, settings, declare_topology=True)
+        adapter = http_adapter(config, descriptor, settings, declare_topology=True)
         try:
             await adapter.start()
             say(f"[step] HTTP adapter consuming {adapter.queue} on {adapter.exchange}")
@@ -68,7 +69,6 @@ async def run_demo(settings: Settings, say: Say) -> int:
                         raise AssertionError(f"the {label} call should have failed")
         finally:
             await adapter.stop(grace=5)
-            await http.aclose()
     say("[done] adapter stopped, agency API stopped, nothing left running")
     return calls
 

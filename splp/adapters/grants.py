@@ -1,0 +1,168 @@
+"""The adapter's own check of callers (DESIGN section 4, the second enforcement layer).
+
+The broker already refuses a requester without a topic permission, but a publisher can
+reach any queue through the default exchange. So the adapter admits a request only when
+its broker-validated ``user_id`` holds a grant in force for the operation, and only at
+the grant's quota: a token bucket per requester refills ``quota_per_minute`` tokens a
+minute, up to that many at once.
+
+Grants come from the directory (``GET /services/{ref}/grants``), refreshed every
+``Settings.grants_refresh`` seconds through :class:`~splp.bus.directory_cache.DirectoryCache`,
+so they survive a directory outage. Until a first copy is had, nobody is admitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from splp.bus.directory_cache import DirectoryCache
+from splp.bus.names import ServiceRef
+from splp.bus.wire import Problem
+from splp.errors import SplpError, TooManyRequests
+from splp.log import get_logger
+
+log = get_logger("adapter.grants")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    requester: str
+    operations: frozenset[str] | None  # None: every operation
+    quota_per_minute: int | None
+    expires_at: float | None  # epoch seconds
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Grant:
+        expires = data.get("expires_at")
+        operations = data.get("operations")
+        return cls(
+            requester=str(data["requester"]),
+            operations=frozenset(operations) if operations is not None else None,
+            quota_per_minute=data.get("quota_per_minute"),
+            expires_at=datetime.fromisoformat(expires).timestamp() if expires else None,
+        )
+
+    def covers(self, operation: str, now: float) -> bool:
+        in_force = self.expires_at is None or now < self.expires_at
+        return in_force and (self.operations is None or operation in self.operations)
+
+
+class GrantBook:
+    """The grants of one service version, by requester."""
+
+    def __init__(self, grants: Iterable[Grant] = ()) -> None:
+        self._by_requester: dict[str, list[Grant]] = {}
+        for grant in grants:
+            self._by_requester.setdefault(grant.requester, []).append(grant)
+
+    def find(self, requester: str, operation: str, now: float | None = None) -> Grant | None:
+        now = time.time() if now is None else now
+        for grant in self._by_requester.get(requester, ()):
+            if grant.covers(operation, now):
+                return grant
+        return None
+
+
+class TokenBuckets:
+    """One bucket per requester: ``quota`` tokens a minute, bursts of up to ``quota``."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}  # requester -> (tokens, at)
+
+    def take(self, requester: str, quota_per_minute: int, now: float | None = None) -> float:
+        """0 when a token was taken, else the seconds until one will be there."""
+        now = time.monotonic() if now is None else now
+        rate = quota_per_minute / 60.0
+        tokens, at = self._buckets.get(requester, (float(quota_per_minute), now))
+        tokens = min(float(quota_per_minute), tokens + (now - at) * rate)
+        if tokens >= 1.0:
+            self._buckets[requester] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[requester] = (tokens, now)
+        return (1.0 - tokens) / rate if rate > 0 else math.inf
+
+
+class DirectoryGrants:
+    """The grants of ``service``, kept fresh from the directory in the background."""
+
+    def __init__(self, cache: DirectoryCache, service: ServiceRef, refresh: float) -> None:
+        self.cache = cache
+        self.service = service
+        self.refresh = refresh
+        self.book = GrantBook()
+        self.loaded = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._load()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"splp-grants:{self.service}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.cache.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh)
+            await self._load()
+
+    async def _load(self) -> None:
+        try:
+            grants = await self.cache.get(f"/services/{self.service}/grants")
+            self.book = GrantBook(Grant.from_json(g) for g in grants)
+            self.loaded = True
+        except (SplpError, KeyError, TypeError, ValueError) as exc:
+            level = log.warning if self.loaded else log.error
+            level(
+                "grants of %s not refreshed (%s); %s",
+                self.service,
+                exc,
+                "keeping the last ones" if self.loaded else "admitting nobody",
+            )
+
+
+class Throttled(Problem):
+    """The requester's quota is used up: 429 with ``retry_after``, a ``throttled`` event."""
+
+
+class Admission:
+    """Admits a request by its grant and quota, or raises the problem to answer with.
+
+    The broker user of a party is ``<user_prefix><party>``; a ``user_id`` without the
+    prefix belongs to no party and is refused.
+    """
+
+    def __init__(self, grants: DirectoryGrants, user_prefix: str = "") -> None:
+        self.grants = grants
+        self.user_prefix = user_prefix
+        self.buckets = TokenBuckets()
+
+    def check(self, user_id: str, operation: str) -> None:
+        requester = user_id[len(self.user_prefix) :]
+        grant = None
+        if user_id.startswith(self.user_prefix):
+            grant = self.grants.book.find(requester, operation)
+        if grant is None:
+            raise Problem.forbidden(
+                f"{user_id} holds no grant in force for {self.grants.service} {operation}"
+            )
+        if grant.quota_per_minute is not None:
+            wait = self.buckets.take(requester, grant.quota_per_minute)
+            if wait > 0:
+                raise Throttled.of(
+                    TooManyRequests,
+                    f"the quota of {grant.quota_per_minute} requests a minute is used up",
+                    retry_after=math.ceil(wait),
+                )
