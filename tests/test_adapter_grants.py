@@ -251,3 +251,35 @@ async def test_adapter_and_requester_keep_working_when_the_directory_is_down(
     empty = settings.model_copy(update={"cache_dir": tmp_path / "empty"})
     with pytest.raises(ServiceUnavailable, match="no copy"):
         await from_directory(ECHO.ref, empty)
+
+
+async def test_the_http_adapter_takes_its_service_from_the_directory(
+    broker: Settings, directory: Directory, users: dict[str, Settings], tmp_path: Path
+) -> None:
+    from fastapi import FastAPI
+
+    from splp.adapters import open_http_adapter
+
+    agency = FastAPI()
+
+    @agency.post("/echo")
+    async def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    async with serve_app(agency) as agency_url:
+        config = tmp_path / "adapter.yaml"
+        config.write_text(
+            f"service: {ECHO.ref}\n"
+            f"base_url: {agency_url}\n"
+            "operations:\n"
+            "  echo: {method: POST, path: /echo}\n"
+            "  fail: {method: POST, path: /missing}\n"
+            "  bad-response: {method: POST, path: /missing}\n"
+        )
+        settings = publisher_settings(broker, directory, users, tmp_path / "cache")
+        adapter = await open_http_adapter(config, settings, declare_topology=True)
+        assert adapter.grants is not None
+        async with adapter, Client(users["dinsos"]) as dinsos, Client(users["bapenda"]) as bapenda:
+            assert await dinsos.call("uji", ECHO.ref, "echo", {"id": 3}) == {"id": 3}
+            with pytest.raises(Forbidden):
+                await bapenda.call("uji", ECHO.ref, "echo", {"id": 3})

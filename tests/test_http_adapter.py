@@ -204,6 +204,11 @@ async def test_agency_down_is_502(broker: Settings, tmp_path: Path) -> None:
         (("  slow: {method: GET, path: /slow, timeout: 0.3}\n", ""), "missing ['slow']"),
         (("base_url: ", "base_url: ftp://"), "base_url"),
         (("descriptor: uji-http.yaml", "descriptor: nowhere.yaml"), "cannot read"),
+        (
+            ("descriptor: uji-http.yaml", "descriptor: uji-http.yaml\nservice: uji.http.v1"),
+            "exactly one",
+        ),
+        (("descriptor: uji-http.yaml", "service: uji.http"), "PUBLISHER.SERVICE.vMAJOR"),
     ],
 )
 def test_bad_configs_are_refused_with_one_clear_line(

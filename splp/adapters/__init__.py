@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from splp.adapters.http import http_adapter, run_http_adapter
+from splp.adapters.http import http_adapter, open_http_adapter, run_http_adapter
 from splp.adapters.http_config import HttpAdapterConfig, load_http_config
 from splp.adapters.runtime import Adapter, Handler
 from splp.adapters.service import Service
@@ -24,5 +24,6 @@ __all__ = [
     "Service",
     "http_adapter",
     "load_http_config",
+    "open_http_adapter",
     "run_http_adapter",
 ]
