@@ -1,0 +1,47 @@
+"""The libraries agencies embed keep a small, deliberate public surface."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "splp.bus": [
+        "PROTOCOL_VERSION",
+        "Client",
+        "Problem",
+        "Request",
+        "ServiceBinding",
+        "ServiceDescriptor",
+        "ServiceRef",
+        "SyncClient",
+        "Topology",
+        "declare",
+        "load_descriptor",
+        "queue_for",
+        "routing_key_for",
+        "theme_exchange",
+        "topology_for",
+    ],
+    "splp.adapters": [
+        "Adapter",
+        "Handler",
+        "HttpAdapterConfig",
+        "Problem",
+        "Request",
+        "Service",
+        "http_adapter",
+        "load_http_config",
+        "open_http_adapter",
+        "run_http_adapter",
+    ],
+}
+
+
+@pytest.mark.parametrize("module", sorted(EXPECTED))
+def test_exported_names_are_exactly_these(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert imported.__all__ == EXPECTED[module]
+    for name in imported.__all__:
+        assert getattr(imported, name) is not None
