@@ -166,12 +166,37 @@ async def test_client_and_adapter_survive_a_broker_restart(broker: Settings, mak
         assert loop.time() - started < 15
 
 
-async def rabbitmqctl(command: str) -> None:
+async def rabbitmqctl(command: str, *args: str) -> None:
     process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        "rabbitmqctl",
+        command,
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
     if command == "start_app":
         waiter = await asyncio.create_subprocess_exec("rabbitmqctl", "await_startup")
         assert await waiter.wait() == 0
+
+
+@pytest.mark.chaos
+async def test_a_call_to_a_blocked_broker_times_out_at_its_deadline(
+    broker: Settings, make_adapter
+) -> None:
+    """Under a memory alarm the broker stops reading from publishers: no call may hang."""
+    descriptor = echo_descriptor(service="echo-blocked")
+    await make_adapter(descriptor, HANDLERS)
+    async with Client(broker) as client:
+        assert (await client.call("uji", descriptor.ref, "echo", {"id": 0}))["id"] == 0
+        await rabbitmqctl("set_vm_memory_high_watermark", "0.000001")
+        try:
+            await asyncio.sleep(1)  # the alarm is raised on the broker's next memory check
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(RequestTimeout):
+                await client.call("uji", descriptor.ref, "echo", {"id": 1}, timeout=1)
+            assert loop.time() - started < 2
+        finally:
+            await rabbitmqctl("set_vm_memory_high_watermark", "0.4")  # RabbitMQ's default

@@ -215,13 +215,19 @@ class Client:
             )
             assert route.channel is not None
             try:
+                # bounded by the deadline: a broker under a resource alarm blocks publishers
                 await route.channel.basic_publish(
                     body,
                     exchange=exchange,
                     routing_key=routing_key,
                     properties=properties,
                     mandatory=True,
+                    timeout=max(deadline - loop.time(), 0.001),
                 )
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the broker took the request for longer than {timeout:g} s"
+                ) from None
             except aiormq.exceptions.PublishError:
                 raise ServiceUnavailable(
                     f"no service is bound to {routing_key} on {exchange}"
