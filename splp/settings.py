@@ -38,11 +38,6 @@ class Settings(BaseSettings):
     default_timeout: float = Field(default=10.0, gt=0)
     database_url: str = Field(default="sqlite+aiosqlite:///splp.db")
     directory_url: str = Field(default="http://127.0.0.1:8470")
-    broker_user_prefix: str = Field(
-        default="",
-        pattern=r"^[a-z0-9-]*$",
-        description="Prefix of the broker users the directory manages (party name follows).",
-    )
     broker_reconcile: bool = Field(
         default=True, description="Whether the directory keeps broker users and permissions."
     )

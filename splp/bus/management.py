@@ -89,3 +89,42 @@ class Management:
                 )
                 closed += 1
         return closed
+
+    async def read(self, path: str, **params: str) -> Any:
+        """The JSON at ``path`` (``params`` as the query string); ``None`` when it is a 404."""
+        try:
+            response = await self._http.get(path, params=params or None)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(
+                f"RabbitMQ management API at {self._http.base_url} is unreachable: {exc!r}"
+            ) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ServiceUnavailable(
+                f"RabbitMQ management API: GET {path} answered {response.status_code}"
+            )
+        return response.json()
+
+    async def import_definitions(
+        self, definitions: dict[str, Any], vhost: str | None = None
+    ) -> None:
+        """Upsert many objects in one request (``POST /api/definitions[/vhost]``)."""
+        path = "/api/definitions" + (f"/{_q(vhost)}" if vhost is not None else "")
+        await self.request("POST", path, json=definitions)
+
+    async def close_connections_of(self, vhost: str, users: set[str]) -> dict[str, int]:
+        """Close every connection in ``vhost`` of any of ``users``; count per user."""
+        closed: dict[str, int] = {}
+        if not users:
+            return closed
+        for conn in await self.connections(vhost):
+            user = conn.get("user")
+            if user in users:
+                await self.request(
+                    "DELETE",
+                    f"/api/connections/{_q(conn['name'])}",
+                    headers={"X-Reason": "access changed by SPLP"},
+                )
+                closed[user] = closed.get(user, 0) + 1
+        return closed

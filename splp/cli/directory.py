@@ -202,4 +202,4 @@ def restore(
 
 
 # The commands that talk to a running directory use the options above.
-from splp.cli import access, party, service  # noqa: E402, F401
+from splp.cli import access, broker, party, service  # noqa: E402, F401

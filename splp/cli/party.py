@@ -45,6 +45,9 @@ def add(
     party = created["party"]
     typer.echo(f"party {party['name']} added with roles {', '.join(party['roles'])}")
     typer.echo(f"API token (shown once): {created['token']}")
+    if created.get("broker_password"):
+        typer.echo(f"broker user {created['broker_user']}, password (shown once):")
+        typer.echo(created["broker_password"])
 
 
 @party_app.command("list")

@@ -12,6 +12,8 @@ never touches the database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 
 from splp.directory_service import problems
 from splp.directory_service.audit import DirectoryAudit
+from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.routes import routers
 from splp.directory_service.store import Store
 from splp.settings import Settings
@@ -54,6 +57,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = store or Store(settings.database_url)
     app.state.audit = audit or DirectoryAudit(settings.broker_url)
+    app.state.broker = BrokerReconciler(app.state.store, settings)
     problems.install(app)
     for router in routers():
         app.include_router(router)
@@ -69,5 +73,16 @@ async def close_app(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    timer = None
+    if settings.broker_reconcile and settings.broker_sync_interval > 0:
+        reconciler: BrokerReconciler = app.state.broker
+        timer = asyncio.create_task(
+            reconciler.run_forever(settings.broker_sync_interval), name="splp-broker-reconcile"
+        )
     yield
+    if timer is not None:
+        timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timer
     await close_app(app)

@@ -65,6 +65,19 @@ class PartyOut(BaseModel):
 class PartyCreated(BaseModel):
     party: PartyOut
     token: str = Field(description="The party's API token. Shown once; only its hash is kept.")
+    broker_user: str | None = Field(default=None, description="The party's broker user.")
+    broker_password: str | None = Field(
+        default=None,
+        description="The broker user's password. Shown once; only RabbitMQ's salted hash is kept.",
+    )
+
+
+class BrokerCredentials(BaseModel):
+    party: PartyOut
+    broker_user: str = Field(description="The party's broker user (its requests' user_id).")
+    broker_password: str = Field(
+        description="The new broker password. Shown once; only RabbitMQ's salted hash is kept."
+    )
 
 
 class ThemeIn(Strict):

@@ -66,6 +66,8 @@ class Party(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     roles: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    broker_password_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """RabbitMQ's salted hash of the party's broker password; the password is never kept."""
 
 
 class ApiToken(Base):

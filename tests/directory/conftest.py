@@ -36,6 +36,7 @@ from splp.settings import Settings
 
 POSTGRES = os.environ.get("SPLP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
+NO_MANAGEMENT = "http://guest:guest@127.0.0.1:1"
 DEMO = Path(__file__).resolve().parents[2] / "splp" / "demo"
 
 PARTIES = {
@@ -123,6 +124,7 @@ class Api(httpx.AsyncClient):
 
 def directory_settings(store_url: str, **overrides: Any) -> Settings:
     overrides.setdefault("amqp_url", NO_BROKER)
+    overrides.setdefault("management_url", NO_MANAGEMENT)
     return Settings(database_url=store_url, **overrides)
 
 

@@ -92,6 +92,13 @@ MATRIX = [
     Cell("GET", "/parties", allowed("admin", "monitor")),
     Cell("GET", "/parties/dinsos", allowed("admin", "monitor"), route="/parties/{name}"),
     Cell("POST", "/parties/{name}/token", allowed("admin"), a_party),
+    Cell(
+        "POST",
+        "/parties/{name}/broker-password",
+        allowed("admin"),
+        a_party,
+        body=lambda s: {},
+    ),
     Cell("GET", "/me", allowed(*EVERYONE)),
     Cell(
         "POST", "/themes", allowed("admin", status=201), body=lambda s: {"name": f"theme-{s['n']}"}

@@ -28,6 +28,7 @@ from splp.directory_service.routes.common import (
     RequestId,
     audit_of,
     problems,
+    reconcile_broker,
     with_etag,
 )
 
@@ -77,6 +78,7 @@ async def request_access(
         session, caller, parse_ref(body.service, 422), body.operations, body.reason
     )
     await session.commit()
+    await reconcile_broker(request)
     emit(request, caller, taken)
     return taken.request
 
@@ -134,6 +136,7 @@ async def grant_access(
         operations=body.operations,
     )
     await session.commit()
+    await reconcile_broker(request)
     emit(request, caller, taken)
     return taken.request
 
@@ -155,6 +158,7 @@ async def step_access(
     suspend or resume (administrator or owning publisher). An illegal step is a 409."""
     taken = await access.take_step(session, caller, request_id, step.value, body.reason)
     await session.commit()
+    await reconcile_broker(request)
     emit(request, caller, taken)
     return taken.request
 

@@ -30,6 +30,7 @@ from splp.directory_service.routes.common import (
     ServicePath,
     audit_of,
     problems,
+    reconcile_broker,
     with_etag,
 )
 
@@ -61,6 +62,7 @@ async def add_theme(
     """Add a theme (one topic exchange on the bus)."""
     theme = await catalog.create_theme(session, body.name, body.title, body.description)
     await session.commit()
+    await reconcile_broker(request)
     audit_of(request).emit("admin.theme-added", actor=caller.name, theme=theme.name)
     return theme_view(theme)
 
@@ -101,6 +103,7 @@ async def publish_service(
     """
     group = await catalog.publish(session, caller, descriptor)
     await session.commit()
+    await reconcile_broker(request)
     audit_of(request).emit(
         "admin.service-published",
         actor=caller.name,
@@ -188,6 +191,7 @@ async def change_lifecycle(
         session, caller, catalog.parse_ref(ref), version, body.lifecycle
     )
     await session.commit()
+    await reconcile_broker(request)
     audit_of(request).emit(
         "admin.lifecycle-changed",
         actor=caller.name,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from splp.directory_service.audit import DirectoryAudit
 from splp.directory_service.auth import allow
+from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.models import ROLES
 from splp.directory_service.parties import Caller
 from splp.directory_service.problems import PROBLEM_RESPONSE, as_json
@@ -31,6 +32,12 @@ PROBLEM = PROBLEM_RESPONSE
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the problems a route can answer (401 and 403 always)."""
     return {status: PROBLEM for status in sorted({401, 403, *statuses})}
+
+
+async def reconcile_broker(request: Request) -> None:
+    """Bring the broker in line with a change just committed (never fails the request)."""
+    reconciler: BrokerReconciler = request.app.state.broker
+    await reconciler.after_change()
 
 
 def audit_of(request: Request) -> DirectoryAudit:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
 from splp.directory_service.auth import Session
-from splp.directory_service.bodies import PartyCreated, PartyIn, PartyOut
+from splp.directory_service.bodies import BrokerCredentials, PartyCreated, PartyIn, PartyOut
+from splp.directory_service.broker import new_password, password_hash
 from splp.directory_service.models import Party
 from splp.directory_service.parties import create_party, party_named, rotate_tokens
 from splp.directory_service.routes.common import (
@@ -17,6 +18,7 @@ from splp.directory_service.routes.common import (
     Supervisor,
     audit_of,
     problems,
+    reconcile_broker,
 )
 
 router = APIRouter(tags=["parties"])
@@ -37,11 +39,19 @@ async def add_party(
 ) -> Any:
     """Register an agency or application with its roles; the answer holds its token, once."""
     party, token = await create_party(session, body.name, list(body.roles), body.title)
+    password = new_password()
+    party.broker_password_hash = password_hash(password)
     await session.commit()
+    await reconcile_broker(request)
     audit_of(request).emit(
         "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
     )
-    return {"party": party_view(party), "token": token}
+    return {
+        "party": party_view(party),
+        "token": token,
+        "broker_user": broker_user(request, party),
+        "broker_password": password,
+    }
 
 
 @router.get("/parties", response_model=list[PartyOut], responses=problems())
@@ -73,6 +83,35 @@ async def new_token(
     await session.commit()
     audit_of(request).emit("admin.token-rotated", actor=caller.name, party=party.name)
     return {"party": party_view(party), "token": token}
+
+
+@router.post(
+    "/parties/{name}/broker-password", response_model=BrokerCredentials, responses=problems(404)
+)
+async def new_broker_password(
+    name: Annotated[str, Path(max_length=63)],
+    caller: Administrator,
+    session: Session,
+    request: Request,
+) -> Any:
+    """Issue a new broker password (shown once); the old one stops working and the party's
+    open broker connections are closed."""
+    party = await party_named(session, name)
+    password = new_password()
+    party.broker_password_hash = password_hash(password)
+    await session.commit()
+    await reconcile_broker(request)
+    audit_of(request).emit("admin.broker-password-rotated", actor=caller.name, party=party.name)
+    return {
+        "party": party_view(party),
+        "broker_user": broker_user(request, party),
+        "broker_password": password,
+    }
+
+
+def broker_user(request: Request, party: Party) -> str:
+    prefix: str = request.app.state.settings.broker_user_prefix
+    return prefix + party.name
 
 
 @router.get("/me", response_model=PartyOut, responses=problems())

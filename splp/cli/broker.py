@@ -1,0 +1,107 @@
+"""``splp broker``: reconcile the broker with the directory by hand, or compare them.
+
+``splp credentials rotate PARTY`` issues a new broker password for a party (through the
+directory API, as an administrator).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from splp.cli.app import app, run
+from splp.cli.directory import (
+    DEFAULT_URL,
+    AsJson,
+    DatabaseUrl,
+    DirectoryUrl,
+    Token,
+    call_directory,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from splp.directory_service.broker import Drift, Status
+
+broker_app = typer.Typer(
+    help="Broker enforcement: users, permissions and topology.", no_args_is_help=True
+)
+app.add_typer(broker_app, name="broker")
+credentials_app = typer.Typer(help="Broker credentials of parties.", no_args_is_help=True)
+app.add_typer(credentials_app, name="credentials")
+
+
+def _with_reconciler(database_url: str | None, action: str) -> Any:
+    from splp.directory_service.broker import BrokerReconciler
+    from splp.directory_service.store import Store
+    from splp.settings import Settings
+
+    settings = Settings(database_url=database_url) if database_url else Settings()
+
+    async def go() -> Any:
+        store = Store(settings.database_url)
+        try:
+            reconciler = BrokerReconciler(store, settings)
+            return await (reconciler.sync() if action == "sync" else reconciler.status())
+        finally:
+            await store.close()
+
+    return run(go())
+
+
+@broker_app.command("sync", epilog="Example:\n\n  splp broker sync")
+def sync(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """Reconcile now and print the drift repaired (needs the store and the management API)."""
+    drift: Drift = _with_reconciler(database_url, "sync")
+    if as_json:
+        print_json({"changes": drift.changes, "problems": drift.problems, "closed": drift.closed})
+        return
+    for change in drift.changes:
+        typer.echo(f"repaired: {change}")
+    for problem in drift.problems:
+        typer.echo(f"problem: {problem}")
+    for user, count in sorted(drift.closed.items()):
+        typer.echo(f"closed {count} connections of {user}")
+    typer.echo("in sync, nothing to repair" if not drift.changes else drift.summary())
+
+
+@broker_app.command("status", epilog="Example:\n\n  splp broker status")
+def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """Show desired against actual broker state and what a sync would change."""
+    state: Status = _with_reconciler(database_url, "status")
+    desired, actual = state.desired.counts(), state.actual.counts()
+    if as_json:
+        print_json(
+            {
+                "desired": desired,
+                "actual": actual,
+                "pending": state.plan.changes,
+                "problems": state.plan.problems,
+            }
+        )
+        return
+    typer.echo(f"{'':<18} {'desired':>8} {'actual':>8}")
+    for kind in desired:
+        typer.echo(f"{kind:<18} {desired[kind]:>8} {actual[kind]:>8}")
+    for change in state.plan.changes:
+        typer.echo(f"pending: {change}")
+    for problem in state.plan.problems:
+        typer.echo(f"problem: {problem}")
+    typer.echo("in sync" if state.plan.empty else f"{len(state.plan.changes)} changes pending")
+
+
+@credentials_app.command("rotate", epilog="Example:\n\n  splp credentials rotate dinsos")
+def rotate(
+    party: Annotated[str, typer.Argument(help="The party whose broker password to replace.")],
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Issue a new broker password, printed once; the old one stops working at once."""
+    created = call_directory(directory_url, token, "POST", f"/parties/{party}/broker-password", {})
+    if as_json:
+        print_json(created)
+        return
+    typer.echo(f"broker user {created['broker_user']}: the old password no longer works")
+    typer.echo(f"broker password (shown once): {created['broker_password']}")

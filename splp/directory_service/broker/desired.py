@@ -1,0 +1,172 @@
+"""The desired broker state, read from the store in a few bulk queries (DESIGN section 4).
+
+* every party has a broker user ``<prefix><party>`` with its stored password hash;
+* a **requester** may write only to the theme exchanges where it holds grants in force,
+  and on each of them a topic permission admits exactly its granted routing keys;
+* a **publisher** may read only its own service queues and write only what its adapter
+  needs: replies through the default exchange (``amq.default``) and audit events to
+  ``splp.audit``, whose topic permission admits only events naming that publisher;
+* nobody may configure anything: the reconciler declares the topology itself.
+
+A row whose names break the naming rules (possible only by writing to the database
+directly, or restoring a doctored backup) is left out and reported, never escaped into
+a working permission.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from splp.bus.names import (
+    AUDIT_EXCHANGE,
+    ServiceRef,
+    check_segment,
+    queue_for,
+    theme_exchange,
+)
+from splp.bus.topology import ServiceBinding, topology_for
+from splp.directory_service.broker.patterns import (
+    alternation,
+    exact,
+    routing_key_pattern,
+)
+from splp.directory_service.broker.state import (
+    BrokerState,
+    Permission,
+    TopicPermission,
+    User,
+    managed_tags,
+)
+from splp.directory_service.models import (
+    AccessRequest,
+    Party,
+    Service,
+    ServiceVersion,
+    Theme,
+    utcnow,
+)
+from splp.errors import ContractError
+
+DEFAULT_EXCHANGE = "amq.default"
+"""The name RabbitMQ checks write permission on for the default (``""``) exchange."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerNames:
+    vhost: str
+    user_prefix: str = ""
+
+    def user(self, party: str) -> str:
+        return self.user_prefix + party
+
+
+def audit_pattern(publisher: str) -> str:
+    """Audit routing keys ``<kind>.<theme>.<publisher>.<service>`` naming ``publisher``."""
+    segment = "[a-z0-9-]+"
+    return f"^{segment}\\.{segment}\\.{re.escape(publisher)}\\.{segment}$"
+
+
+async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerState:
+    """What the broker should hold for the store behind ``session``."""
+    state = BrokerState()
+    parties: dict[int, Party] = {}
+    for party in (await session.scalars(select(Party).order_by(Party.id))).all():
+        try:
+            check_segment(party.name, "party name")
+        except ContractError as exc:
+            state.refused.append(str(exc))
+            continue
+        parties[party.id] = party
+    services, themes = await _services(session, state, parties)
+    topology = topology_for(services.values(), themes)
+    state.exchanges = {e.name: e for e in topology.exchanges}
+    state.queues = {q.name: q for q in topology.queues}
+    state.bindings = {b: "" for b in topology.bindings}
+
+    granted = await _granted_keys(session, state, parties, services)
+    queues_of: dict[int, set[str]] = defaultdict(set)
+    for (publisher_id, _service_id, _major), binding in services.items():
+        queues_of[publisher_id].add(queue_for(binding.service))
+    tags = frozenset(managed_tags(names.vhost))
+    for party in parties.values():
+        user = names.user(party.name)
+        state.users[user] = User(party.broker_password_hash or "", tags)
+        writes: set[str] = set()
+        reads: set[str] = set()
+        if "requester" in party.roles:
+            for exchange, pieces in granted.get(party.id, {}).items():
+                writes.add(exchange)
+                state.topic_permissions[user, exchange] = TopicPermission(alternation(pieces))
+        if "publisher" in party.roles:
+            writes |= {DEFAULT_EXCHANGE, AUDIT_EXCHANGE}
+            reads |= queues_of.get(party.id, set())
+            state.topic_permissions[user, AUDIT_EXCHANGE] = TopicPermission(
+                audit_pattern(party.name)
+            )
+        if {"requester", "publisher"} & set(party.roles):
+            state.permissions[user] = Permission(write=exact(writes), read=exact(reads))
+    return state
+
+
+async def _services(
+    session: AsyncSession, state: BrokerState, parties: dict[int, Party]
+) -> tuple[dict[tuple[int, int, int], ServiceBinding], list[str]]:
+    """(publisher id, service id, major) -> binding, and every theme's name."""
+    themes = []
+    for name in (await session.scalars(select(Theme.name))).all():
+        try:
+            themes.append(check_segment(name, "theme"))
+        except ContractError as exc:
+            state.refused.append(str(exc))
+    rows = await session.execute(
+        select(Service.publisher_id, Service.id, Service.name, ServiceVersion.major, Theme.name)
+        .join(ServiceVersion, ServiceVersion.service_id == Service.id)
+        .join(Theme, Theme.id == ServiceVersion.theme_id)
+        .distinct()
+    )
+    services: dict[tuple[int, int, int], ServiceBinding] = {}
+    for publisher_id, service_id, service, major, theme in rows.all():
+        publisher = parties.get(publisher_id)
+        if publisher is None:
+            continue
+        try:
+            binding = ServiceBinding(theme, ServiceRef(publisher.name, service, major))
+        except ContractError as exc:
+            state.refused.append(f"service {publisher.name}/{service!r}: {exc}")
+            continue
+        services[publisher_id, service_id, major] = binding
+    return services, themes
+
+
+async def _granted_keys(
+    session: AsyncSession,
+    state: BrokerState,
+    parties: dict[int, Party],
+    services: dict[tuple[int, int, int], ServiceBinding],
+) -> dict[int, dict[str, set[str]]]:
+    """requester id -> theme exchange -> routing-key regex pieces of its grants in force."""
+    by_service = {(sid, major): b for (_pid, sid, major), b in services.items()}
+    rows = await session.scalars(select(AccessRequest).where(AccessRequest.state == "granted"))
+    now = utcnow()
+    granted: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for grant in rows.all():
+        binding = by_service.get((grant.service_id, grant.major))
+        if grant.requester_id not in parties or binding is None:
+            continue
+        if grant.expires_at is not None and grant.expires_at <= now:
+            continue
+        operations = grant.operations
+        try:
+            if operations is not None and not isinstance(operations, list):
+                raise ContractError(f"operations must be a list, not {type(operations).__name__}")
+            pieces = routing_key_pattern(binding.service, operations)
+        except ContractError as exc:
+            state.refused.append(f"grant {grant.id}: {exc}")
+            continue
+        granted[grant.requester_id][theme_exchange(binding.theme)].update(pieces)
+    return granted
