@@ -38,10 +38,11 @@ RETRY_SECONDS = (0.2, 10.0)
 
 @dataclass
 class Batch:
-    """Events waiting for the next commit, and the deliveries they came in."""
+    """Events waiting for the next commit, and the deliveries (tag, events) they came in."""
 
     channel: AbstractChannel
     events: list[Screened] = field(default_factory=list)
+    deliveries: list[tuple[int, int]] = field(default_factory=list)
     last_tag: int = 0
     messages: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -128,7 +129,7 @@ class AuditSink:
             batch.started = time.monotonic()
         batch.events.extend(events)
         batch.messages += 1
-        batch.last_tag = delivery.delivery_tag or batch.last_tag
+        batch.deliveries.append((delivery.delivery_tag or 0, len(events)))
         self.metrics.received += len(events)
         if (
             len(batch.events) >= self.batch_size
@@ -154,8 +155,23 @@ class AuditSink:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), wait)
                 continue
-            self._batch = Batch(batch.channel)
-            await self._commit(batch)
+            await self._commit(self._take(batch))
+
+    def _take(self, batch: Batch) -> Batch:
+        """The first ``batch_size`` events (whole messages) of ``batch``, taken out of it."""
+        taken = Batch(batch.channel)
+        count = 0
+        for index, (tag, size) in enumerate(batch.deliveries):
+            count += size
+            if count >= self.batch_size or index == len(batch.deliveries) - 1:
+                taken.events, batch.events = batch.events[:count], batch.events[count:]
+                taken.deliveries = batch.deliveries[: index + 1]
+                batch.deliveries = batch.deliveries[index + 1 :]
+                taken.last_tag, taken.messages = tag, index + 1
+                batch.messages -= index + 1
+                batch.started = time.monotonic()
+                break
+        return taken
 
     async def _commit(self, batch: Batch) -> None:
         delay = RETRY_SECONDS[0]
