@@ -113,18 +113,16 @@ class Management:
         path = "/api/definitions" + (f"/{_q(vhost)}" if vhost is not None else "")
         await self.request("POST", path, json=definitions)
 
-    async def close_connections_of(self, vhost: str, users: set[str]) -> dict[str, int]:
-        """Close every connection in ``vhost`` of any of ``users``; count per user."""
-        closed: dict[str, int] = {}
-        if not users:
-            return closed
-        for conn in await self.connections(vhost):
-            user = conn.get("user")
-            if user in users:
-                await self.request(
-                    "DELETE",
-                    f"/api/connections/{_q(conn['name'])}",
-                    headers={"X-Reason": "access changed by SPLP"},
-                )
-                closed[user] = closed.get(user, 0) + 1
-        return closed
+    async def close_connections_of(self, users: set[str]) -> None:
+        """Close every connection of ``users`` at once.
+
+        Uses the broker's connection tracking (``/api/connections/username/USER``), which
+        knows a connection as soon as it is open; the per-vhost connection list is filled
+        from statistics and misses connections a few seconds old.
+        """
+        for user in sorted(users):
+            await self.request(
+                "DELETE",
+                f"/api/connections/username/{_q(user)}",
+                headers={"X-Reason": "access changed by SPLP"},
+            )

@@ -61,8 +61,8 @@ def sync(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
         typer.echo(f"repaired: {change}")
     for problem in drift.problems:
         typer.echo(f"problem: {problem}")
-    for user, count in sorted(drift.closed.items()):
-        typer.echo(f"closed {count} connections of {user}")
+    for user in drift.closed:
+        typer.echo(f"closed the connections of {user}")
     typer.echo("in sync, nothing to repair" if not drift.changes else drift.summary())
 
 

@@ -26,8 +26,8 @@ def _batches(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
 
 
-async def apply_plan(management: Management, vhost: str, plan: Plan) -> dict[str, int]:
-    """Make the changes of ``plan``; returns the connections closed per user."""
+async def apply_plan(management: Management, vhost: str, plan: Plan) -> None:
+    """Make the changes of ``plan``, then close the connections of users whose rights shrank."""
     if plan.create_vhost:
         await management.ensure_vhost(vhost)
     if plan.exchanges or plan.queues or plan.bindings:
@@ -90,4 +90,4 @@ async def apply_plan(management: Management, vhost: str, plan: Plan) -> dict[str
             f"/api/bindings/{_q(vhost)}/e/{_q(binding.exchange)}/q/{_q(binding.queue)}/"
             + _q(properties_key),
         )
-    return await management.close_connections_of(vhost, plan.close)
+    await management.close_connections_of(plan.close)

@@ -37,13 +37,13 @@ class Drift:
 
     changes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    closed: dict[str, int] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)
+    """Users whose connections were closed because their rights shrank."""
     seconds: float = 0.0
 
     def summary(self) -> str:
-        closed = sum(self.closed.values())
         return (
-            f"{len(self.changes)} changes, {closed} connections closed, "
+            f"{len(self.changes)} changes, connections of {len(self.closed)} users closed, "
             f"{len(self.problems)} problems, {self.seconds:.2f} s"
         )
 
@@ -82,14 +82,15 @@ class BrokerReconciler:
             started = time.perf_counter()
             async with Management(self.settings, timeout=self.timeout) as management:
                 todo = (await self._status(management)).plan
-                closed = await apply_plan(management, self.settings.vhost, todo)
+                await apply_plan(management, self.settings.vhost, todo)
+            closed = sorted(todo.close)
             drift = Drift(todo.changes, todo.problems, closed, time.perf_counter() - started)
         for change in drift.changes:
             log.info("broker drift repaired: %s", change)
         for problem in drift.problems:
             log.warning("broker: %s", problem)
         if closed:
-            log.info("broker: closed connections of %s", ", ".join(sorted(closed)))
+            log.info("broker: closed connections of %s", ", ".join(closed))
         return drift
 
     async def after_change(self) -> Drift | None:
