@@ -79,9 +79,7 @@ class World:
         )
         assert response.status_code == 200, response.text
 
-    async def grant(
-        self, requester: str, service: str, operations: list[str] | None = None
-    ) -> int:
+    async def grant(self, requester: str, service: str, operations: list[str] | None = None) -> int:
         body: dict[str, Any] = {"service": service, "reason": "tests"}
         if operations is not None:
             body["operations"] = operations
