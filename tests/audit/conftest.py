@@ -44,14 +44,14 @@ async def audit_url(
 
 @pytest.fixture
 async def audit_store(audit_url: str) -> AsyncIterator[AuditStore]:
-    store = AuditStore(audit_url)
-    await store.migrate()
+    audit = AuditStore(audit_url)
+    await audit.migrate()
     try:
-        yield store
+        yield audit
     finally:
-        async with store.engine.begin() as connection:
+        async with audit.engine.begin() as connection:
             await connection.execute(delete(AuditRecord))
-        await store.close()
+        await audit.close()
 
 
 def call_event(n: int, **fields: Any) -> dict[str, Any]:
@@ -113,3 +113,7 @@ async def publish(broker: Settings, messages: list[list[dict[str, Any]] | bytes]
             )
     finally:
         await connection.close()
+
+
+# the directory suite's fixtures, for the audit API mounted in the directory app
+from tests.directory.conftest import api, parties, penduduk, store, store_url  # noqa: E402, F401

@@ -1,0 +1,69 @@
+"""Reading the audit store: filtered pages of records, newest last, by ``seq`` keyset.
+
+>>> filters = Filters(service="dukcapil.penduduk")
+>>> page = await records(store, filters, after=0, limit=100)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, select
+
+from splp.audit.records import AuditRecord
+from splp.audit.store import AuditStore
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which records: ``service`` is ``SERVICE``, ``PUBLISHER.SERVICE`` or ``…vMAJOR``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    kind: str | None = None
+    service: str | None = None
+    requester: str | None = None
+    status: int | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        if self.since is not None:
+            query = query.where(AuditRecord.at >= self.since)
+        if self.until is not None:
+            query = query.where(AuditRecord.at < self.until)
+        if self.kind is not None:
+            query = query.where(AuditRecord.kind == self.kind)
+        if self.requester is not None:
+            query = query.where(AuditRecord.requester == self.requester)
+        if self.status is not None:
+            query = query.where(AuditRecord.status == self.status)
+        if self.service:
+            parts = self.service.split(".")
+            query = query.where(AuditRecord.service == parts[-1 if len(parts) < 3 else 1])
+            if len(parts) >= 2:
+                query = query.where(AuditRecord.publisher == parts[0])
+            if len(parts) >= 3 and parts[2].startswith("v") and parts[2][1:].isdigit():
+                query = query.where(AuditRecord.major == int(parts[2][1:]))
+        return query
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A record as the API shows it: its place in the chain, its flag and its event."""
+    return {
+        "seq": record.seq,
+        "hash": record.hash,
+        "flag": record.flag,
+        "event": orjson.loads(record.event),
+    }
+
+
+async def records(
+    store: AuditStore, filters: Filters, *, after: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` records with ``seq > after`` that match ``filters``, oldest first."""
+    query = filters.apply(select(AuditRecord).where(AuditRecord.seq > after))
+    async with store.engine.connect() as connection:
+        rows = (await connection.execute(query.order_by(AuditRecord.seq).limit(limit))).all()
+    return [as_dict(row) for row in rows]

@@ -1,0 +1,157 @@
+"""The audit API in the directory app, for monitors and administrators.
+
+* ``GET /audit/events`` - records, filtered, in pages (``after`` = the last ``seq`` seen);
+* ``GET /audit/reports/usage`` - the evaluation report (JSON or CSV);
+* ``GET /audit/reports/usage.svg`` - its chart of calls and errors per day;
+* ``GET /audit/reports/abuse`` - the requesters with the most refused calls.
+
+The audit store is ``SPLP_AUDIT_DATABASE_URL``, else the directory's database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from splp.audit.chart import usage_chart
+from splp.audit.query import Filters, records
+from splp.audit.reports import abuse, usage
+from splp.audit.store import AuditStore
+from splp.directory_service.access import active_grants
+from splp.directory_service.routes.common import Supervisor, problems
+from splp.directory_service.store import Store
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (UTC)")]
+
+
+def audit_store_of(request: Request) -> AuditStore:
+    state = request.app.state
+    if getattr(state, "audit_store", None) is None:
+        url = os.environ.get("SPLP_AUDIT_DATABASE_URL") or state.settings.database_url
+        state.audit_store = AuditStore(url)
+    store: AuditStore = state.audit_store
+    return store
+
+
+def period(since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    """``[since, until]`` as whole UTC days; by default the last seven days."""
+    today = datetime.now(UTC).date()
+    end = datetime.fromisoformat(until).date() if until else today
+    start = datetime.fromisoformat(since).date() if since else end - timedelta(days=6)
+    return (
+        datetime.combine(start, time(), UTC),
+        datetime.combine(end, time(), UTC) + timedelta(days=1),
+    )
+
+
+@router.get("/events", responses=problems(422))
+async def list_events(
+    request: Request,
+    caller: Supervisor,
+    after: Annotated[int, Query(ge=0, description="Return records after this seq.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    kind: Annotated[str | None, Query(max_length=80)] = None,
+    service: Annotated[str | None, Query(max_length=140)] = None,
+    requester: Annotated[str | None, Query(max_length=255)] = None,
+    status: Annotated[int | None, Query(ge=100, le=599)] = None,
+    since: Day = None,
+    until: Day = None,
+) -> dict[str, Any]:
+    """Audit records oldest first; pass ``next_after`` back as ``after`` for the next page."""
+    start, end = period(since, until) if since or until else (None, None)
+    filters = Filters(start, end, kind, service, requester, status)
+    page = await records(audit_store_of(request), filters, after=after, limit=limit)
+    return {"records": page, "next_after": page[-1]["seq"] if page else after}
+
+
+async def _grants(request: Request) -> dict[tuple[str, str], int]:
+    store: Store = request.app.state.store
+    counts: dict[tuple[str, str], int] = {}
+    async with store.sessions() as session:
+        for grant in await active_grants(session):
+            for key in (
+                ("service", str(grant.get("service"))),
+                ("requester", str(grant.get("requester"))),
+            ):
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@router.get("/reports/usage", responses=problems(422))
+async def usage_report(
+    request: Request,
+    caller: Supervisor,
+    since: Day = None,
+    until: Day = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """Per day, per service and per requester: calls, error rate, latency, refusals, grants."""
+    start, end = period(since, until)
+    report = await usage(audit_store_of(request), start, end, await _grants(request))
+    if format == "csv":
+        return Response(to_csv(report), media_type="text/csv")
+    return {
+        "from": start.date().isoformat(),
+        "to": (end - timedelta(days=1)).date().isoformat(),
+        **report,
+    }
+
+
+@router.get("/reports/usage.svg", responses=problems(422))
+async def usage_svg(
+    request: Request,
+    caller: Supervisor,
+    since: Day = None,
+    until: Day = None,
+    service: Annotated[str | None, Query(max_length=140)] = None,
+) -> Response:
+    """A chart of calls and errors per day (all services, or one)."""
+    start, end = period(since, until)
+    report = await usage(audit_store_of(request), start, end)
+    rows = [r for r in report["by_service"] if service is None or r["service"] == service]
+    return Response(usage_chart(rows, service or "all services"), media_type="image/svg+xml")
+
+
+@router.get("/reports/abuse", responses=problems(422))
+async def abuse_report(
+    request: Request,
+    caller: Supervisor,
+    since: Day = None,
+    until: Day = None,
+    top: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    """The requesters with the most denied or throttled calls in the period."""
+    start, end = period(since, until)
+    report = await usage(audit_store_of(request), start, end)
+    return {"requesters": abuse(report, top)}
+
+
+def to_csv(report: dict[str, list[dict[str, Any]]]) -> str:
+    """Both groupings in one CSV, told apart by the column ``by``."""
+    buffer = io.StringIO()
+    columns = [
+        "by",
+        "day",
+        "name",
+        "calls",
+        "errors",
+        "error_rate",
+        "p50_ms",
+        "p95_ms",
+        "denied",
+        "throttled",
+        "active_grants",
+    ]
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for by, name in (("service", "service"), ("requester", "requester")):
+        for row in report[f"by_{by}"]:
+            writer.writerow({**row, "by": by, "name": row[name]})
+    return buffer.getvalue()

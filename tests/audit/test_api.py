@@ -1,0 +1,174 @@
+"""The audit API: authorization for every kind of caller, paging, and reports that count
+what a real adapter was sent; a marker inside payloads never reaches the trail or a log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from splp.audit import AuditSink, AuditStore
+from splp.bus import Client, ServiceDescriptor
+from splp.errors import RemoteError
+from splp.settings import Settings
+from tests.audit.conftest import events
+from tests.audit.test_sink import running, wait_count
+from tests.directory.conftest import Api, walk
+
+CALLERS = {
+    "admin": 200,
+    "dukcapil": 403,
+    "dinsos": 403,
+    "inspektorat": 200,
+    None: 401,
+}
+ROUTES = [
+    "/audit/events",
+    "/audit/reports/usage",
+    "/audit/reports/usage?format=csv",
+    "/audit/reports/usage.svg",
+    "/audit/reports/abuse",
+]
+
+
+@pytest.fixture
+async def audit_api(api: Api) -> AsyncIterator[Api]:
+    """The directory app with its audit store on the directory's database (the default)."""
+    store = AuditStore(str(api.app.state.settings.database_url))  # type: ignore[attr-defined]
+    await store.migrate()
+    api.app.state.audit_store = store  # type: ignore[attr-defined]
+    try:
+        yield api
+    finally:
+        async with store.engine.begin() as connection:
+            await connection.execute(text("DELETE FROM audit_records"))
+        await store.close()
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("caller", list(CALLERS))
+async def test_authorization(audit_api: Api, route: str, caller: str | None) -> None:
+    response = await audit_api.get(route, headers=audit_api.as_(caller))
+    assert response.status_code == CALLERS[caller], response.text
+    if response.status_code != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_paging_and_filters(audit_api: Api) -> None:
+    store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
+    await store.append([(e, None) for e in events(25)])
+    await store.append([(e, None) for e in events(5, requester="dinkes", status=404)])
+    seen, after = [], 0
+    while True:
+        response = await audit_api.get(
+            "/audit/events",
+            params={"after": after, "limit": 10},
+            headers=audit_api.as_("inspektorat"),
+        )
+        body = response.json()
+        if not body["records"]:
+            break
+        assert len(body["records"]) <= 10
+        seen += [r["seq"] for r in body["records"]]
+        after = body["next_after"]
+    assert seen == list(range(1, 31))
+    response = await audit_api.get(
+        "/audit/events",
+        params={"requester": "dinkes", "status": 404, "service": "dukcapil.penduduk.v1"},
+        headers=audit_api.as_("admin"),
+    )
+    assert [r["event"]["requester"] for r in response.json()["records"]] == ["dinkes"] * 5
+
+
+async def test_reports_count_what_a_real_adapter_was_sent(
+    audit_api: Api,
+    broker: Settings,
+    sink_queue: str,
+    make_adapter: Any,
+    descriptor: ServiceDescriptor,
+    penduduk: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    marker = "MARKER-7f3e9c1d-PAYLOAD"
+    nik_marker = "7319284650173"  # digits, so that it fits a valid NIK
+    await walk(audit_api, penduduk, "granted")  # one grant in force: dinsos on the service
+
+    async def get_by_nik(payload: Any, request: Any) -> dict[str, Any]:
+        if payload["nik"].endswith("9"):
+            raise RuntimeError("the register is down")
+        return {"nik": payload["nik"], "name": marker, "village": marker}
+
+    # splp at DEBUG; aiormq and aio_pika as the CLI sets them even with --debug (WARNING):
+    # at DEBUG aiormq logs whole frames, payloads included
+    caplog.set_level(logging.DEBUG)
+    for noisy in ("aiormq", "aio_pika"):
+        caplog.set_level(logging.WARNING, logger=noisy)
+    await make_adapter(descriptor, {"get-by-nik": get_by_nik})
+    store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
+    sink = AuditSink(AuditStore(store.url), broker.broker_url, queue=sink_queue)
+    statuses = []
+    async with running(sink), Client(broker) as client:
+        for i in range(12):
+            # 8 answered, 2 failing in the handler (500), 2 refused by the schema (400)
+            body: dict[str, Any] = {"nik": f"{nik_marker}{i:02d}" + ("9" if i in (3, 7) else "1")}
+            if i in (5, 10):
+                body["note"] = marker
+            try:
+                await client.call(
+                    descriptor.theme, str(descriptor.ref), "get-by-nik", body, timeout=10
+                )
+                statuses.append(200)
+            except RemoteError as exc:
+                statuses.append(exc.status)
+        assert await wait_count(store, 12) == 12
+    await sink.store.close()
+    assert sorted(statuses) == [200] * 8 + [400] * 2 + [500] * 2
+
+    today = datetime.now(UTC).date().isoformat()
+    response = await audit_api.get(
+        "/audit/reports/usage", params={"since": today}, headers=audit_api.as_("admin")
+    )
+    report = response.json()
+    [service] = report["by_service"]
+    assert service["service"] == "dukcapil.penduduk.v1" and service["day"] == today
+    assert (service["calls"], service["errors"]) == (12, 4)
+    assert service["error_rate"] == round(4 / 12, 4)
+    assert service["p50_ms"] is not None and service["p95_ms"] >= service["p50_ms"]
+    assert service["active_grants"] == 1
+    requesters = {r["requester"]: r for r in report["by_requester"]}
+    assert requesters[broker.username]["calls"] == 12
+    csv_text = (
+        await audit_api.get(
+            "/audit/reports/usage",
+            params={"since": today, "format": "csv"},
+            headers=audit_api.as_("admin"),
+        )
+    ).text
+    assert csv_text.splitlines()[0].startswith("by,day,name,calls,errors")
+    svg = (await audit_api.get("/audit/reports/usage.svg", headers=audit_api.as_("admin"))).text
+    assert svg.startswith("<svg") and ">12<" in svg
+
+    async with store.engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT * FROM audit_records"))).all()
+    assert len(stored) == 12
+    for secret in (marker, nik_marker):
+        assert all(secret not in str(row) for row in stored)
+        assert all(secret not in record.getMessage() for record in caplog.records)
+    assert caplog.records, "nothing was logged, so the log check proves nothing"
+
+
+async def test_abuse_report_ranks_refused_calls(audit_api: Api) -> None:
+    store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
+    await store.append([(e, None) for e in events(3, requester="od-a", status=403)])
+    await store.append([(e, None) for e in events(5, requester="od-b", status=429)])
+    await store.append([(e, None) for e in events(4, requester="od-c")])
+    response = await audit_api.get("/audit/reports/abuse", headers=audit_api.as_("inspektorat"))
+    ranked = response.json()["requesters"]
+    assert [(r["requester"], r["denied"], r["throttled"]) for r in ranked] == [
+        ("od-b", 0, 5),
+        ("od-a", 3, 0),
+    ]
