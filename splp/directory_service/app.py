@@ -61,7 +61,6 @@ def create_app(
     problems.install(app)
     for router in routers():
         app.include_router(router)
-    app.include_router(__import__("splp.audit.routes", fromlist=["router"]).router)
     app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

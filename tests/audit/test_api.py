@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from splp.audit import AuditSink, AuditStore
+from splp.audit.routes import router
 from splp.bus import Client, ServiceDescriptor
 from splp.errors import RemoteError
 from splp.settings import Settings
@@ -41,6 +42,8 @@ async def audit_api(api: Api) -> AsyncIterator[Api]:
     store = AuditStore(str(api.app.state.settings.database_url))  # type: ignore[attr-defined]
     await store.migrate()
     api.app.state.audit_store = store  # type: ignore[attr-defined]
+    if not any(getattr(r, "path", "") == "/audit/events" for r in api.app.routes):  # type: ignore[attr-defined]
+        api.app.include_router(router)  # type: ignore[attr-defined]
     try:
         yield api
     finally:
