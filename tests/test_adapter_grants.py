@@ -79,7 +79,10 @@ async def running_directory(tmp_path: Path) -> AsyncIterator[Directory]:
         for name, roles in PARTIES.items():
             _party, tokens[name] = await create_party(session, name, roles)
         await create_theme(session, "uji", "Tests", "")
-    settings = Settings(database_url=store.url, amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    # broker enforcement is tested in tests/broker: here the directory must not touch the broker
+    settings = Settings(
+        database_url=store.url, amqp_url="amqp://guest:guest@127.0.0.1:1/", broker_reconcile=False
+    )
     app = create_app(settings, store=store)
     async with serve_app(app) as url, httpx.AsyncClient() as http:
         directory = Directory(url, tokens, http)
