@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ import pytest
 from splp.adapters import Adapter
 from splp.bus import ServiceBinding, ServiceDescriptor, load_descriptor, topology_for
 from splp.bus.topology import declare
+from splp.cli.app import QUIETED_LOGGERS
 from splp.demo.agency import create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
@@ -39,6 +41,16 @@ def management_client() -> httpx.AsyncClient:
         auth=(url.username or "guest", url.password or "guest"),
         timeout=30,
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_levels() -> Iterator[None]:
+    """CLI commands run in-process (CliRunner) set logger levels; no test inherits them."""
+    loggers = [logging.getLogger(name) for name in QUIETED_LOGGERS]
+    saved = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, saved, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")

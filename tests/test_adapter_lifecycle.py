@@ -82,14 +82,20 @@ async def test_killed_replica_leaves_its_requests_to_the_other(broker: Settings,
             )
             for i in range(300)
         ]
-        await asyncio.sleep(0.5)  # both replicas hold a full prefetch window of unacked requests
+        # kill the victim mid-load: once it has answered, it holds a full prefetch window
+        # of unacked requests (the queue has hundreds more)
+        for _ in range(300):
+            if any(c.done() and c.result()["pid"] == victim.pid for c in calls):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the victim never answered")
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
         replies = await asyncio.gather(*calls)
 
     assert [r["id"] for r in replies] == list(range(300))
     by_survivor = [r for r in replies if r["pid"] == survivor.pid]
-    assert any(r["pid"] == victim.pid for r in replies), "the victim answered nothing before dying"
     redelivered = [r for r in by_survivor if r["redelivered"]]
     assert redelivered, "none of the victim's unacked requests was answered by the survivor"
 

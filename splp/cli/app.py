@@ -31,6 +31,10 @@ EXIT_REMOTE, EXIT_USAGE, EXIT_DENIED, EXIT_UNAVAILABLE, EXIT_TIMEOUT = 1, 2, 3, 
 
 _state = {"debug": False}
 
+# "splp" follows --debug/--verbose; the others stay at WARNING or above even with --debug:
+# httpx logs full URLs and aiormq whole frames at DEBUG, and both can hold personal data.
+QUIETED_LOGGERS = ("splp", "httpx", "httpcore", "aiormq", "aio_pika", "uvicorn.access")
+
 
 @app.callback()
 def root(
@@ -42,12 +46,12 @@ def root(
 
 
 def configure_logging(level: int) -> None:
-    """Log to stderr. httpx logs full URLs, which can hold personal data: keep it quiet."""
+    """Log to stderr, keeping the libraries that log personal data quiet."""
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("splp").setLevel(level)
-    for noisy in ("httpx", "httpcore", "aiormq", "aio_pika", "uvicorn.access"):
+    for noisy in QUIETED_LOGGERS[1:]:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
