@@ -48,6 +48,25 @@ class Filters:
                 query = query.where(AuditRecord.major == int(parts[2][1:]))
         return query
 
+    def matches(self, event: dict[str, Any]) -> bool:
+        """Whether an event (not yet stored: for a live tail) passes the filters other
+        than time."""
+        if self.kind is not None and event.get("kind") != self.kind:
+            return False
+        if self.requester is not None and event.get("requester") != self.requester:
+            return False
+        if self.status is not None and event.get("status") != self.status:
+            return False
+        if self.service:
+            parts = self.service.split(".")
+            wanted = {"service": parts[-1 if len(parts) < 3 else 1]}
+            if len(parts) >= 2:
+                wanted["publisher"] = parts[0]
+            if len(parts) >= 3 and parts[2].startswith("v") and parts[2][1:].isdigit():
+                wanted["major"] = int(parts[2][1:])  # type: ignore[assignment]
+            return all(event.get(k) == v for k, v in wanted.items())
+        return True
+
 
 def as_dict(record: Any) -> dict[str, Any]:
     """A record as the API shows it: its place in the chain, its flag and its event."""
@@ -60,10 +79,17 @@ def as_dict(record: Any) -> dict[str, Any]:
 
 
 async def records(
-    store: AuditStore, filters: Filters, *, after: int = 0, limit: int = 100
+    store: AuditStore,
+    filters: Filters,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    latest: bool = False,
 ) -> list[dict[str, Any]]:
-    """Up to ``limit`` records with ``seq > after`` that match ``filters``, oldest first."""
+    """Up to ``limit`` records with ``seq > after`` that match ``filters``, oldest first;
+    with ``latest``, the last ``limit`` of them (still oldest first)."""
     query = filters.apply(select(AuditRecord).where(AuditRecord.seq > after))
+    order = AuditRecord.seq.desc() if latest else AuditRecord.seq
     async with store.engine.connect() as connection:
-        rows = (await connection.execute(query.order_by(AuditRecord.seq).limit(limit))).all()
-    return [as_dict(row) for row in rows]
+        rows = (await connection.execute(query.order_by(order).limit(limit))).all()
+    return [as_dict(row) for row in (reversed(rows) if latest else rows)]

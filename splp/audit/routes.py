@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -21,12 +20,18 @@ from fastapi import APIRouter, Query, Request, Response
 from splp.audit.chart import usage_chart
 from splp.audit.query import Filters, records
 from splp.audit.reports import abuse, usage
+from splp.audit.settings import audit_store_url
 from splp.audit.store import AuditStore
 from splp.directory_service.access import active_grants
+from splp.directory_service.problems import Problem
 from splp.directory_service.routes.common import Supervisor, problems
 from splp.directory_service.store import Store
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+
+MAX_DAYS = 400
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+SERVICE = r"^[^\x00.]+(\.[^\x00.]+(\.v\d{1,9})?)?$"
 
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (UTC)")]
 
@@ -34,17 +39,31 @@ Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Y
 def audit_store_of(request: Request) -> AuditStore:
     state = request.app.state
     if getattr(state, "audit_store", None) is None:
-        url = os.environ.get("SPLP_AUDIT_DATABASE_URL") or state.settings.database_url
-        state.audit_store = AuditStore(url)
+        state.audit_store = AuditStore(audit_store_url(state.settings))
     store: AuditStore = state.audit_store
     return store
 
 
-def period(since: str | None, until: str | None) -> tuple[datetime, datetime]:
-    """``[since, until]`` as whole UTC days; by default the last seven days."""
+def period(
+    since: str | None, until: str | None, max_days: int | None = MAX_DAYS
+) -> tuple[datetime, datetime]:
+    """``[since, until]`` as whole UTC days; by default the last seven days.
+
+    A day that does not exist, a period that ends before it starts or spans more than
+    :data:`MAX_DAYS` is a 422 problem.
+    """
     today = datetime.now(UTC).date()
-    end = datetime.fromisoformat(until).date() if until else today
-    start = datetime.fromisoformat(since).date() if since else end - timedelta(days=6)
+    try:
+        end = datetime.fromisoformat(until).date() if until else today
+        start = datetime.fromisoformat(since).date() if since else end - timedelta(days=6)
+    except (ValueError, OverflowError):
+        raise Problem(422, "since and until must be real days (YYYY-MM-DD)") from None
+    if start > end:
+        raise Problem(422, "the period ends before it starts (until < since)")
+    if max_days is not None and (end - start).days >= max_days:
+        raise Problem(422, f"a period spans at most {max_days} days")
+    if end.year >= 9999:
+        raise Problem(422, "until is too far in the future")
     return (
         datetime.combine(start, time(), UTC),
         datetime.combine(end, time(), UTC) + timedelta(days=1),
@@ -55,19 +74,24 @@ def period(since: str | None, until: str | None) -> tuple[datetime, datetime]:
 async def list_events(
     request: Request,
     caller: Supervisor,
-    after: Annotated[int, Query(ge=0, description="Return records after this seq.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="Return records after this seq.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    kind: Annotated[str | None, Query(max_length=80)] = None,
-    service: Annotated[str | None, Query(max_length=140)] = None,
-    requester: Annotated[str | None, Query(max_length=255)] = None,
+    kind: Annotated[str | None, Query(max_length=80, pattern=NO_NUL)] = None,
+    service: Annotated[str | None, Query(max_length=140, pattern=SERVICE)] = None,
+    requester: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
     since: Day = None,
     until: Day = None,
+    latest: Annotated[
+        bool, Query(description="The last `limit` matching records (still oldest first).")
+    ] = False,
 ) -> dict[str, Any]:
     """Audit records oldest first; pass ``next_after`` back as ``after`` for the next page."""
-    start, end = period(since, until) if since or until else (None, None)
+    start, end = period(since, until, None) if since or until else (None, None)
     filters = Filters(start, end, kind, service, requester, status)
-    page = await records(audit_store_of(request), filters, after=after, limit=limit)
+    page = await records(audit_store_of(request), filters, after=after, limit=limit, latest=latest)
     return {"records": page, "next_after": page[-1]["seq"] if page else after}
 
 
@@ -110,7 +134,7 @@ async def usage_svg(
     caller: Supervisor,
     since: Day = None,
     until: Day = None,
-    service: Annotated[str | None, Query(max_length=140)] = None,
+    service: Annotated[str | None, Query(max_length=140, pattern=NO_NUL)] = None,
 ) -> Response:
     """A chart of calls and errors per day (all services, or one)."""
     start, end = period(since, until)

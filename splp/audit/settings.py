@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field
 
 from splp.settings import Settings
@@ -21,3 +23,11 @@ class AuditSettings(Settings):
     @property
     def audit_store_url(self) -> str:
         return self.audit_database_url or self.database_url
+
+
+def audit_store_url(settings: Settings) -> str:
+    """The audit store of a process configured by ``settings`` (``SPLP_AUDIT_DATABASE_URL``,
+    else the directory's database)."""
+    if isinstance(settings, AuditSettings):
+        return settings.audit_store_url
+    return os.environ.get("SPLP_AUDIT_DATABASE_URL") or settings.database_url

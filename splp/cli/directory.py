@@ -90,6 +90,7 @@ def init(
     admin: Annotated[str, typer.Option(help="Name of the first administrator party.")] = "admin",
 ) -> None:
     """Create (or upgrade) the store and print the first administrator's token, once."""
+    from splp.audit.settings import audit_store_url
     from splp.bus.names import check_segment
     from splp.directory_service import Store, init_store
     from splp.errors import ConfigurationError, ContractError
@@ -103,7 +104,7 @@ def init(
     async def go() -> str | None:
         store = Store(settings.database_url)
         try:
-            return await init_store(store, admin)
+            return await init_store(store, admin, audit_url=audit_store_url(settings))
         finally:
             await store.close()
 

@@ -5,9 +5,10 @@
 >>> app.title
 'SPLP directory'
 
-The store's schema is migrated by ``splp directory init`` or at ``splp directory serve``
-start (see :func:`splp.directory_service.serve`), not here, so that building an app
-never touches the database.
+The store's schema, and the audit store's, are migrated by ``splp directory init`` or at
+``splp directory serve`` start (see :func:`splp.directory_service.server.migrate`), not
+here, so that building an app never touches the database. The audit API
+(:mod:`splp.audit.routes`) is mounted under ``/audit``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def create_app(
 
     Call :func:`close_app` (or run it with a lifespan) to release the store and the broker.
     """
+    from splp.audit.routes import router as audit_router  # splp.audit imports this package
+
     settings = settings or Settings()
     app = FastAPI(
         title="SPLP directory",
@@ -61,14 +64,18 @@ def create_app(
     problems.install(app)
     for router in routers():
         app.include_router(router)
+    app.include_router(audit_router)
     app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 
 
 async def close_app(app: FastAPI) -> None:
-    """Flush audit events (briefly) and close the store."""
+    """Flush audit events (briefly) and close the store and the audit store."""
     await app.state.audit.close()
     await app.state.store.close()
+    audit_store = getattr(app.state, "audit_store", None)
+    if audit_store is not None:
+        await audit_store.close()
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""Running the directory service: migrate the store, then serve the API on uvicorn."""
+"""Running the directory service: migrate the stores, then serve the API on uvicorn."""
 
 from __future__ import annotations
 
@@ -12,11 +12,20 @@ DEFAULT_PORT = 8470
 
 
 async def migrate(settings: Settings) -> None:
+    """Bring the directory's store and the audit store (which the audit API reads) up to date."""
+    from splp.audit.settings import audit_store_url
+    from splp.audit.store import AuditStore
+
     store = Store(settings.database_url)
     try:
         await store.migrate()
     finally:
         await store.close()
+    audit = AuditStore(audit_store_url(settings))
+    try:
+        await audit.migrate()
+    finally:
+        await audit.close()
 
 
 def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 
 from splp.audit import AuditSink, AuditStore
-from splp.audit.routes import router
 from splp.bus import Client, ServiceDescriptor
 from splp.errors import RemoteError
 from splp.settings import Settings
@@ -38,18 +37,11 @@ ROUTES = [
 
 @pytest.fixture
 async def audit_api(api: Api) -> AsyncIterator[Api]:
-    """The directory app with its audit store on the directory's database (the default)."""
-    store = AuditStore(str(api.app.state.settings.database_url))  # type: ignore[attr-defined]
-    await store.migrate()
-    api.app.state.audit_store = store  # type: ignore[attr-defined]
-    if not any(getattr(r, "path", "") == "/audit/events" for r in api.app.routes):  # type: ignore[attr-defined]
-        api.app.include_router(router)  # type: ignore[attr-defined]
-    try:
-        yield api
-    finally:
-        async with store.engine.begin() as connection:
-            await connection.execute(text("DELETE FROM audit_records"))
-        await store.close()
+    """The directory app, which mounts the audit API; its audit store is the directory's
+    database (the default), migrated by the directory's start-up migrations."""
+    response = await api.get("/audit/events", headers=api.as_("admin"))
+    assert response.status_code == 200, response.text
+    yield api
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -175,3 +167,29 @@ async def test_abuse_report_ranks_refused_calls(audit_api: Api) -> None:
         ("od-b", 0, 5),
         ("od-a", 3, 0),
     ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"after": 2**63},
+        {"since": "2020-02-30"},
+        {"since": "2026-02-01", "until": "2026-01-01"},
+        {"until": "9999-12-31"},
+        {"kind": "\x00"},
+        {"requester": "a\x00b"},
+        {"service": "dukcapil.penduduk.v99999999999999999999"},
+    ],
+)
+async def test_impossible_queries_are_422_on_both_engines(
+    audit_api: Api, params: dict[str, Any]
+) -> None:
+    response = await audit_api.get("/audit/events", params=params, headers=audit_api.as_("admin"))
+    assert response.status_code == 422, response.text
+
+
+async def test_a_report_period_is_bounded(audit_api: Api) -> None:
+    wide = {"since": "2000-01-01", "until": "2026-01-01"}
+    for route in ("/audit/reports/usage", "/audit/reports/abuse", "/audit/reports/usage.svg"):
+        response = await audit_api.get(route, params=wide, headers=audit_api.as_("admin"))
+        assert response.status_code == 422, route

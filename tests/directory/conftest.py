@@ -2,7 +2,8 @@
 
 * ``store_url`` - a fresh database per engine and session: a temporary SQLite file, or a
   throw-away PostgreSQL database ``splp_test_<random>`` (dropped at the end);
-* ``store`` - the migrated store, emptied after each test;
+* ``store`` - the migrated store (and audit store, on the same database), emptied after
+  each test;
 * ``parties`` - tokens of an administrator, two publishers, a requester and a monitor;
 * ``api`` - an ``httpx.AsyncClient`` on the app in-process, with ``api.as_(name)``
   giving the headers of a party;
@@ -27,10 +28,12 @@ import pytest
 import uvicorn
 from sqlalchemy import delete
 
+from splp.audit import AuditRecord
 from splp.directory_service import Store, close_app, create_app
 from splp.directory_service.catalog import create_theme
 from splp.directory_service.models import Base
 from splp.directory_service.parties import create_party
+from splp.directory_service.server import migrate
 from splp.http_server import free_port
 from splp.settings import Settings
 
@@ -88,7 +91,7 @@ async def store_url(
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[Store]:
     store = Store(store_url)
-    await store.migrate()
+    await migrate(directory_settings(store_url))
     try:
         yield store
     finally:
@@ -98,7 +101,7 @@ async def store(store_url: str) -> AsyncIterator[Store]:
 
 async def empty(store: Store) -> None:
     async with store.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in [*reversed(Base.metadata.sorted_tables), AuditRecord.__table__]:
             await connection.execute(delete(table))
 
 

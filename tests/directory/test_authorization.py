@@ -176,6 +176,10 @@ MATRIX = [
         ]
     ],
     Cell("GET", "/me/grants", allowed("requester"), a_request("granted")),
+    Cell("GET", "/audit/events", allowed("admin", "monitor")),
+    Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
+    Cell("GET", "/audit/reports/usage.svg", allowed("admin", "monitor")),
+    Cell("GET", "/audit/reports/abuse", allowed("admin", "monitor")),
 ]
 
 

@@ -123,3 +123,29 @@ async def test_backup_of_sqlite_restores_into_postgresql(
     finally:
         await target.close()
         await drop_postgres_database(url)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["serve", "init"])
+async def test_directory_start_migrates_the_audit_store(how: str) -> None:
+    """``splp directory serve`` and ``init`` leave the audit tables on the directory's
+    database, so the mounted audit API answers from the first request."""
+    from splp.audit import AuditStore
+    from splp.directory_service.server import migrate
+    from tests.directory.conftest import directory_settings
+
+    url = await create_postgres_database()
+    try:
+        audit = AuditStore(url)
+        assert await audit.revision() is None
+        if how == "serve":
+            await migrate(directory_settings(url))
+        else:
+            store = Store(url)
+            await init_store(store, "kominfo")
+            await store.close()
+        assert await audit.revision() is not None
+        assert await audit.count() == 0
+        await audit.close()
+    finally:
+        await drop_postgres_database(url)
