@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail, run
+from splp.cli.app import app, fail, run, settings_from
+from splp.cli.directory import DEFAULT_URL, DirectoryUrl, call_directory
 
 audit_app = typer.Typer(
     help="The audit trail: sink, verification, live tail.", no_args_is_help=True
@@ -92,3 +96,94 @@ def verify(
         err=True,
     )
     raise typer.Exit(1)
+
+
+@audit_app.command(
+    "tail",
+    epilog="Examples:\n\n  splp audit tail --service dukcapil.penduduk --status 403\n\n"
+    "  splp audit tail -f --requester dinsos --json",
+)
+def tail(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Follow live events from the broker.")
+    ] = False,
+    service: Annotated[
+        str | None, typer.Option(help="SERVICE, PUBLISHER.SERVICE or PUBLISHER.SERVICE.vN.")
+    ] = None,
+    requester: Annotated[str | None, typer.Option(help="Only this requester.")] = None,
+    status: Annotated[int | None, typer.Option(help="Only this status.", min=100, max=599)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+    limit: Annotated[int, typer.Option(help="How many latest records.", min=1, max=1000)] = 20,
+    max_events: Annotated[
+        int, typer.Option(help="With -f: stop after this many events (0: never).", min=0)
+    ] = 0,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPLP_TOKEN",
+            help="A monitor's or administrator's API token (without one: --database-url).",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: AuditDatabaseUrl = None,
+    amqp_url: Annotated[str | None, typer.Option(envvar="SPLP_AMQP_URL")] = None,
+    vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST")] = None,
+) -> None:
+    """Print the latest audit records (from the directory API, else the store), or follow."""
+    from splp.audit.query import Filters
+    from splp.audit.tail import line
+
+    filters = Filters(service=service, requester=requester, status=status)
+
+    def show(event: dict[str, Any]) -> None:
+        typer.echo(json.dumps(event, sort_keys=True) if as_json else line(event))
+
+    if follow:
+        run(
+            _follow(
+                settings_from(amqp_url=amqp_url, vhost=vhost).broker_url, filters, show, max_events
+            )
+        )
+        return
+    if token:
+        params = {"service": service, "requester": requester, "status": status}
+        page = call_directory(
+            directory_url, token, "GET", "/audit/events", limit=limit, latest="true", **params
+        )
+        events = [record["event"] for record in page["records"]]
+    else:
+        events = run(_latest(database_url, filters, limit))
+    for event in events:
+        show(event)
+
+
+async def _latest(database_url: str | None, filters: Any, limit: int) -> list[dict[str, Any]]:
+    from splp.audit import AuditSettings, AuditStore
+    from splp.audit.query import records
+
+    settings = _settings(database_url)
+    assert isinstance(settings, AuditSettings)
+    store = AuditStore(settings.audit_store_url)
+    try:
+        return [r["event"] for r in await records(store, filters, limit=limit, latest=True)]
+    finally:
+        await store.close()
+
+
+async def _follow(
+    broker_url: str, filters: Any, show: Callable[[dict[str, Any]], None], max_events: int
+) -> None:
+    from splp.audit.tail import follow
+
+    shown = 0
+    stream = follow(broker_url, filters)
+    try:
+        async for event in stream:
+            show(event)
+            sys.stdout.flush()
+            shown += 1
+            if max_events and shown >= max_events:
+                return
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,81 @@
+"""Following the audit trail: the latest records, and live events from ``splp.audit``.
+
+A live tail binds an exclusive, auto-delete queue of its own to ``splp.audit``, so it
+sees every event from the moment it starts, takes nothing from the sink's queue, and
+leaves nothing behind when it stops.
+
+>>> line({"time": "2026-01-02T03:04:05.000Z", "kind": "response", "publisher": "dukcapil",
+...       "service": "penduduk", "major": 1, "operation": "get-by-nik",
+...       "requester": "dinsos", "status": 200, "duration_ms": 3.5})
+'2026-01-02T03:04:05.000Z response dukcapil.penduduk.v1 get-by-nik dinsos 200 3.5ms'
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiormq
+from aiormq.abc import DeliveredMessage
+
+from splp.audit.query import Filters
+from splp.bus.audit import decode_audit_message
+from splp.bus.names import AUDIT_EXCHANGE
+from splp.errors import ContractError, ServiceUnavailable
+from splp.log import get_logger
+
+log = get_logger("audit.tail")
+
+
+def line(event: dict[str, Any]) -> str:
+    """One event as one line of text: time, kind, service, operation, who, status, latency."""
+    ref = (
+        f"{event.get('publisher')}.{event.get('service')}.v{event.get('major')}"
+        if event.get("service")
+        else event.get("source", "-")
+    )
+    fields = [
+        event.get("time", "-"),
+        event.get("kind", "-"),
+        ref,
+        event.get("operation") or event.get("action") or "-",
+        event.get("requester") or event.get("actor") or event.get("user") or "-",
+        event.get("status", "-"),
+    ]
+    if event.get("duration_ms") is not None:
+        fields.append(f"{event['duration_ms']}ms")
+    return " ".join(str(field) for field in fields)
+
+
+async def follow(broker_url: str, filters: Filters) -> AsyncIterator[dict[str, Any]]:
+    """Every event published on ``splp.audit`` from now on that passes ``filters``."""
+    try:
+        connection = await aiormq.connect(broker_url)
+    except (OSError, aiormq.exceptions.AMQPError) as exc:
+        raise ServiceUnavailable(f"cannot reach the broker: {type(exc).__name__}") from None
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_message(message: DeliveredMessage) -> None:
+        await queue.put(message.body)
+
+    try:
+        channel = await connection.channel()
+        await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
+        declared = await channel.queue_declare("", exclusive=True, auto_delete=True)
+        assert declared.queue is not None
+        await channel.queue_bind(declared.queue, AUDIT_EXCHANGE, routing_key="#")
+        await channel.basic_consume(declared.queue, on_message, no_ack=True)
+        log.info("following %s", AUDIT_EXCHANGE)
+        while True:
+            body = await queue.get()
+            try:
+                events = decode_audit_message(body)
+            except (ContractError, ValueError):
+                log.warning("skipped a message on %s that is not audit events", AUDIT_EXCHANGE)
+                continue
+            for event in events:
+                if filters.matches(event):
+                    yield event
+    finally:
+        await connection.close()
