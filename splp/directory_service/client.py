@@ -44,13 +44,18 @@ class DirectoryClient:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         return self._send("GET", path, params=clean)
 
+    def get_text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        """The body of a non-JSON answer (CSV, SVG) as text."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        return str(self._send("GET", path, params=clean, raw=True))
+
     def post(self, path: str, body: Any) -> Any:
         return self._send("POST", path, json=body)
 
     def put(self, path: str, body: Any) -> Any:
         return self._send("PUT", path, json=body)
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -58,6 +63,8 @@ class DirectoryClient:
                 f"directory {self.url} is unreachable: {type(exc).__name__}"
             ) from None
         if response.is_success:
+            if raw:
+                return response.text
             return response.json() if response.content else None
         raise error_for(response)
 

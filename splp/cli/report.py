@@ -1,0 +1,128 @@
+"""``splp report``: the evaluation report (Pasal 9(3)b) and the abuse report (Pasal 8(5)b),
+through the directory API, for monitors and administrators."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from splp.cli.app import app, fail
+from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, directory_client
+
+report_app = typer.Typer(help="Evaluation and supervision reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+USAGE_COLUMNS: tuple[str, ...] = ("day", "name", "calls", "errors", "error_rate", "p50_ms")
+USAGE_COLUMNS += ("p95_ms", "denied", "throttled", "active_grants")
+ABUSE_COLUMNS = ("requester", "refused", "denied", "throttled", "calls")
+
+
+def _day(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)") from None
+
+
+Since = Annotated[
+    str | None,
+    typer.Option("--from", callback=_day, help="First day, YYYY-MM-DD (default: 6 days ago)."),
+]
+Until = Annotated[
+    str | None, typer.Option("--to", callback=_day, help="Last day, YYYY-MM-DD (default: today).")
+]
+
+
+def table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """Rows as aligned text columns; numbers right-aligned, a missing value as ``-``.
+
+    >>> print(table([{"name": "a", "calls": 12}], ("name", "calls")))
+    name  calls
+    a        12
+    """
+    cells = [[("-" if row.get(c) is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row.get(c), int | float) for row in rows) for c in columns]
+
+    def fmt(values: list[str] | tuple[str, ...]) -> str:
+        padded = (
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([fmt(list(columns)), *(fmt(line) for line in cells)])
+
+
+def _get(url: str, token: str, path: str, text: bool = False, **params: Any) -> Any:
+    from splp.errors import SplpError
+
+    with directory_client(url, token) as client:
+        try:
+            return client.get_text(path, params) if text else client.get(path, params)
+        except SplpError as exc:
+            fail(exc)
+
+
+@report_app.command(
+    "usage",
+    epilog="Example:\n\n  splp report usage --from 2026-01-01 --to 2026-01-31 --chart jan.svg",
+)
+def usage(
+    since: Since = None,
+    until: Until = None,
+    format: Annotated[
+        str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
+    ] = "table",
+    chart: Annotated[
+        Path | None, typer.Option(help="Also write the chart of calls and errors to this SVG.")
+    ] = None,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Per day, per service and per requester: calls, errors, latency, refusals, grants."""
+    if format not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format must be table, csv or json")
+    period: dict[str, Any] = {"since": since, "until": until}
+    if format == "csv":
+        typer.echo(
+            _get(directory_url, token, "/audit/reports/usage", True, format="csv", **period),
+            nl=False,
+        )
+    else:
+        report = _get(directory_url, token, "/audit/reports/usage", **period)
+        if format == "json":
+            typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            typer.echo(f"Usage from {report['from']} to {report['to']}")
+            for by in ("service", "requester"):
+                rows = [{**row, "name": row[by]} for row in report[f"by_{by}"]]
+                typer.echo(f"\nBy {by}:")
+                typer.echo(table(rows, USAGE_COLUMNS) if rows else "(no calls)")
+    if chart is not None:
+        chart.write_text(_get(directory_url, token, "/audit/reports/usage.svg", True, **period))
+        typer.echo(f"chart written to {chart}", err=True)
+
+
+@report_app.command("abuse", epilog="Example:\n\n  splp report abuse --from 2026-01-01 --top 5")
+def abuse(
+    since: Since = None,
+    until: Until = None,
+    top: Annotated[int, typer.Option(help="How many requesters.", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """The requesters with the most denied or throttled calls in the period."""
+    report = _get(directory_url, token, "/audit/reports/abuse", since=since, until=until, top=top)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    rows = report["requesters"]
+    typer.echo(table(rows, ABUSE_COLUMNS) if rows else "no refused calls in the period")
