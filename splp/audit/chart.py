@@ -1,7 +1,9 @@
 """An SVG chart of calls and errors per day: bars for calls, red bars for errors inside.
 
-Hand-written SVG (no plotting library): a title, a y axis with round ticks, one bar per
-day with its count on top, the error part in red, and the error rate under each day.
+Hand-written SVG (no plotting library): a title with the period, a y axis with round
+ticks and its title, one bar per day of the period (a day without calls is an empty
+slot, so the time axis is even), the count on top and the error rate under each day
+while there is room for them, and fewer day labels when the days are many.
 
 >>> svg = usage_chart([{"day": "2025-05-01", "calls": 10, "errors": 2}], "dukcapil.penduduk.v1")
 >>> svg.startswith("<svg") and "2025-05-01" in svg
@@ -10,12 +12,17 @@ True
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from html import escape
 from typing import Any
 
-WIDTH, HEIGHT = 760, 360
-LEFT, RIGHT, TOP, BOTTOM = 64, 24, 56, 72
+WIDTH, HEIGHT = 760, 364
+LEFT, RIGHT, TOP, BOTTOM = 72, 24, 64, 68
+CALLS, ERRORS, INK, MUTED = "#4a7fb5", "#d9534f", "#222", "#555"
+LABEL_PX = {"full": 76, "short": 44}  # room a day label needs at 12px
+NUMBER_PX = 40  # room for a count or a rate under/over a bar
+MAX_SUBJECT = 38  # what fits beside the title at 16px bold
 
 
 def nice_step(top: int) -> int:
@@ -29,63 +36,113 @@ def nice_step(top: int) -> int:
     return step
 
 
-def usage_chart(rows: list[dict[str, Any]], subject: str = "all services") -> str:
-    """The SVG for ``rows`` (``day``, ``calls``, ``errors``), summed per day."""
-    days: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+def _text(x: float, y: float, body: str, fill: str = INK, **attrs: str) -> str:
+    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    return f'<text x="{x:.1f}" y="{y:.1f}" fill="{fill}"{extra}>{escape(body)}</text>'
+
+
+def _header(subject: str, ordered: list[tuple[str, list[int]]], with_rates: bool) -> list[str]:
+    if len(subject) > MAX_SUBJECT:
+        subject = subject[: MAX_SUBJECT - 1] + "…"
+    period = (
+        f"{ordered[0][0]} to {ordered[-1][0]} (UTC)"
+        if len(ordered) > 1
+        else f"{ordered[0][0]} (UTC)"
+        if ordered
+        else ""
+    )
+    total = sum(c for _d, (c, _e) in ordered)
+    errors = sum(e for _d, (_c, e) in ordered)
+    summary = f"{total:,} calls, {errors:,} errors" + (
+        f" ({100 * errors / total:.1f}%)" if total else ""
+    )
+    legend_x, legend_y = WIDTH - RIGHT - (200 if with_rates else 110), 36
+    return [
+        _text(
+            LEFT, 26, f"Calls and errors per day — {subject}", font_size="16", font_weight="bold"
+        ),
+        _text(LEFT, 46, f"{period} · {summary}" if period else summary, MUTED),
+        f'<rect x="{legend_x}" y="{legend_y}" width="12" height="12" fill="{CALLS}"/>',
+        _text(legend_x + 17, legend_y + 10, "calls", MUTED),
+        f'<rect x="{legend_x + 62}" y="{legend_y}" width="12" height="12" fill="{ERRORS}"/>',
+        _text(
+            legend_x + 79, legend_y + 10, "errors" + (" (rate below)" if with_rates else ""), MUTED
+        ),
+    ]
+
+
+def usage_chart(
+    rows: list[dict[str, Any]], subject: str = "all services", days: list[str] | None = None
+) -> str:
+    """The SVG for ``rows`` (``day``, ``calls``, ``errors``), summed per day; ``days`` are
+    every day of the period (ISO dates), so that days without calls show as such."""
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for day in days or ():
+        per_day[day] = [0, 0]
     for row in rows:
-        days[row["day"]][0] += int(row["calls"])
-        days[row["day"]][1] += int(row["errors"])
-    ordered = sorted(days.items())
+        per_day[row["day"]][0] += int(row["calls"])
+        per_day[row["day"]][1] += int(row["errors"])
+    ordered = sorted(per_day.items())
     peak = max((calls for _day, (calls, _e) in ordered), default=0) or 1
     step = nice_step(peak)
     top = -(-peak // step) * step
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    base = TOP + plot_h
+    slot = plot_w / max(len(ordered), 1)
+    with_numbers = slot >= NUMBER_PX
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
-        f'<text x="{LEFT}" y="24" font-size="16" font-weight="bold" fill="#222">'
-        f"Calls and errors per day — {escape(subject)}</text>",
-        f'<rect x="{WIDTH - 250}" y="34" width="12" height="12" fill="#4a7fb5"/>'
-        f'<text x="{WIDTH - 233}" y="44" fill="#333">calls</text>'
-        f'<rect x="{WIDTH - 180}" y="34" width="12" height="12" fill="#d9534f"/>'
-        f'<text x="{WIDTH - 163}" y="44" fill="#333">errors (rate below)</text>',
+        *_header(subject, ordered, with_numbers),
     ]
     for tick in range(0, top + 1, step):
-        y = TOP + plot_h - plot_h * tick / top
+        y = base - plot_h * tick / top
         out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#e3e3e3"/><text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end" '
-            f'fill="#555">{tick:,}</text>'
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+            + _text(LEFT - 8, y + 4, f"{tick:,}", MUTED, text_anchor="end")
         )
-    if not ordered:
+    mid_y = TOP + plot_h / 2
+    out.append(
+        _text(
+            16,
+            mid_y,
+            "calls per day",
+            MUTED,
+            text_anchor="middle",
+            transform=f"rotate(-90 16 {mid_y:.1f})",
+        )
+    )
+    if not any(calls for _day, (calls, _e) in ordered):
         out.append(
-            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#777">'
-            "no calls in this period</text>"
+            _text(LEFT + plot_w / 2, mid_y, "no calls in this period", "#777", text_anchor="middle")
         )
-    slot = plot_w / max(len(ordered), 1)
+    short = len(ordered) > 7 or slot < LABEL_PX["full"]
+    every = max(1, math.ceil(LABEL_PX["short" if short else "full"] / slot))
     bar = min(slot * 0.7, 60)
     for index, (day, (calls, errors)) in enumerate(ordered):
         x = LEFT + slot * index + (slot - bar) / 2
+        middle = x + bar / 2
         h_calls, h_errors = plot_h * calls / top, plot_h * errors / top
-        base = TOP + plot_h
-        rate = f"{100 * errors / calls:.1f}%" if calls else "-"
-        label = day[5:] if len(ordered) > 7 else day
         out.append(
             f'<rect x="{x:.1f}" y="{base - h_calls:.1f}" width="{bar:.1f}" '
-            f'height="{h_calls:.1f}" fill="#4a7fb5"><title>{day}: {calls} calls, {errors} '
-            f"errors</title></rect>"
-            f'<rect x="{x:.1f}" y="{base - h_errors:.1f}" width="{bar:.1f}" '
-            f'height="{h_errors:.1f}" fill="#d9534f"/>'
-            f'<text x="{x + bar / 2:.1f}" y="{base - h_calls - 5:.1f}" text-anchor="middle" '
-            f'fill="#222">{calls:,}</text>'
-            f'<text x="{x + bar / 2:.1f}" y="{base + 16:.1f}" text-anchor="middle" '
-            f'fill="#333">{escape(label)}</text>'
-            f'<text x="{x + bar / 2:.1f}" y="{base + 32:.1f}" text-anchor="middle" '
-            f'fill="#d9534f">{rate}</text>'
+            f'height="{h_calls:.1f}" fill="{CALLS}"><title>{day}: {calls:,} calls, {errors:,} '
+            f'errors</title></rect><rect x="{x:.1f}" y="{base - h_errors:.1f}" '
+            f'width="{bar:.1f}" height="{h_errors:.1f}" fill="{ERRORS}"/>'
         )
+        if with_numbers and calls:
+            out.append(_text(middle, base - h_calls - 5, f"{calls:,}", text_anchor="middle"))
+            out.append(
+                _text(
+                    middle, base + 32, f"{100 * errors / calls:.1f}%", ERRORS, text_anchor="middle"
+                )
+            )
+        if (len(ordered) - 1 - index) % every == 0:  # the last day always has its label
+            label = day[5:] if short else day
+            out.append(_text(middle, base + 16, label, "#333", text_anchor="middle"))
+    axis_y = base + (54 if with_numbers else 38)
+    out.append(_text(LEFT + plot_w / 2, axis_y, "day (UTC)", MUTED, text_anchor="middle"))
     out.append(
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" '
-        'stroke="#333"/></svg>'
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}" stroke="#333"/></svg>'
     )
     return "\n".join(out)

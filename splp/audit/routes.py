@@ -140,7 +140,8 @@ async def usage_svg(
     start, end = period(since, until)
     report = await usage(audit_store_of(request), start, end)
     rows = [r for r in report["by_service"] if service is None or r["service"] == service]
-    return Response(usage_chart(rows, service or "all services"), media_type="image/svg+xml")
+    days = [(start + timedelta(days=n)).date().isoformat() for n in range((end - start).days)]
+    return Response(usage_chart(rows, service or "all services", days), media_type="image/svg+xml")
 
 
 @router.get("/reports/abuse", responses=problems(422))
