@@ -137,6 +137,25 @@ except Exception as exc:  # any failure means: not ready yet
 EOF
 }
 
+event_exchange_ok() {
+    # rabbitmq_event_exchange declares amq.rabbitmq.event in vhost "/" when enabled.
+    "$PYTHON" - "http://$AMQP_HOST:$MGMT_PORT/api/exchanges/%2F/amq.rabbitmq.event" \
+        "$MGMT_USER" "$MGMT_PASS" <<'EOF'
+import base64, json, sys, urllib.request
+url, user, password = sys.argv[1:4]
+request = urllib.request.Request(url)
+token = base64.b64encode(f"{user}:{password}".encode()).decode()
+request.add_header("Authorization", f"Basic {token}")
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open(request, timeout=5) as response:
+        assert json.load(response)["name"] == "amq.rabbitmq.event"
+except Exception as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(1)
+EOF
+}
+
 is_local_host() {
     case "$1" in
         127.* | localhost | ::1 | "[::1]") return 0 ;;
@@ -218,16 +237,22 @@ ensure_rabbitmq() {
         say "RabbitMQ is up"
     fi
 
-    # The management plugin: an answering API proves it enabled; otherwise enable it
-    # (idempotent) where the broker runs on this machine.
-    if management_ok 2>/dev/null; then
-        say "RabbitMQ management API answers on $AMQP_HOST:$MGMT_PORT"
+    # The plugins: management (the directory's broker reconciler) and the event exchange
+    # (broker security events in the audit). An answering API and a declared
+    # amq.rabbitmq.event prove both enabled; otherwise enable, where the broker runs on
+    # this machine, those the node lists as not enabled (enabling talks to the node: slow).
+    if management_ok 2>/dev/null && event_exchange_ok 2>/dev/null; then
+        say "RabbitMQ management API and event exchange answer on $AMQP_HOST:$MGMT_PORT"
         return
     fi
     if command -v rabbitmq-plugins >/dev/null 2>&1; then
-        say "enabling rabbitmq_management"
-        logged "rabbitmq-plugins enable rabbitmq_management" \
-            as_root rabbitmq-plugins enable rabbitmq_management
+        enabled="$(as_root rabbitmq-plugins list -e -m -q 2>/dev/null || true)"
+        for plugin in rabbitmq_management rabbitmq_event_exchange; do
+            if ! printf '%s\n' "$enabled" | grep -qx "$plugin"; then
+                say "enabling $plugin"
+                logged "rabbitmq-plugins enable $plugin" as_root rabbitmq-plugins enable "$plugin"
+            fi
+        done
     fi
     say "waiting for the management API on $AMQP_HOST:$MGMT_PORT (up to ${WAIT}s)"
     wait_until "the RabbitMQ management API at http://$AMQP_HOST:$MGMT_PORT/api/overview ($MGMT_USER/$MGMT_PASS)" \
