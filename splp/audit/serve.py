@@ -15,7 +15,9 @@ from splp.audit.store import AuditStore
 async def serve_sink(
     settings: AuditSettings, *, queue: str, batch_size: int, metrics_port: int
 ) -> None:
-    """Run the sink until SIGINT or SIGTERM; what it received by then is stored first."""
+    """Run the sink (and the broker events' recorder, see
+    :mod:`splp.audit.broker_events`) until SIGINT or SIGTERM; what they received by then
+    is stored first."""
     store = AuditStore(settings.audit_store_url)
     sink = AuditSink(store, settings.broker_url, queue=queue, batch_size=batch_size)
     stop = asyncio.Event()
@@ -27,9 +29,18 @@ async def serve_sink(
         server = await asyncio.start_server(
             lambda r, w: _metrics(sink, r, w), "127.0.0.1", metrics_port
         )
+    recorders = []
+    if settings.broker_events_url:
+        from splp.audit.broker_events import BrokerEvents
+
+        recorder = BrokerEvents(store, settings.broker_events_url)
+        recorders.append(asyncio.create_task(recorder.run(stop), name="splp-broker-events"))
     try:
         await sink.run(stop)
+        await asyncio.gather(*recorders)
     finally:
+        for task in recorders:
+            task.cancel()
         if server is not None:
             server.close()
         await store.close()

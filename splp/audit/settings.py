@@ -20,6 +20,19 @@ class AuditSettings(Settings):
         default=None, description="The audit store; by default the directory's database."
     )
 
+    broker_events_vhost: str | None = Field(
+        default="/",
+        description="The vhost where rabbitmq_event_exchange publishes (its "
+        "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
+    )
+
+    @property
+    def broker_events_url(self) -> str | None:
+        """The broker URL of the event exchange's vhost, or ``None`` when not recorded."""
+        if not self.broker_events_vhost:
+            return None
+        return self.model_copy(update={"vhost": self.broker_events_vhost}).broker_url
+
     @property
     def audit_store_url(self) -> str:
         return self.audit_database_url or self.database_url
