@@ -8,7 +8,8 @@
 The store's schema, and the audit store's, are migrated by ``splp directory init`` or at
 ``splp directory serve`` start (see :func:`splp.directory_service.server.migrate`), not
 here, so that building an app never touches the database. The audit API
-(:mod:`splp.audit.routes`) is mounted under ``/audit``.
+(:mod:`splp.audit.routes`) is mounted under ``/audit``, and Prometheus metrics are
+served on ``/metrics`` (:mod:`splp.directory_service.metrics`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def create_app(
 
     Call :func:`close_app` (or run it with a lifespan) to release the store and the broker.
     """
-    from splp.audit.routes import router as audit_router  # splp.audit imports this package
+    # splp.audit imports this package: its modules are imported when an app is made
+    from splp.audit.routes import router as audit_router
+    from splp.directory_service.metrics import DirectoryMetrics, MetricsMiddleware
 
     settings = settings or Settings()
     app = FastAPI(
@@ -66,6 +69,8 @@ def create_app(
         app.include_router(router)
     app.include_router(audit_router)
     app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.metrics = DirectoryMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 
