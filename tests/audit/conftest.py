@@ -23,23 +23,15 @@ from splp.bus.audit import audit_event, audit_routing_key
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import dumps
 from splp.settings import Settings
-from tests.directory.conftest import create_postgres_database, drop_postgres_database
+from tests.databases import DATABASE_ENGINES, throwaway_database
 
 
-@pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="session", params=DATABASE_ENGINES)
 async def audit_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}"
-        return
-    url = await create_postgres_database()
-    try:
+    async with throwaway_database(request.param, tmp_path_factory, "audit") as url:
         yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 @pytest.fixture

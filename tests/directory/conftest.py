@@ -14,15 +14,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -36,8 +33,8 @@ from splp.directory_service.parties import create_party
 from splp.directory_service.server import migrate
 from splp.http_server import free_port
 from splp.settings import Settings
+from tests.databases import DATABASE_ENGINES, throwaway_database
 
-POSTGRES = os.environ.get("SPLP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
 NO_MANAGEMENT = "http://guest:guest@127.0.0.1:1"
 DEMO = Path(__file__).resolve().parents[2] / "splp" / "demo"
@@ -51,41 +48,12 @@ PARTIES = {
 }
 
 
-async def create_postgres_database() -> str:
-    """A new empty database; returns its SQLAlchemy URL."""
-    name = f"splp_test_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(POSTGRES)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = POSTGRES.rsplit("/", 1)[0]
-    return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
-
-
-async def drop_postgres_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    connection = await asyncpg.connect(POSTGRES)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
-@pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="session", params=DATABASE_ENGINES)
 async def store_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('directory') / 'directory.db'}"
-        return
-    url = await create_postgres_database()
-    try:
+    async with throwaway_database(request.param, tmp_path_factory, "directory") as url:
         yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 @pytest.fixture

@@ -11,13 +11,8 @@ from sqlalchemy import select, text
 from splp.directory_service import Store, dump, init_store, restore
 from splp.directory_service.models import ApiToken, Base
 from splp.errors import ConfigurationError
-from tests.directory.conftest import (
-    Api,
-    create_postgres_database,
-    drop_postgres_database,
-    empty,
-    walk,
-)
+from tests.databases import create_postgres_database, drop_postgres_database
+from tests.directory.conftest import Api, empty, walk
 
 
 async def test_migrations_create_every_table_at_head(store: Store) -> None:
