@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiormq
+import httpx
 import orjson
 import pytest
 from aiormq import spec
@@ -22,6 +23,7 @@ from splp.bus import Client
 from splp.bus.audit import decode_audit_message
 from splp.bus.names import AUDIT_EXCHANGE, DEAD_LETTER_QUEUE, DIRECT_REPLY_TO, queue_for
 from splp.bus.wire import HEADER_DEADLINE, HEADER_STATUS, request_properties
+from splp.errors import SchemaViolation
 from splp.settings import Settings
 from tests.services import HANDLERS, echo_descriptor
 
@@ -248,3 +250,33 @@ async def test_an_unknown_protocol_version_gets_400(raw: Raw) -> None:
     status, problem = problem_of(await raw.send(orjson.dumps({"id": 1}), properties=props))
     assert (status, problem["type"]) == (400, "urn:splp:problem:bad-request")
     assert "splp-protocol 2" in problem["detail"]
+
+
+async def test_metrics_count_outcomes_without_naming_requesters(broker: Settings) -> None:
+    from splp.http_server import free_port
+
+    port = free_port()
+    adapter = Adapter(
+        echo_descriptor(service="echo-metrics"),
+        HANDLERS,
+        broker,
+        declare_topology=True,
+        metrics_port=port,
+    )
+    async with adapter, Client(broker) as client:
+        ref = adapter.descriptor.ref
+        for i in range(3):
+            await client.call("uji", ref, "echo", {"id": i})
+        with pytest.raises(SchemaViolation):
+            await client.call("uji", ref, "echo", {"id": "x"})
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            assert (await http.get(f"http://127.0.0.1:{port}/other")).status_code == 404
+    labels = 'kind="response",operation="echo",service="uji.echo-metrics.v1"'
+    assert f'splp_adapter_requests_total{{{labels},status="200"}} 3' in text
+    assert f'splp_adapter_requests_total{{{labels},status="400"}} 1' in text
+    assert (
+        'splp_adapter_request_seconds_count{operation="echo",service="uji.echo-metrics.v1"} 4'
+        in text
+    )
+    assert "splp_adapter_in_flight" in text and broker.username not in text

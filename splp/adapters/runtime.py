@@ -35,6 +35,7 @@ import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 
 from splp.adapters.grants import Admission, DirectoryGrants, Throttled
+from splp.adapters.metrics import AdapterMetrics
 from splp.bus.audit import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
@@ -59,6 +60,7 @@ from splp.errors import (
     SchemaViolation,
 )
 from splp.log import get_logger
+from splp.metrics import serve_metrics
 from splp.settings import Settings
 
 log = get_logger("adapter")
@@ -84,6 +86,7 @@ class Adapter:
         declare_topology: bool = False,
         name: str | None = None,
         grants: DirectoryGrants | None = None,
+        metrics_port: int = 0,
     ) -> None:
         missing = sorted(set(descriptor.operations) - set(handlers))
         unknown = sorted(set(handlers) - set(descriptor.operations))
@@ -120,6 +123,16 @@ class Adapter:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._resources: list[Callable[[], Awaitable[object]]] = []
+        self.metrics_port = metrics_port
+        self.metrics = AdapterMetrics(str(descriptor.ref))
+        self.metrics.gauge(
+            "splp_adapter_in_flight", "Requests being handled.", lambda: len(self._in_flight)
+        )
+        self.metrics.gauge(
+            "splp_adapter_audit_backlog",
+            "Audit events not yet confirmed by the broker.",
+            lambda: self.audit.backlog,
+        )
         self._meta = {
             "theme": descriptor.theme,
             "publisher": descriptor.publisher,
@@ -137,6 +150,9 @@ class Adapter:
         if self.grants is not None:
             await self.grants.start()
         await self._connection.start()
+        if self.metrics_port:
+            server = await serve_metrics(self.metrics.render, "127.0.0.1", self.metrics_port)
+            self.owns(_closer(server))
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop consuming, let requests in flight finish (up to ``grace`` s), then disconnect."""
@@ -239,6 +255,7 @@ class Adapter:
             # queue of the vhost; requesters can only receive through direct reply-to.
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
             reason = "expired" if expired else "bad-reply-to" if reply_to else "no-reply-to"
+            self.metrics.dropped[reason] += 1
             self.audit.emit(audit_event("dropped", self.source, reason=reason, **meta))
             return
 
@@ -254,13 +271,15 @@ class Adapter:
             wait=False,
         )
         await channel.basic_ack(delivery.delivery_tag, wait=False)
+        seconds = time.perf_counter() - started
+        self.metrics.answered(operation, status, kind, seconds)
         self.audit.emit(
             audit_event(
                 kind,
                 self.source,
                 operation=operation,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=round(seconds * 1000, 3),
                 response_bytes=len(body),
                 **meta,
             )
@@ -345,6 +364,14 @@ class Adapter:
                 InternalError, f"the service's response to {operation} broke its schema"
             )
         return result
+
+
+def _closer(server: asyncio.Server) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        server.close()
+        await server.wait_closed()
+
+    return close
 
 
 def _kind(status: int) -> str:

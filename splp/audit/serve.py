@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 
-from splp.audit.metrics import CONTENT_TYPE
 from splp.audit.settings import AuditSettings
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
+from splp.metrics import serve_metrics
 
 
 async def serve_sink(
@@ -26,9 +25,7 @@ async def serve_sink(
         loop.add_signal_handler(signum, stop.set)
     server: asyncio.Server | None = None
     if metrics_port:
-        server = await asyncio.start_server(
-            lambda r, w: _metrics(sink, r, w), "127.0.0.1", metrics_port
-        )
+        server = await serve_metrics(sink.metrics.render, "127.0.0.1", metrics_port)
     recorders = []
     if settings.broker_events_url:
         from splp.audit.broker_events import BrokerEvents
@@ -44,22 +41,3 @@ async def serve_sink(
         if server is not None:
             server.close()
         await store.close()
-
-
-async def _metrics(
-    sink: AuditSink, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    """A minimal HTTP/1.0 answer: the metrics on ``GET /metrics``, 404 otherwise."""
-    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-        request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        if request.startswith(b"GET /metrics "):
-            body, status = sink.metrics.render().encode(), "200 OK"
-        else:
-            body, status = b"not found\n", "404 Not Found"
-        writer.write(
-            f"HTTP/1.0 {status}\r\nContent-Type: {CONTENT_TYPE}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        await writer.drain()
-    writer.close()

@@ -26,12 +26,24 @@ def run_adapter(
         str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")
     ] = None,
     vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST", help="Virtual host.")] = None,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="SPLP_ADAPTER_METRICS_PORT",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: off).",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the service described in CONFIG until SIGTERM or Ctrl-C, then drain and stop."""
     from splp.adapters import run_http_adapter
 
     run(
         run_http_adapter(
-            config, settings_from(amqp_url=amqp_url, vhost=vhost), declare_topology=declare
+            config,
+            settings_from(amqp_url=amqp_url, vhost=vhost),
+            declare_topology=declare,
+            metrics_port=metrics_port,
         )
     )

@@ -2,7 +2,7 @@
 
 The route is the path template (``/parties/{name}``), never the path itself, so that
 names in paths do not reach the metrics and the series stay few. The text format is
-written by :mod:`splp.audit.metrics`, as for the audit sink.
+written by :mod:`splp.metrics`, as for the audit sink and the adapters.
 
 ``/metrics`` needs no token, like any Prometheus target: it holds counts per route
 template and status only. It is left out of the OpenAPI document.
@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from splp.audit.metrics import CONTENT_TYPE, Histogram, family, sample
+from splp.metrics import CONTENT_TYPE, Histogram, family, sample
 
 UNMATCHED = "<unmatched>"
 
