@@ -9,7 +9,7 @@ message per event would cost the broker and both processes as much as the reques
 themselves. Consumers decode a message with :func:`decode_audit_message`.
 
 The :class:`AuditEmitter` never blocks the request path: :meth:`AuditEmitter.emit` appends
-to a bounded buffer, and a background task publishes batches (after lingering a few
+to a bounded buffer, and a background task publishes batches (after lingering up to 25
 milliseconds so a burst leaves together) as persistent messages with publisher
 confirms. Events that were not confirmed stay in the buffer and are sent again after a
 reconnect, so a consumer may see an event twice (de-duplicate by ``id``), but not lose it
@@ -37,7 +37,7 @@ from splp.log import get_logger
 log = get_logger("audit")
 
 BATCH = 256
-LINGER_SECONDS = 0.005
+LINGER_SECONDS = 0.025
 HEADER_AUDIT_COUNT = "splp-audit-count"
 
 
