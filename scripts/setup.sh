@@ -120,41 +120,30 @@ except OSError:
 EOF
 }
 
-management_ok() {
-    "$PYTHON" - "http://$AMQP_HOST:$MGMT_PORT/api/overview" "$MGMT_USER" "$MGMT_PASS" <<'EOF'
+# management_answers PATH KEY [VALUE]: the management API answers GET PATH with a JSON
+# object holding KEY (equal to VALUE when given).
+management_answers() {
+    "$PYTHON" - "http://$AMQP_HOST:$MGMT_PORT$1" "$MGMT_USER" "$MGMT_PASS" "$2" "${3-}" <<'EOF'
 import base64, json, sys, urllib.request
-url, user, password = sys.argv[1:4]
+url, user, password, key, value = sys.argv[1:6]
 request = urllib.request.Request(url)
 token = base64.b64encode(f"{user}:{password}".encode()).decode()
 request.add_header("Authorization", f"Basic {token}")
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 try:
     with opener.open(request, timeout=5) as response:
-        json.load(response)["management_version"]
+        found = json.load(response)[key]
+        assert not value or found == value, f"{key} is {found!r}"
 except Exception as exc:  # any failure means: not ready yet
     print(exc, file=sys.stderr)
     sys.exit(1)
 EOF
 }
 
-event_exchange_ok() {
-    # rabbitmq_event_exchange declares amq.rabbitmq.event in vhost "/" when enabled.
-    "$PYTHON" - "http://$AMQP_HOST:$MGMT_PORT/api/exchanges/%2F/amq.rabbitmq.event" \
-        "$MGMT_USER" "$MGMT_PASS" <<'EOF'
-import base64, json, sys, urllib.request
-url, user, password = sys.argv[1:4]
-request = urllib.request.Request(url)
-token = base64.b64encode(f"{user}:{password}".encode()).decode()
-request.add_header("Authorization", f"Basic {token}")
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-try:
-    with opener.open(request, timeout=5) as response:
-        assert json.load(response)["name"] == "amq.rabbitmq.event"
-except Exception as exc:
-    print(exc, file=sys.stderr)
-    sys.exit(1)
-EOF
-}
+management_ok() { management_answers /api/overview management_version; }
+
+# rabbitmq_event_exchange declares amq.rabbitmq.event in vhost "/" when enabled.
+event_exchange_ok() { management_answers /api/exchanges/%2F/amq.rabbitmq.event name amq.rabbitmq.event; }
 
 is_local_host() {
     case "$1" in
