@@ -8,8 +8,9 @@ Usage per UTC day, per service and per requester, from the adapters' events:
   ``error_rate`` = errors / calls;
 * ``p50_ms``, ``p95_ms``: latency of the answered requests (nearest rank);
 * ``denied``, ``throttled``: refused attempts (403, 429), not counted as errors;
-* ``active_grants``: grants in force when the report is made (from the directory),
-  for the service or held by the requester.
+* ``active_grants``: grants in force at any moment of that day, for the service or held
+  by the requester (from the directory's access history,
+  :mod:`splp.directory_service.grant_history`).
 """
 
 from __future__ import annotations
@@ -75,12 +76,12 @@ async def usage(
     store: AuditStore,
     since: datetime,
     until: datetime,
-    grants: dict[tuple[str, str], int] | None = None,
+    grants: dict[tuple[str, str, str], int] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Rows ``by_service`` and ``by_requester``, each per day.
 
-    ``grants`` maps ``("service", "PUBLISHER.SERVICE.vMAJOR")`` and
-    ``("requester", NAME)`` to the number of grants in force.
+    ``grants`` maps ``(DAY, "service", "PUBLISHER.SERVICE.vMAJOR")`` and
+    ``(DAY, "requester", NAME)`` to the number of grants in force that day.
     """
     by_service: dict[tuple[str, str], Tally] = defaultdict(Tally)
     by_requester: dict[tuple[str, str], Tally] = defaultdict(Tally)
@@ -112,7 +113,7 @@ async def usage(
                 "day": day,
                 "service": ref,
                 **tally.row(),
-                "active_grants": grants.get(("service", ref), 0),
+                "active_grants": grants.get((day, "service", ref), 0),
             }
             for (day, ref), tally in sorted(by_service.items())
         ],
@@ -121,7 +122,7 @@ async def usage(
                 "day": day,
                 "requester": name,
                 **tally.row(),
-                "active_grants": grants.get(("requester", name), 0),
+                "active_grants": grants.get((day, "requester", name), 0),
             }
             for (day, name), tally in sorted(by_requester.items())
         ],

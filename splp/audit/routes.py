@@ -22,7 +22,7 @@ from splp.audit.query import Filters, records
 from splp.audit.reports import abuse, usage
 from splp.audit.settings import audit_store_url
 from splp.audit.store import AuditStore
-from splp.directory_service.access import active_grants
+from splp.directory_service.grant_history import GrantCounts, count_by_day, grant_periods
 from splp.directory_service.problems import Problem
 from splp.directory_service.routes.common import Supervisor, problems
 from splp.directory_service.store import Store
@@ -95,17 +95,12 @@ async def list_events(
     return {"records": page, "next_after": page[-1]["seq"] if page else after}
 
 
-async def _grants(request: Request) -> dict[tuple[str, str], int]:
+async def _grants(request: Request, start: datetime, end: datetime) -> GrantCounts:
+    """Grants in force on each day of ``[start, end)``, from the access history."""
     store: Store = request.app.state.store
-    counts: dict[tuple[str, str], int] = {}
     async with store.sessions() as session:
-        for grant in await active_grants(session):
-            for key in (
-                ("service", str(grant.get("service"))),
-                ("requester", str(grant.get("requester"))),
-            ):
-                counts[key] = counts.get(key, 0) + 1
-    return counts
+        periods = await grant_periods(session)
+    return count_by_day(periods, start.date(), (end - timedelta(days=1)).date())
 
 
 @router.get("/reports/usage", responses=problems(422))
@@ -118,7 +113,7 @@ async def usage_report(
 ) -> Any:
     """Per day, per service and per requester: calls, error rate, latency, refusals, grants."""
     start, end = period(since, until)
-    report = await usage(audit_store_of(request), start, end, await _grants(request))
+    report = await usage(audit_store_of(request), start, end, await _grants(request, start, end))
     if format == "csv":
         return Response(to_csv(report), media_type="text/csv")
     return {

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from splp.audit import AuditSink, AuditStore
 from splp.bus import Client, ServiceDescriptor
+from splp.directory_service.models import AccessEvent
+from splp.directory_service.store import Store
 from splp.errors import RemoteError
 from splp.settings import Settings
-from tests.audit.conftest import events
+from tests.audit.conftest import call_event, events
 from tests.audit.test_sink import running, wait_count
 from tests.directory.conftest import Api, walk
 
@@ -193,3 +195,41 @@ async def test_a_report_period_is_bounded(audit_api: Api) -> None:
     for route in ("/audit/reports/usage", "/audit/reports/abuse", "/audit/reports/usage.svg"):
         response = await audit_api.get(route, params=wide, headers=audit_api.as_("admin"))
         assert response.status_code == 422, route
+
+
+async def test_active_grants_are_counted_per_day_from_the_access_history(
+    audit_api: Api, penduduk: dict[str, Any]
+) -> None:
+    """A grant revoked two days ago counts on the days it was in force, not after."""
+    kept = await walk(audit_api, penduduk, "granted")
+    revoked = await walk(audit_api, penduduk, "revoked")
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    days = [(today - timedelta(days=n)) for n in (4, 3, 2, 1, 0)]
+    store: Store = audit_api.app.state.store  # type: ignore[attr-defined]
+    async with store.sessions() as session, session.begin():
+        # both were granted four days ago; the second was revoked two days ago
+        for request_id in (kept, revoked):
+            await session.execute(
+                update(AccessEvent)
+                .where(AccessEvent.request_id == request_id, AccessEvent.step != "revoke")
+                .values(at=days[0] - timedelta(hours=1))
+            )
+        await session.execute(
+            update(AccessEvent)
+            .where(AccessEvent.request_id == revoked, AccessEvent.step == "revoke")
+            .values(at=days[2])
+        )
+    audit: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
+    stamp = [d.isoformat(timespec="milliseconds").replace("+00:00", "Z") for d in days]
+    await audit.append([(call_event(1, time=t), None) for t in stamp])
+    response = await audit_api.get(
+        "/audit/reports/usage",
+        params={"since": days[0].date().isoformat()},
+        headers=audit_api.as_("admin"),
+    )
+    assert response.status_code == 200, response.text
+    by_day = {row["day"]: row for row in response.json()["by_service"]}
+    assert [by_day[d.date().isoformat()]["active_grants"] for d in days] == [2, 2, 2, 1, 1]
+    assert [by_day[d.date().isoformat()]["calls"] for d in days] == [1] * 5
+    requesters = {row["day"]: row for row in response.json()["by_requester"]}
+    assert requesters[days[3].date().isoformat()]["active_grants"] == 1
