@@ -22,10 +22,28 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL (``port=0`` picks a free one)."""
+async def serve_app(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> AsyncIterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL (``port=0`` picks a free one).
+
+    With ``certfile`` (PEM, with ``keyfile`` unless the key is in it) it serves HTTPS.
+    """
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name=f"uvicorn:{port}")
     try:
@@ -34,7 +52,7 @@ async def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIt
                 task.result()
                 raise RuntimeError(f"server on {host}:{port} stopped while starting")
             await asyncio.sleep(0.01)
-        yield f"http://{host}:{port}"
+        yield f"{'https' if certfile else 'http'}://{host}:{port}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

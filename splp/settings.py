@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     grants_refresh: float = Field(
         default=10.0, gt=0, description="Seconds between an adapter's fetches of its grants."
     )
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) that `amqps` brokers and `https` directories must chain "
+        "to; default: the system's trust store. Verification is always on.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for brokers that ask for one."
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="Key of `tls_cert_file`, if not in the same file."
+    )
 
     @cached_property
     def broker_url(self) -> str:

@@ -116,7 +116,10 @@ class Adapter:
             routing_key_for(descriptor.ref, op): op for op in descriptor.operations
         }
         self._connection = BrokerConnection(
-            url or self.settings.broker_url, name=self.source, on_ready=self._on_ready
+            url or self.settings.broker_url,
+            name=self.source,
+            on_ready=self._on_ready,
+            settings=self.settings,
         )
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None

@@ -39,6 +39,7 @@ from splp.audit.screen import Screened, screen
 from splp.audit.store import AuditStore
 from splp.bus.connection import BrokerConnection
 from splp.log import get_logger
+from splp.settings import Settings
 
 log = get_logger("audit.broker-events")
 
@@ -122,14 +123,21 @@ def broker_event(routing_key: str, headers: dict[str, Any]) -> dict[str, Any]:
 class BrokerEvents:
     """Stores the broker's security events; run it beside the sink (``splp audit sink``)."""
 
-    def __init__(self, store: AuditStore, broker_url: str, *, queue: str = QUEUE) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        broker_url: str,
+        *,
+        queue: str = QUEUE,
+        settings: Settings | None = None,
+    ) -> None:
         self.store = store
         self.queue = queue
         self.stored = 0
         self._pending: list[tuple[AbstractChannel, int, Screened]] = []
         self._wakeup = asyncio.Event()
         self._connection = BrokerConnection(
-            broker_url, name="splp-audit-broker-events", on_ready=self._attach
+            broker_url, name="splp-audit-broker-events", on_ready=self._attach, settings=settings
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -18,7 +18,9 @@ async def serve_sink(
     :mod:`splp.audit.broker_events`) until SIGINT or SIGTERM; what they received by then
     is stored first."""
     store = AuditStore(settings.audit_store_url)
-    sink = AuditSink(store, settings.broker_url, queue=queue, batch_size=batch_size)
+    sink = AuditSink(
+        store, settings.broker_url, queue=queue, batch_size=batch_size, settings=settings
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -30,7 +32,7 @@ async def serve_sink(
     if settings.broker_events_url:
         from splp.audit.broker_events import BrokerEvents
 
-        recorder = BrokerEvents(store, settings.broker_events_url)
+        recorder = BrokerEvents(store, settings.broker_events_url, settings=settings)
         recorders.append(asyncio.create_task(recorder.run(stop), name="splp-broker-events"))
     try:
         await sink.run(stop)

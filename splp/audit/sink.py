@@ -30,6 +30,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
 from splp.errors import ContractError
 from splp.log import get_logger
+from splp.settings import Settings
 
 log = get_logger("audit.sink")
 
@@ -61,6 +62,7 @@ class AuditSink:
         linger: float = 0.05,
         prefetch: int = 1000,
         metrics: SinkMetrics | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -69,7 +71,11 @@ class AuditSink:
         self.prefetch = prefetch
         self.metrics = metrics or SinkMetrics()
         self._connection = BrokerConnection(
-            broker_url, name="splp-audit-sink", on_ready=self._attach, on_lost=self._lost
+            broker_url,
+            name="splp-audit-sink",
+            on_ready=self._attach,
+            on_lost=self._lost,
+            settings=settings,
         )
         self._batch: Batch | None = None
         self._wakeup = asyncio.Event()

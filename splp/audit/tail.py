@@ -16,14 +16,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiormq
 from aiormq.abc import DeliveredMessage
+from yarl import URL
 
 from splp.audit.query import Filters
 from splp.bus.audit import decode_audit_message
+from splp.bus.connection import open_amqp
 from splp.bus.names import AUDIT_EXCHANGE
-from splp.errors import ContractError, ServiceUnavailable
+from splp.errors import ContractError
 from splp.log import get_logger
+from splp.settings import Settings
+from splp.tls import client_context
 
 log = get_logger("audit.tail")
 
@@ -48,12 +51,15 @@ def line(event: dict[str, Any]) -> str:
     return " ".join(str(field) for field in fields)
 
 
-async def follow(broker_url: str, filters: Filters) -> AsyncIterator[dict[str, Any]]:
-    """Every event published on ``splp.audit`` from now on that passes ``filters``."""
-    try:
-        connection = await aiormq.connect(broker_url)
-    except (OSError, aiormq.exceptions.AMQPError) as exc:
-        raise ServiceUnavailable(f"cannot reach the broker: {type(exc).__name__}") from None
+async def follow(
+    broker_url: str, filters: Filters, settings: Settings | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Every event published on ``splp.audit`` from now on that passes ``filters``.
+
+    An ``amqps`` URL uses the TLS settings of ``settings`` (default: the environment's).
+    """
+    tls = client_context(settings or Settings()) if URL(broker_url).scheme == "amqps" else None
+    connection = await open_amqp(URL(broker_url), tls)
     queue: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def on_message(message: DeliveredMessage) -> None:

@@ -117,7 +117,9 @@ class Client:
         self.settings = settings or Settings()
         broker_url = url or self.settings.broker_url
         self._user_id = URL(broker_url).user or "guest"
-        self._connection = BrokerConnection(broker_url, name=name, on_lost=self._on_lost)
+        self._connection = BrokerConnection(
+            broker_url, name=name, on_lost=self._on_lost, settings=self.settings
+        )
         self._routes: OrderedDict[tuple[str, str], _Route] = OrderedDict()
         self._opening: dict[tuple[str, str], asyncio.Task[_Route]] = {}
         self._max_routes = max_routes

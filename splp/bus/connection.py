@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable
 
 import aiormq
@@ -17,6 +18,8 @@ from yarl import URL
 
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
+from splp.settings import Settings
+from splp.tls import client_context, tls_failure
 
 log = get_logger("connection")
 
@@ -35,7 +38,31 @@ def connection_url(broker_url: str, name: str, heartbeat: int = 10) -> URL:
 
 def describe(url: URL) -> str:
     """The broker address without credentials, for messages and logs."""
-    return f"{url.host}:{url.port}{url.path}"
+    port = url.port or (5671 if url.scheme == "amqps" else 5672)
+    return f"{url.host}:{port}{url.path}"
+
+
+async def open_amqp(url: URL, tls: ssl.SSLContext | None = None) -> AbstractConnection:
+    """Open one AMQP connection; every broker connection SPLP makes is opened here.
+
+    An ``amqps`` URL is dialled with ``tls`` (by default the context of the environment's
+    settings, ``SPLP_TLS_CA_FILE``): the broker's certificate is always verified, and the
+    URL's own ``cafile``/``no_verify_ssl`` parameters are ignored. Failures are typed:
+    :class:`~splp.errors.AccessDenied` for refused credentials, else
+    :class:`~splp.errors.ServiceUnavailable` (saying so when it is the certificate).
+    """
+    context = None
+    if url.scheme == "amqps":
+        context = tls or client_context(Settings())
+        if "no_verify_ssl" in url.query:
+            log.warning("ignoring no_verify_ssl in the broker URL: certificates are verified")
+    try:
+        return await aiormq.connect(url, context=context)
+    except aiormq.exceptions.ProbableAuthenticationError:
+        raise AccessDenied(f"broker {describe(url)} refused the credentials") from None
+    except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
+        why = tls_failure(exc) or repr(exc)
+        raise ServiceUnavailable(f"cannot reach broker {describe(url)}: {why}") from None
 
 
 class BrokerConnection:
@@ -44,6 +71,9 @@ class BrokerConnection:
     >>> conn = BrokerConnection("amqp://guest:guest@127.0.0.1/splp", name="doc")
     >>> conn.is_ready
     False
+
+    An ``amqps`` URL uses the TLS settings of ``settings`` (default: the environment's),
+    see :func:`open_amqp`.
     """
 
     def __init__(
@@ -53,10 +83,13 @@ class BrokerConnection:
         name: str,
         on_ready: ReadyCallback | None = None,
         on_lost: LostCallback | None = None,
+        settings: Settings | None = None,
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
     ) -> None:
         self.url = connection_url(url, name)
+        self._settings = settings
+        self._tls: ssl.SSLContext | None = None
         self._on_ready = on_ready
         self._on_lost = on_lost
         self._min_backoff = min_backoff
@@ -107,12 +140,9 @@ class BrokerConnection:
             self._connection = None
 
     async def _open(self) -> AbstractConnection:
-        try:
-            connection = await aiormq.connect(self.url)
-        except aiormq.exceptions.ProbableAuthenticationError:
-            raise AccessDenied(f"broker {self.address} refused the credentials") from None
-        except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
-            raise ServiceUnavailable(f"cannot reach broker {self.address}: {exc!r}") from None
+        if self.url.scheme == "amqps" and self._tls is None:
+            self._tls = client_context(self._settings or Settings())
+        connection = await open_amqp(self.url, self._tls)
         self._connection = connection
         try:
             if self._on_ready is not None:

@@ -25,6 +25,7 @@ import orjson
 from splp.errors import ServiceUnavailable, error_from_problem
 from splp.log import get_logger
 from splp.settings import Settings
+from splp.tls import http_verify, tls_failure
 
 log = get_logger("directory-cache")
 
@@ -49,7 +50,11 @@ class DirectoryCache:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = settings.directory_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            verify=http_verify(settings),
         )
         # Copies are per directory and per party: two parties see different grants.
         scope = hashlib.sha256(f"{self.url}\0{token or ''}".encode()).hexdigest()[:16]
@@ -66,7 +71,8 @@ class DirectoryCache:
         try:
             response = await self._http.get(path, headers=headers)
         except httpx.HTTPError as exc:
-            return self._fallback(path, copy, f"unreachable ({type(exc).__name__})")
+            why = tls_failure(exc) or type(exc).__name__
+            return self._fallback(path, copy, f"unreachable ({why})")
         if response.status_code == 304 and copy is not None:
             self._copies[path] = copy
             return copy.body

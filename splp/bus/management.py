@@ -15,6 +15,7 @@ import httpx
 
 from splp.errors import ServiceUnavailable
 from splp.settings import Settings
+from splp.tls import http_verify, tls_failure
 
 
 def _q(name: str) -> str:
@@ -32,6 +33,7 @@ class Management:
             base_url=str(url.copy_with(username=None, password=None)),
             auth=(self.user, url.password or "guest"),
             timeout=timeout,
+            verify=http_verify(settings),
         )
 
     async def __aenter__(self) -> Management:
@@ -49,14 +51,18 @@ class Management:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable(
-                f"RabbitMQ management API at {self._http.base_url} is unreachable: {exc!r}"
-            ) from None
+            raise self._unreachable(exc) from None
         if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
             raise ServiceUnavailable(
                 f"RabbitMQ management API: {method} {path} answered {response.status_code}"
             )
         return response
+
+    def _unreachable(self, exc: httpx.HTTPError) -> ServiceUnavailable:
+        why = tls_failure(exc) or repr(exc)
+        return ServiceUnavailable(
+            f"RabbitMQ management API at {self._http.base_url} is unreachable: {why}"
+        )
 
     async def ensure_vhost(self, vhost: str) -> None:
         """Create ``vhost`` (idempotent) and give the management user full rights on it."""
@@ -95,9 +101,7 @@ class Management:
         try:
             response = await self._http.get(path, params=params or None)
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable(
-                f"RabbitMQ management API at {self._http.base_url} is unreachable: {exc!r}"
-            ) from None
+            raise self._unreachable(exc) from None
         if response.status_code == 404:
             return None
         if response.status_code >= 400:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from splp.cli.app import app, fail, run, settings_from
 from splp.cli.directory import DEFAULT_URL, DirectoryUrl, call_directory
+
+if TYPE_CHECKING:
+    from splp.settings import Settings
 
 audit_app = typer.Typer(
     help="The audit trail: sink, verification, live tail.", no_args_is_help=True
@@ -140,11 +143,7 @@ def tail(
         typer.echo(json.dumps(event, sort_keys=True) if as_json else line(event))
 
     if follow:
-        run(
-            _follow(
-                settings_from(amqp_url=amqp_url, vhost=vhost).broker_url, filters, show, max_events
-            )
-        )
+        run(_follow(settings_from(amqp_url=amqp_url, vhost=vhost), filters, show, max_events))
         return
     if token:
         params = {"service": service, "requester": requester, "status": status}
@@ -172,12 +171,12 @@ async def _latest(database_url: str | None, filters: Any, limit: int) -> list[di
 
 
 async def _follow(
-    broker_url: str, filters: Any, show: Callable[[dict[str, Any]], None], max_events: int
+    settings: Settings, filters: Any, show: Callable[[dict[str, Any]], None], max_events: int
 ) -> None:
     from splp.audit.tail import follow
 
     shown = 0
-    stream = follow(broker_url, filters)
+    stream = follow(settings.broker_url, filters, settings)
     try:
         async for event in stream:
             show(event)

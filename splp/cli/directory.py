@@ -46,13 +46,20 @@ DEFAULT_URL = "http://127.0.0.1:8470"
 
 
 def directory_client(url: str, token: str) -> DirectoryClient:
-    """A client of the directory at ``url`` acting as the holder of ``token``."""
+    """A client of the directory at ``url`` acting as the holder of ``token``; an ``https``
+    directory is verified with ``SPLP_TLS_CA_FILE`` (see :mod:`splp.tls`)."""
     from splp.directory_service.client import DirectoryClient
     from splp.errors import ConfigurationError
+    from splp.settings import Settings
+    from splp.tls import http_verify
 
     if not token:
         fail(ConfigurationError("no API token: set SPLP_TOKEN or pass --token"))
-    return DirectoryClient(url, token)
+    try:
+        verify = http_verify(Settings())
+    except ConfigurationError as exc:
+        fail(exc)
+    return DirectoryClient(url, token, verify=verify)
 
 
 def call_directory(
@@ -120,21 +127,40 @@ def init(
 
 
 @directory_app.command(
-    "serve", epilog="Example:\n\n  splp directory serve --host 0.0.0.0 --port 8470"
+    "serve",
+    epilog="Example:\n\n  splp directory serve --host 0.0.0.0 --port 8470 "
+    "--tls-cert /etc/splp/directory.pem --tls-key /etc/splp/directory.key",
 )
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8470,
     database_url: DatabaseUrl = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SPLP_DIRECTORY_TLS_CERT",
+            help="Serve HTTPS with this certificate chain (PEM); needs --tls-key.",
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SPLP_DIRECTORY_TLS_KEY",
+            help="The private key (PEM) of --tls-cert.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Migrate the store and serve the directory API (OpenAPI docs at /docs)."""
     from splp.directory_service import serve as serve_directory
+    from splp.errors import ConfigurationError
 
+    if (tls_cert is None) != (tls_key is None):
+        fail(ConfigurationError("--tls-cert and --tls-key go together: give both or neither"))
     try:
-        serve_directory(_settings(database_url), host, port)
+        serve_directory(_settings(database_url), host, port, tls_cert=tls_cert, tls_key=tls_key)
     except Exception as exc:  # startup errors become one line
-        from splp.errors import ConfigurationError
-
         fail(
             exc
             if isinstance(exc, ConfigurationError)

@@ -62,7 +62,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store or Store(settings.database_url)
-    app.state.audit = audit or DirectoryAudit(settings.broker_url)
+    app.state.audit = audit or DirectoryAudit(settings.broker_url, settings)
     app.state.broker = BrokerReconciler(app.state.store, settings)
     problems.install(app)
     for router in routers():

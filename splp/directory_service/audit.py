@@ -21,6 +21,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
+from splp.settings import Settings
 
 log = get_logger("directory.audit")
 
@@ -31,9 +32,10 @@ RETRY_SECONDS = (0.5, 30.0)
 class DirectoryAudit:
     """Emits the directory's events; connects to the broker in the background on first use."""
 
-    def __init__(self, broker_url: str | None) -> None:
+    def __init__(self, broker_url: str | None, settings: Settings | None = None) -> None:
         self.emitter = AuditEmitter()
         self._broker_url = broker_url
+        self._settings = settings
         self._connection: BrokerConnection | None = None
         self._connector: asyncio.Task[None] | None = None
 
@@ -60,7 +62,10 @@ class DirectoryAudit:
         delay = RETRY_SECONDS[0]
         while True:
             connection = BrokerConnection(
-                self._broker_url, name="splp-directory", on_ready=self._attach
+                self._broker_url,
+                name="splp-directory",
+                on_ready=self._attach,
+                settings=self._settings,
             )
             try:
                 await connection.start()

@@ -10,11 +10,13 @@ unreachable directory is :class:`~splp.errors.ServiceUnavailable`.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
 
 from splp import errors
+from splp.tls import tls_failure
 
 TIMEOUT = 30.0
 
@@ -23,12 +25,17 @@ class DirectoryClient:
     """Calls the directory at ``url`` as the party holding ``token``."""
 
     def __init__(
-        self, url: str, token: str | None, *, transport: httpx.BaseTransport | None = None
+        self,
+        url: str,
+        token: str | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=TIMEOUT, transport=transport
+            base_url=self.url, headers=headers, timeout=TIMEOUT, transport=transport, verify=verify
         )
 
     def __enter__(self) -> DirectoryClient:
@@ -59,9 +66,8 @@ class DirectoryClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise errors.ServiceUnavailable(
-                f"directory {self.url} is unreachable: {type(exc).__name__}"
-            ) from None
+            why = tls_failure(exc) or type(exc).__name__
+            raise errors.ServiceUnavailable(f"directory {self.url} is unreachable: {why}") from None
         if response.is_success:
             if raw:
                 return response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from splp.directory_service.store import Store
 from splp.settings import Settings
@@ -28,11 +29,29 @@ async def migrate(settings: Settings) -> None:
         await audit.close()
 
 
-def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Bring the store up to date and serve until interrupted (blocks)."""
+def serve(
+    settings: Settings,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> None:
+    """Bring the store up to date and serve until interrupted (blocks).
+
+    With ``tls_cert`` (PEM chain) and ``tls_key`` it serves HTTPS only.
+    """
     import uvicorn
 
     from splp.directory_service.app import create_app
 
     asyncio.run(migrate(settings))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+    )

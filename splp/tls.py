@@ -1,0 +1,91 @@
+"""TLS for SPLP's clients: one context for ``amqps`` to RabbitMQ and ``https`` to the
+directory and the management API.
+
+Verification is always on: the peer's certificate must chain to ``SPLP_TLS_CA_FILE``
+(or, when that is not set, to the system's trust store) and name the host that was
+dialled. ``SPLP_TLS_CERT_FILE`` and ``SPLP_TLS_KEY_FILE`` add a client certificate for
+brokers that ask for one (mutual TLS). There is no switch to turn verification off.
+
+>>> context = client_context(Settings())
+>>> context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+True
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from splp.errors import ConfigurationError
+from splp.settings import Settings
+
+HINT = "set SPLP_TLS_CA_FILE to the CA that signed it"
+
+
+def client_context(settings: Settings) -> ssl.SSLContext:
+    """A verifying TLS client context built from ``settings`` (TLS 1.2 or newer).
+
+    Raises :class:`~splp.errors.ConfigurationError` when a configured file cannot be
+    loaded, naming the setting and the file.
+    """
+    try:
+        context = ssl.create_default_context(
+            cafile=str(settings.tls_ca_file) if settings.tls_ca_file else None
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"SPLP_TLS_CA_FILE {settings.tls_ca_file} cannot be loaded: {_reason(exc)}"
+        ) from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.tls_cert_file is not None or settings.tls_key_file is not None:
+        if settings.tls_cert_file is None:
+            raise ConfigurationError("SPLP_TLS_KEY_FILE is set without SPLP_TLS_CERT_FILE")
+        try:
+            context.load_cert_chain(
+                settings.tls_cert_file,
+                settings.tls_key_file,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"client certificate SPLP_TLS_CERT_FILE {settings.tls_cert_file} / "
+                f"SPLP_TLS_KEY_FILE {settings.tls_key_file} cannot be loaded: {_reason(exc)}"
+            ) from None
+    return context
+
+
+def http_verify(settings: Settings) -> ssl.SSLContext | bool:
+    """The ``verify=`` of an httpx client: ``True`` (httpx's own CA bundle) unless SPLP's
+    TLS settings are given, then :func:`client_context`."""
+    if settings.tls_ca_file is None and settings.tls_cert_file is None:
+        return True
+    return client_context(settings)
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """Why ``exc`` (or an exception it was raised from) failed a TLS handshake, with a hint;
+    ``None`` when it is not a TLS failure.
+
+    >>> tls_failure(ConnectionRefusedError(111, "Connection refused")) is None
+    True
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            why = current.verify_message or "certificate verify failed"
+            return f"TLS certificate verification failed ({why}); {HINT}"
+        if isinstance(current, ssl.SSLError):
+            return f"TLS handshake failed ({_reason(current)})"
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"TLS certificate verification failed ({text}); {HINT}"
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
