@@ -1,23 +1,113 @@
-"""The root Typer app, the shared options and the error-to-exit-code policy."""
+"""The root Typer app, the shared options and the guard that turns failures into exit codes.
+
+Whatever goes wrong in a command (a usage error, an SPLP error, a library's exception) is
+printed as one line ``error: ...`` on stderr and exits with the code of the policy in
+:mod:`splp.cli.exits`; ``--debug`` prints the traceback first.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Coroutine
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from splp import errors
+from splp.cli.exits import (
+    EXIT_DENIED,
+    EXIT_REMOTE,
+    EXIT_TIMEOUT,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    POLICY,
+    describe,
+    exit_code_for,
+    one_line,
+)
 
 if TYPE_CHECKING:
     from splp.settings import Settings
 
+# typer.BadParameter derives from the UsageError and ClickException of the click that typer
+# uses (click itself, or the copy newer typers carry): take the classes from there.
+_USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
+_CLICK_EXCEPTION: type[Exception] = _USAGE_ERROR.__mro__[1]
+assert (_USAGE_ERROR.__name__, _CLICK_EXCEPTION.__name__) == ("UsageError", "ClickException")
+
+_state = {"debug": False}
+
+
+class GuardedGroup(TyperGroup):
+    """The root command: every failure is one line on stderr and a policy exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        _state["debug"] = False
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except _USAGE_ERROR as exc:
+            sys.exit(_usage_error(exc))
+        except _CLICK_EXCEPTION as exc:
+            typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(EXIT_REMOTE)
+        except (Exception, KeyboardInterrupt) as exc:
+            sys.exit(report_failure(exc))
+        # without standalone mode, click returns the code of a typer.Exit, else the
+        # command's own return value (our commands return None)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _usage_error(exc: Exception) -> int:
+    """One line for a usage error; ``no_args_is_help`` has printed the help already."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        message = exc.format_message()  # type: ignore[attr-defined]
+        if message:  # without rich, the help is the message
+            typer.echo(message)
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    typer.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)  # type: ignore[attr-defined]
+    return EXIT_USAGE
+
+
+def report_failure(exc: BaseException) -> int:
+    """Print ``exc`` as one line (after its traceback with ``--debug``); its exit code."""
+    code, message = describe(exc)
+    if _state["debug"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.echo(f"error: {message}", err=True)
+    return code
+
+
 app = typer.Typer(
     name="splp",
+    cls=GuardedGroup,
     help="SPLP, the regency government service bus: call services, run adapters, run the demo.",
+    epilog=(
+        "Examples:\n\n"
+        "  splp directory init\n"
+        "  splp service list --theme kependudukan --json\n"
+        '  splp call kependudukan dukcapil.penduduk.v1 get-by-nik \'{"nik": "1508010101900001"}\''
+        "\n\n"
+        "Every command prints data as a table or text, and as JSON with --json. Errors are one "
+        "line on stderr (with the traceback under --debug).\n\n" + POLICY
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -25,15 +115,32 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-# Exit codes: 0 success; 1 the service answered with a problem; 2 bad usage or configuration;
-# 3 access denied; 4 service or broker unavailable; 5 timeout.
-EXIT_REMOTE, EXIT_USAGE, EXIT_DENIED, EXIT_UNAVAILABLE, EXIT_TIMEOUT = 1, 2, 3, 4, 5
-
-_state = {"debug": False}
+__all__ = [
+    "EXIT_DENIED",
+    "EXIT_REMOTE",
+    "EXIT_TIMEOUT",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "app",
+    "exit_code_for",
+    "fail",
+    "run",
+    "settings_from",
+]
 
 # "splp" follows --debug/--verbose; the others stay at WARNING or above even with --debug:
 # httpx logs full URLs and aiormq whole frames at DEBUG, and both can hold personal data.
-QUIETED_LOGGERS = ("splp", "httpx", "httpcore", "aiormq", "aio_pika", "uvicorn.access")
+# aiormq.connection logs a failed connect at ERROR, which the command then prints as its
+# error line: shown only with --verbose or --debug.
+QUIETED_LOGGERS = (
+    "splp",
+    "httpx",
+    "httpcore",
+    "aiormq",
+    "aio_pika",
+    "uvicorn.access",
+    "aiormq.connection",
+)
 
 
 @app.callback()
@@ -53,6 +160,8 @@ def configure_logging(level: int) -> None:
     logging.getLogger("splp").setLevel(level)
     for noisy in QUIETED_LOGGERS[1:]:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if level >= logging.WARNING:
+        logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
 
 
 def settings_from(**overrides: str | None) -> Settings:
@@ -62,24 +171,11 @@ def settings_from(**overrides: str | None) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v})  # type: ignore[arg-type]
 
 
-def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, errors.AccessDenied):
-        return EXIT_DENIED
-    if isinstance(exc, errors.RemoteError):
-        return EXIT_REMOTE
-    if isinstance(exc, errors.RequestTimeout):
-        return EXIT_TIMEOUT
-    if isinstance(exc, errors.ServiceUnavailable):
-        return EXIT_UNAVAILABLE
-    return EXIT_USAGE
-
-
 def fail(exc: BaseException) -> NoReturn:
     """Print ``exc`` as one line (a traceback only with ``--debug``) and exit."""
     if _state["debug"]:
         raise exc
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(exit_code_for(exc))
+    raise typer.Exit(report_failure(exc))
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
