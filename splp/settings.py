@@ -6,7 +6,6 @@ The CLI reuses the same names as ``envvar=`` so ``SPLP_AMQP_URL`` works everywhe
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -72,13 +71,21 @@ class Settings(BaseSettings):
         default=None, description="Key of `tls_cert_file`, if not in the same file."
     )
 
-    @cached_property
+    @property
     def broker_url(self) -> str:
-        """``amqp_url`` with ``vhost`` as its path (percent-encoded)."""
+        """``amqp_url`` with ``vhost`` as its path (percent-encoded).
+
+        A property, not a cached one: ``model_copy`` copies cached values, and a copy with
+        another vhost or URL must not keep its original's.
+
+        >>> s = Settings(vhost="a")
+        >>> s.broker_url, s.model_copy(update={"vhost": "b"}).broker_url
+        ('amqp://guest:guest@127.0.0.1:5672/a', 'amqp://guest:guest@127.0.0.1:5672/b')
+        """
         parts = urlsplit(self.amqp_url)
         return urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
 
-    @cached_property
+    @property
     def username(self) -> str:
         """The broker user; requests carry it as ``user_id``."""
         return unquote(urlsplit(self.amqp_url).username or "guest")
