@@ -14,11 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from splp.cli.app import app, fail, run
+from splp.cli.output import AsJson, print_json
 
 if TYPE_CHECKING:
     from splp.directory_service.client import DirectoryClient
 
-directory_app = typer.Typer(help="Run and maintain the directory service.", no_args_is_help=True)
+directory_app = typer.Typer(
+    help="Run and maintain the directory service.",
+    epilog="Example:\n\n  splp directory init\n\n  splp directory serve --port 8470",
+    no_args_is_help=True,
+)
 app.add_typer(directory_app, name="directory")
 
 DirectoryUrl = Annotated[
@@ -41,7 +46,6 @@ DatabaseUrl = Annotated[
         help="The store (default sqlite+aiosqlite:///splp.db).",
     ),
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 DEFAULT_URL = "http://127.0.0.1:8470"
 
 
@@ -79,10 +83,6 @@ def call_directory(
             fail(exc)
 
 
-def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
 def _settings(database_url: str | None) -> Any:
     from splp.settings import Settings
 
@@ -95,12 +95,13 @@ def _settings(database_url: str | None) -> Any:
 def init(
     database_url: DatabaseUrl = None,
     admin: Annotated[str, typer.Option(help="Name of the first administrator party.")] = "admin",
+    as_json: AsJson = False,
 ) -> None:
     """Create (or upgrade) the store and print the first administrator's token, once."""
     from splp.audit.settings import audit_store_url
     from splp.bus.names import check_segment
     from splp.directory_service import Store, init_store
-    from splp.errors import ConfigurationError, ContractError
+    from splp.errors import ConfigurationError, ContractError, ServiceUnavailable
 
     try:
         check_segment(admin, "party name")
@@ -117,8 +118,13 @@ def init(
 
     try:
         token = run(go())
+    except ConnectionError as exc:
+        fail(ServiceUnavailable(f"cannot reach the store: {exc.strerror or exc}"))
     except OSError as exc:
         fail(ConfigurationError(f"cannot open the store: {exc}"))
+    if as_json:
+        print_json({"administrator": admin if token else None, "token": token})
+        return
     if token is None:
         typer.echo("store is up to date; an administrator exists already (no token printed)")
         return
@@ -174,6 +180,7 @@ def serve(
 def backup(
     file: Annotated[Path, typer.Argument(help="Where to write the backup (JSON).")],
     database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Write every table of the store to FILE (restorable into SQLite or PostgreSQL)."""
     from splp.directory_service import Store, dump
@@ -193,7 +200,11 @@ def backup(
         file.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
     except OSError as exc:
         fail(ConfigurationError(f"cannot write {file}: {exc.strerror}"))
-    rows = sum(len(rows) for rows in document["tables"].values())
+    counts = {name: len(rows) for name, rows in document["tables"].items()}
+    rows = sum(counts.values())
+    if as_json:
+        print_json({"file": str(file), "rows": rows, "tables": counts})
+        return
     typer.echo(f"backed up {rows} rows of {len(document['tables'])} tables to {file}")
 
 
@@ -203,6 +214,7 @@ def backup(
 def restore(
     file: Annotated[Path, typer.Argument(help="A file written by `splp directory backup`.")],
     database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
 ) -> None:
     """Load FILE into an empty store (it is created if needed)."""
     from splp.directory_service import Store
@@ -225,6 +237,9 @@ def restore(
             await store.close()
 
     counts = run(go())
+    if as_json:
+        print_json({"file": str(file), "rows": sum(counts.values()), "tables": counts})
+        return
     typer.echo(f"restored {sum(counts.values())} rows of {len(counts)} tables from {file}")
 
 
