@@ -7,9 +7,14 @@ from typing import Annotated
 import typer
 
 from splp.cli.app import app
-from splp.cli.directory import DEFAULT_URL, AsJson, DirectoryUrl, Token, call_directory, print_json
+from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
+from splp.cli.output import AsJson, print_json, print_table
 
-party_app = typer.Typer(help="Manage parties: agencies and applications.", no_args_is_help=True)
+party_app = typer.Typer(
+    help="Manage parties: agencies and applications.",
+    epilog="Example:\n\n  splp party add dinsos --role requester --title 'Dinas Sosial'",
+    no_args_is_help=True,
+)
 app.add_typer(party_app, name="party")
 
 ROLES = ("administrator", "publisher", "requester", "monitor")
@@ -19,7 +24,7 @@ ROLES = ("administrator", "publisher", "requester", "monitor")
     "add", epilog="Example:\n\n  splp party add dinsos --role requester --title 'Dinas Sosial'"
 )
 def add(
-    name: Annotated[str, typer.Argument(help="Short name, e.g. dukcapil ([a-z0-9-]).")],
+    name: Annotated[str, typer.Argument(help="Short name, e.g. dukcapil (\\[a-z0-9-]).")],
     role: Annotated[
         list[str],
         typer.Option(
@@ -50,7 +55,7 @@ def add(
         typer.echo(created["broker_password"])
 
 
-@party_app.command("list")
+@party_app.command("list", epilog="Example:\n\n  splp party list --json")
 def list_parties(
     as_json: AsJson = False, directory_url: DirectoryUrl = DEFAULT_URL, token: Token = ""
 ) -> None:
@@ -59,8 +64,7 @@ def list_parties(
     if as_json:
         print_json(parties)
         return
-    for party in parties:
-        typer.echo(f"{party['name']:<24} {','.join(party['roles']):<40} {party['title']}")
+    print_table(parties, ("name", "roles", "title"), "no party")
 
 
 @party_app.command("token", epilog="Example:\n\n  splp party token dinsos")

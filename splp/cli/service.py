@@ -8,10 +8,21 @@ from typing import Annotated, Any
 import typer
 
 from splp.cli.app import app, fail
-from splp.cli.directory import DEFAULT_URL, AsJson, DirectoryUrl, Token, call_directory, print_json
+from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
+from splp.cli.output import AsJson, print_json, print_table
 
-theme_app = typer.Typer(help="Manage themes (groups of services).", no_args_is_help=True)
-service_app = typer.Typer(help="Publish and find services.", no_args_is_help=True)
+theme_app = typer.Typer(
+    help="Manage themes (groups of services).",
+    epilog="Example:\n\n  splp theme list",
+    no_args_is_help=True,
+)
+service_app = typer.Typer(
+    help="Publish and find services.",
+    epilog="Example:\n\n  splp service list --text penduduk",
+    no_args_is_help=True,
+)
+# the OpenAPI and AsyncAPI commands print JSON anyway; --json is accepted for uniformity
+AlwaysJson = Annotated[bool, typer.Option("--json", help="Accepted: the output is JSON anyway.")]
 app.add_typer(theme_app, name="theme")
 app.add_typer(service_app, name="service")
 
@@ -20,19 +31,23 @@ Ref = Annotated[str, typer.Argument(help="PUBLISHER.SERVICE.vMAJOR, e.g. dukcapi
 
 @theme_app.command("add", epilog="Example:\n\n  splp theme add kependudukan --title 'Population'")
 def add_theme(
-    name: Annotated[str, typer.Argument(help="Theme name ([a-z0-9-]).")],
+    name: Annotated[str, typer.Argument(help="Theme name (\\[a-z0-9-]).")],
     title: Annotated[str, typer.Option(help="Display title.")] = "",
     description: Annotated[str, typer.Option(help="What the theme covers.")] = "",
+    as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
     """Add a theme (administrators)."""
     body = {"name": name, "title": title, "description": description}
     theme = call_directory(directory_url, token, "POST", "/themes", body)
+    if as_json:
+        print_json(theme)
+        return
     typer.echo(f"theme {theme['name']} added")
 
 
-@theme_app.command("list")
+@theme_app.command("list", epilog="Example:\n\n  splp theme list --json")
 def list_themes(
     as_json: AsJson = False, directory_url: DirectoryUrl = DEFAULT_URL, token: Token = ""
 ) -> None:
@@ -41,13 +56,15 @@ def list_themes(
     if as_json:
         print_json(themes)
         return
-    for theme in themes:
-        typer.echo(f"{theme['name']:<24} {theme['title']}")
+    print_table(themes, ("name", "title"), "no theme")
 
 
-@theme_app.command("asyncapi")
+@theme_app.command(
+    "asyncapi", epilog="Example:\n\n  splp theme asyncapi kependudukan > kependudukan.asyncapi.json"
+)
 def theme_asyncapi(
     name: Annotated[str, typer.Argument(help="Theme name.")],
+    as_json: AlwaysJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
@@ -58,6 +75,7 @@ def theme_asyncapi(
 @service_app.command("publish", epilog="Example:\n\n  splp service publish penduduk.yaml")
 def publish(
     descriptor: Annotated[Path, typer.Argument(help="The service descriptor (YAML or JSON).")],
+    as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
@@ -70,6 +88,9 @@ def publish(
     except ConfigurationError as exc:
         fail(exc)
     detail = call_directory(directory_url, token, "POST", "/services", document)
+    if as_json:
+        print_json(detail)
+        return
     typer.echo(f"published {detail['ref']} version {detail['version']} in theme {detail['theme']}")
 
 
@@ -89,13 +110,7 @@ def list_services(
     if as_json:
         print_json(found)
         return
-    if not found:
-        typer.echo("no service found")
-    for item in found:
-        typer.echo(
-            f"{item['ref']:<36} {item['version']:<10} {item['theme']:<18} "
-            f"{item['lifecycle']:<11} {item['title']}"
-        )
+    print_table(found, ("ref", "version", "theme", "lifecycle", "title"), "no service found")
 
 
 @service_app.command("show", epilog="Example:\n\n  splp service show dukcapil.penduduk.v1")
@@ -130,8 +145,15 @@ def _print_detail(detail: dict[str, Any]) -> None:
             typer.echo("\n".join("      " + line for line in schema.splitlines()))
 
 
-@service_app.command("openapi")
-def openapi(ref: Ref, directory_url: DirectoryUrl = DEFAULT_URL, token: Token = "") -> None:
+@service_app.command(
+    "openapi", epilog="Example:\n\n  splp service openapi dukcapil.penduduk.v1 > penduduk.json"
+)
+def openapi(
+    ref: Ref,
+    as_json: AlwaysJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
     """Print the OpenAPI document of a service."""
     print_json(call_directory(directory_url, token, "GET", f"/services/{ref}/openapi"))
 
@@ -144,12 +166,16 @@ def lifecycle(
     version: Annotated[str, typer.Argument(help="The version, e.g. 1.0.0.")],
     state: Annotated[str, typer.Argument(help="published, deprecated or retired.")],
     reason: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
     """Deprecate, retire or re-publish one version (its publisher or an administrator)."""
     body = {"lifecycle": state, "reason": reason}
-    call_directory(
+    changed = call_directory(
         directory_url, token, "PUT", f"/services/{ref}/versions/{version}/lifecycle", body
     )
+    if as_json:
+        print_json(changed)
+        return
     typer.echo(f"{ref} version {version} is {state}")
