@@ -15,10 +15,18 @@ from typing import Annotated, Any
 import typer
 
 from splp.cli.app import app, fail
-from splp.cli.directory import DEFAULT_URL, AsJson, DirectoryUrl, Token, call_directory, print_json
+from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
+from splp.cli.output import AsJson, print_json, print_table
 
 access_app = typer.Typer(
-    help="Request, approve, grant and revoke access to services.", no_args_is_help=True
+    help="Request, approve, grant and revoke access to services.",
+    epilog=(
+        "Example:\n\n"
+        "  splp access request dukcapil.penduduk.v1 --reason 'bansos eligibility'\n"
+        "  splp access approve 7 --reason 'within the mandate of Dinsos'\n"
+        "  splp access grant 7 --quota 600 --until 2027-12-31"
+    ),
+    no_args_is_help=True,
 )
 app.add_typer(access_app, name="access")
 
@@ -26,22 +34,35 @@ RequestId = Annotated[int, typer.Argument(help="The access request number.", min
 Reason = Annotated[str, typer.Option("--reason", help="Why; recorded in the request's history.")]
 
 
-def _print_request(request: dict[str, Any]) -> None:
-    operations = ",".join(request["operations"]) if request["operations"] else "all operations"
+def _limits(request: dict[str, Any]) -> str:
     limits = []
     if request.get("quota_per_minute"):
         limits.append(f"{request['quota_per_minute']}/min")
     if request.get("expires_at"):
         limits.append(f"until {request['expires_at']}")
+    return ", ".join(limits)
+
+
+def _operations(request: dict[str, Any]) -> str:
+    return ",".join(request["operations"]) if request["operations"] else "all operations"
+
+
+def _print_request(request: dict[str, Any], as_json: bool = False) -> None:
+    if as_json:
+        print_json(request)
+        return
+    limits = _limits(request)
     typer.echo(
         f"#{request['id']:<5} {request['state']:<10} {request['requester']:<16} "
-        f"{request['service']:<32} {operations}" + (f" ({', '.join(limits)})" if limits else "")
+        f"{request['service']:<32} {_operations(request)}" + (f" ({limits})" if limits else "")
     )
 
 
-def _step(step: str, request_id: int, body: dict[str, Any], url: str, token: str) -> None:
+def _step(
+    step: str, request_id: int, body: dict[str, Any], url: str, token: str, as_json: bool
+) -> None:
     request = call_directory(url, token, "POST", f"/access-requests/{request_id}/{step}", body)
-    _print_request(request)
+    _print_request(request, as_json)
 
 
 @access_app.command(
@@ -57,6 +78,7 @@ def request_access(
     operations: Annotated[
         str | None, typer.Option(help="Comma-separated operations; all when left out.")
     ] = None,
+    as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
@@ -64,31 +86,34 @@ def request_access(
     body: dict[str, Any] = {"service": service, "reason": reason}
     if operations is not None:
         body["operations"] = [op.strip() for op in operations.split(",") if op.strip()]
-    _print_request(call_directory(directory_url, token, "POST", "/access-requests", body))
+    request = call_directory(directory_url, token, "POST", "/access-requests", body)
+    _print_request(request, as_json)
 
 
-def _simple_step(step: str, who: str) -> None:
+def _simple_step(step: str, who: str, reason: str) -> None:
     def command(
         request_id: RequestId,
         reason: Reason,
+        as_json: AsJson = False,
         directory_url: DirectoryUrl = DEFAULT_URL,
         token: Token = "",
     ) -> None:
-        _step(step, request_id, {"reason": reason}, directory_url, token)
+        _step(step, request_id, {"reason": reason}, directory_url, token, as_json)
 
-    command.__doc__ = f"{step.capitalize()} access request ID ({who})."
-    access_app.command(step)(command)
+    command.__doc__ = f"{step.capitalize()} access request ID ({who}); prints the request."
+    example = f"Example:\n\n  splp access {step} 7 --reason '{reason}'"
+    access_app.command(step, epilog=example)(command)
 
 
-for _name, _who in (
-    ("approve", "administrators"),
-    ("reject", "administrators"),
-    ("decline", "the publisher that owns the service"),
-    ("revoke", "administrators or the owning publisher"),
-    ("suspend", "administrators or the owning publisher"),
-    ("resume", "administrators or the owning publisher"),
+for _name, _who, _reason in (
+    ("approve", "administrators", "within the mandate of Dinsos"),
+    ("reject", "administrators", "not within the mandate of the requester"),
+    ("decline", "the publisher that owns the service", "the register is being migrated"),
+    ("revoke", "administrators or the owning publisher", "the programme has ended"),
+    ("suspend", "administrators or the owning publisher", "unusual request volume"),
+    ("resume", "administrators or the owning publisher", "volume explained"),
 ):
-    _simple_step(_name, _who)
+    _simple_step(_name, _who, _reason)
 
 
 def parse_until(value: str) -> str:
@@ -116,6 +141,7 @@ def grant(
         str | None, typer.Option(help="Grant only these operations (comma-separated).")
     ] = None,
     reason: Annotated[str, typer.Option(help="Recorded in the request's history.")] = "",
+    as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
@@ -125,7 +151,7 @@ def grant(
         body["expires_at"] = parse_until(until)
     if operations is not None:
         body["operations"] = [op.strip() for op in operations.split(",") if op.strip()]
-    _step("grant", request_id, body, directory_url, token)
+    _step("grant", request_id, body, directory_url, token, as_json)
 
 
 @access_app.command("list", epilog="Example:\n\n  splp access list --state submitted")
@@ -143,13 +169,12 @@ def list_requests(
     if as_json:
         print_json(requests)
         return
-    if not requests:
-        typer.echo("no access request")
-    for request in requests:
-        _print_request(request)
+    rows = [{**r, "operations": _operations(r), "limits": _limits(r) or None} for r in requests]
+    columns = ("id", "state", "requester", "service", "operations", "limits")
+    print_table(rows, columns, "no access request")
 
 
-@access_app.command("history")
+@access_app.command("history", epilog="Example:\n\n  splp access history 7")
 def history(
     request_id: RequestId,
     as_json: AsJson = False,
@@ -161,11 +186,8 @@ def history(
     if as_json:
         print_json(events)
         return
-    for event in events:
-        typer.echo(
-            f"{event['at']}  {event['actor']:<16} {event['step']:<8} "
-            f"{event['from_state'] or '-'} -> {event['to_state']}  {event['reason']}"
-        )
+    columns = ("at", "actor", "step", "from_state", "to_state", "reason")
+    print_table(events, columns, f"no history for request {request_id}")
 
 
 @access_app.command(
@@ -186,16 +208,6 @@ def grants(
     if as_json:
         print_json(found)
         return
-    if not found:
-        typer.echo("no grant in force")
-    for grant in found:
-        operations = ",".join(grant["operations"]) if grant["operations"] else "all operations"
-        limits = []
-        if grant.get("quota_per_minute"):
-            limits.append(f"{grant['quota_per_minute']}/min")
-        if grant.get("expires_at"):
-            limits.append(f"until {grant['expires_at']}")
-        typer.echo(
-            f"#{grant['request_id']:<5} {grant['requester']:<16} {grant['service']:<32} "
-            f"{operations}" + (f" ({', '.join(limits)})" if limits else "")
-        )
+    rows = [{**g, "operations": _operations(g), "limits": _limits(g) or None} for g in found]
+    columns = ("request_id", "requester", "service", "operations", "limits")
+    print_table(rows, columns, "no grant in force")

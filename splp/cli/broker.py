@@ -11,24 +11,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from splp.cli.app import app, run
-from splp.cli.directory import (
-    DEFAULT_URL,
-    AsJson,
-    DatabaseUrl,
-    DirectoryUrl,
-    Token,
-    call_directory,
-    print_json,
-)
+from splp.cli.directory import DEFAULT_URL, DatabaseUrl, DirectoryUrl, Token, call_directory
+from splp.cli.output import AsJson, print_json, print_table
 
 if TYPE_CHECKING:
     from splp.directory_service.broker import Drift, Status
 
 broker_app = typer.Typer(
-    help="Broker enforcement: users, permissions and topology.", no_args_is_help=True
+    help="Broker enforcement: users, permissions and topology.",
+    epilog="Example:\n\n  splp broker status\n  splp broker sync --json",
+    no_args_is_help=True,
 )
 app.add_typer(broker_app, name="broker")
-credentials_app = typer.Typer(help="Broker credentials of parties.", no_args_is_help=True)
+credentials_app = typer.Typer(
+    help="Broker credentials of parties.",
+    epilog="Example:\n\n  splp credentials rotate dinsos",
+    no_args_is_help=True,
+)
 app.add_typer(credentials_app, name="credentials")
 
 
@@ -81,9 +80,8 @@ def status(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
             }
         )
         return
-    typer.echo(f"{'':<18} {'desired':>8} {'actual':>8}")
-    for kind in desired:
-        typer.echo(f"{kind:<18} {desired[kind]:>8} {actual[kind]:>8}")
+    rows = [{"kind": kind, "desired": desired[kind], "actual": actual[kind]} for kind in desired]
+    print_table(rows, ("kind", "desired", "actual"), "nothing desired")
     for change in state.plan.changes:
         typer.echo(f"pending: {change}")
     for problem in state.plan.problems:
