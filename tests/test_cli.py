@@ -10,6 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from splp.bus import Client
@@ -146,14 +147,41 @@ async def test_adapter_run_serves_until_sigterm(
             await process.wait()
 
 
-async def test_demo_runs_end_to_end_and_leaves_nothing_running(env: dict[str, str]) -> None:
-    code, out, err = await splp("demo", env=env)
+async def test_demo_walks_the_whole_bus_and_leaves_nothing_behind(
+    management: httpx.AsyncClient,
+) -> None:
+    code, out, err = await splp("demo")
     assert code == 0, err
+    # the broker refuses Dinsos before the grant and after the revocation
+    refusals = re.findall(r"\[refused\] (.*?): the broker refused .*ACCESS_REFUSED", out)
+    assert refusals == ["no grant yet", "after the revocation"], out
+    for said in ("dinsos applied: request 1 is submitted", "approved: approved", "granted"):
+        assert said in out
     assert re.search(r"\[call\] get-by-nik -> 200 .*Siti Aminah", out)
     assert "150801**********" in out and "1508010101900001" not in out  # NIKs are masked
     assert "[error] unknown NIK: NotFound 404" in out
     assert "[error] malformed NIK: SchemaViolation 400" in out
+    # the trail it printed: the Pasal 7 steps, the four answered calls, the broker's events
+    trail = [line for line in out.splitlines() if line.strip().startswith("[audit] #")]
+    kinds = [line.split()[3] for line in trail]
+    steps = [k for k in kinds if k.startswith("access.")]
+    assert steps == ["access.request", "access.approve", "access.grant", "access.revoke"]
+    statuses = [line.split()[7] for line in trail if line.split()[3] == "response"]
+    assert sorted(statuses) == ["200", "200", "400", "404"]
+    assert "broker.topic-permission-created" in kinds and "broker.user-created" in kinds
+    assert re.search(r"\[verify\] audit chain intact: \d+ records", out)
+    usage = re.search(r"\[usage\] \S+ service dukcapil.penduduk.v1: (.*)", out)
+    assert usage is not None
+    assert "calls=4 errors=2 error_rate=0.5" in usage.group(1)
+    assert "active_grants=1" in usage.group(1)
     assert "demo finished: 4 calls through the bus" in out
-    port = int(re.search(r"listening on http://127\.0\.0\.1:(\d+)", out).group(1))
-    with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
-        sock.connect(("127.0.0.1", port))
+    # nothing left running or left behind: the ports are closed, the vhost and users gone
+    for port in re.findall(r"on http://127\.0\.0\.1:(\d+)", out):
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+            sock.connect(("127.0.0.1", int(port)))
+    vhost = re.search(r"vhost (splp-demo-[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
+    vhosts = [v["name"] for v in (await management.get("/api/vhosts")).json()]
+    assert vhost not in vhosts
+    prefix = "demo" + vhost.removeprefix("splp-demo-") + "-"
+    users = [u["name"] for u in (await management.get("/api/users")).json()]
+    assert not [u for u in users if u.startswith(prefix)]

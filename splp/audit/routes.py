@@ -100,7 +100,8 @@ async def _grants(request: Request, start: datetime, end: datetime) -> GrantCoun
     store: Store = request.app.state.store
     async with store.sessions() as session:
         periods = await grant_periods(session)
-    return count_by_day(periods, start.date(), (end - timedelta(days=1)).date())
+    prefix = request.app.state.settings.broker_user_prefix
+    return count_by_day(periods, start.date(), (end - timedelta(days=1)).date(), prefix)
 
 
 @router.get("/reports/usage", responses=problems(422))

@@ -16,6 +16,7 @@ sinks take turns instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,9 @@ class AuditStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        # the sink and the broker events' recorder share a store: appending in turn spares
+        # SQLite a conflict on the next seq (PostgreSQL also takes an advisory lock)
+        self._appending = asyncio.Lock()
 
     @property
     def dialect(self) -> str:
@@ -87,7 +91,7 @@ class AuditStore:
             batch.setdefault(event_id_of(event), (event, flag))
         if not batch:
             return 0
-        async with self.engine.begin() as connection:
+        async with self._appending, self.engine.begin() as connection:
             if self.dialect == "postgresql":
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK}

@@ -1,33 +1,65 @@
-"""``splp demo``: run the end-to-end demo on the embedded defaults."""
+"""``splp demo``: the whole bus on the embedded defaults, walked end to end."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from splp.cli.app import app, run, settings_from
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
-@app.command(epilog="Example:\n\n  splp demo\n\n  SPLP_VHOST=splp-demo splp demo")
-def demo(
-    vhost: Annotated[
-        str | None, typer.Option(envvar="SPLP_VHOST", help="Virtual host to use.")
-    ] = None,
-) -> None:
-    """Start a sample agency API and its adapter, make real calls through the bus, show errors.
 
-    Needs the local RabbitMQ with its management plugin (the README's set-up provides both).
-    Exits 0 with nothing left running.
+class ProgressNarrator:
+    """Steps on a progress bar with a spinner (on a terminal), lines printed above it."""
+
+    def __init__(self, console: Console, progress: Progress, task: TaskID) -> None:
+        self.console, self.progress, self.task = console, progress, task
+        self.done = 0
+
+    def step(self, title: str) -> None:
+        from splp.demo.run import STEPS
+
+        self.done += 1
+        self.progress.update(self.task, completed=self.done - 1, description=title)
+        self.console.print(f"\n[{self.done}/{STEPS}] {title}", markup=False, style="bold")
+
+    def say(self, line: str) -> None:
+        self.console.print(f"  {line}", markup=False, soft_wrap=True)
+
+
+@app.command(
+    epilog=(
+        "Example:\n\n  splp demo\n\n"
+        "  SPLP_AMQP_URL=amqp://admin:secret@127.0.0.1:5672/ "
+        "SPLP_MANAGEMENT_URL=http://admin:secret@127.0.0.1:15672 splp demo"
+    )
+)
+def demo() -> None:
+    """Run the whole bus: directory, reconciler, audit sink, two agencies, Pasal 7, audit.
+
+    Starts the directory service (SQLite store in a temporary folder), its broker
+    reconciler and the audit sink; Dukcapil publishes its population register through the
+    HTTP adapter; Dinsos is refused by the broker, applies, is approved and granted, makes
+    real calls, and is refused again once the grant is revoked. Then it prints the audit
+    trail, its verification and the usage report.
+
+    Needs the local RabbitMQ and its management API as an administrator (the README's
+    set-up provides both; `SPLP_AMQP_URL`, `SPLP_MANAGEMENT_URL`). Everything runs in a
+    throw-away vhost `splp-demo-<tag>` with broker users `demo<tag>-*`, all deleted at the
+    end: the demo exits 0 with nothing left running.
     """
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    from splp.demo.run import run_demo
+    from splp.demo.run import STEPS, run_demo
 
     console = Console(highlight=False)
-    settings = settings_from(vhost=vhost)
-    with console.status("running the SPLP demo..."):
-        calls = run(
-            run_demo(settings, lambda line: console.print(line, markup=False, soft_wrap=True))
-        )
-    console.print(f"demo finished: {calls} calls through the bus", markup=False)
+    settings = settings_from()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=STEPS)
+        calls = run(run_demo(settings, ProgressNarrator(console, progress, task)))
+        progress.update(task, completed=STEPS)
+    console.print(f"\ndemo finished: {calls} calls through the bus", markup=False)

@@ -1,81 +1,185 @@
-"""The end-to-end demo: a population register served through the bus and called over AMQP.
+"""The end-to-end demo: the whole bus on the embedded defaults, walked as the regulation asks.
 
-It runs on the embedded defaults (the local RabbitMQ in ``SPLP_VHOST``, default ``splp``):
-
-1. makes sure the vhost exists (management API);
-2. starts the sample Dukcapil API on a free port (a real HTTP server);
-3. starts its HTTP adapter, which declares the ``kependudukan`` topology;
-4. calls ``get-by-nik`` as a requester, for two residents;
-5. shows the error cases: an unknown NIK (404) and a malformed NIK (400, schema);
-6. stops everything and returns, leaving nothing running.
+1. the directory service (with its broker reconciler) and the audit sink start;
+2. the administrator registers the two agencies and the ``kependudukan`` theme;
+3. Dukcapil publishes its population register and starts its HTTP adapter;
+4. Dinsos calls before it has a grant: the broker itself refuses;
+5. the Pasal 7 procedure: Dinsos applies, the administrator approves, Dukcapil grants;
+6. Dinsos makes real calls (two residents, an unknown and a malformed NIK);
+7. the administrator revokes the grant: the call is refused again;
+8. the audit trail, its verification and the usage report;
+9. everything stops and is deleted (:mod:`splp.demo.stage`).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-from splp.adapters import http_adapter, load_http_config
+from splp.adapters import Adapter, http_adapter, load_http_config
+from splp.adapters.directory import from_directory
+from splp.audit.verify import verify
 from splp.bus import Client
-from splp.bus.management import Management
-from splp.demo.agency import RESIDENTS, create_app
-from splp.errors import RemoteError
-from splp.http_server import serve_app
+from splp.demo.agency import RESIDENTS
+from splp.demo.show import mask, trail_lines, usage_lines
+from splp.demo.stage import DemoFailed, Stage, staged
+from splp.errors import AccessDenied, RemoteError
 from splp.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 THEME, SERVICE, OPERATION = "kependudukan", "dukcapil.penduduk.v1", "get-by-nik"
+QUOTA_PER_MINUTE = 60
+STEPS = 8
 
-Say = Callable[[str], None]
+
+class Narrator(Protocol):
+    """Where the demo reports: ``step`` starts one of :data:`STEPS` steps, ``say`` a line."""
+
+    def step(self, title: str) -> None: ...
+
+    def say(self, line: str) -> None: ...
 
 
-async def run_demo(settings: Settings, say: Say) -> int:
-    """Run the demo, reporting each step through ``say``; returns the number of calls made."""
-    say(f"[step] preparing vhost {settings.vhost!r} on the local RabbitMQ")
-    async with Management(settings) as management:
-        await management.ensure_vhost(settings.vhost)
-
-    config, descriptor = load_http_config(HERE / "adapter.yaml")
-    assert descriptor is not None  # the demo ships its descriptor as a file
-    calls = 0
-    async with serve_app(create_app()) as agency_url:
-        say(f"[step] Dukcapil population register API listening on {agency_url}")
-        config.base_url = agency_url
-        adapter = http_adapter(config, descriptor, settings, declare_topology=True)
+async def run_demo(settings: Settings, narrator: Narrator) -> int:
+    """Run the demo on the broker and management API of ``settings``; returns the calls made."""
+    narrator.step("starting the directory service, its broker reconciler and the audit sink")
+    async with staged(settings) as stage:
+        narrator.say(f"directory service on {stage.directory_url} (SQLite store, temporary)")
+        narrator.say(f"audit sink consuming splp.audit.sink in vhost {stage.settings.vhost}")
+        await _register(stage, narrator)
+        adapter = await _publish(stage, narrator)
         try:
-            await adapter.start()
-            say(f"[step] HTTP adapter consuming {adapter.queue} on {adapter.exchange}")
-            async with Client(settings, name="splp-demo-requester") as client:
-                for nik in RESIDENTS:
-                    started = time.perf_counter()
-                    reply = await client.call(THEME, SERVICE, OPERATION, {"nik": nik}, timeout=10)
-                    calls += 1
-                    ms = (time.perf_counter() - started) * 1000
-                    say(f"[call] {OPERATION} -> 200 in {ms:.1f} ms: {_mask(reply)}")
-                for label, payload in (
-                    ("unknown NIK", {"nik": "1508019999999999"}),
-                    ("malformed NIK", {"nik": "15-08"}),
-                ):
-                    try:
-                        await client.call(THEME, SERVICE, OPERATION, payload, timeout=10)
-                    except RemoteError as exc:
-                        calls += 1
-                        name = type(exc).__name__
-                        say(f"[error] {label}: {name} {exc.status} {exc.type}: {exc.detail}")
-                    else:
-                        raise AssertionError(f"the {label} call should have failed")
+            calls = await _walk(stage, narrator)
         finally:
             await adapter.stop(grace=5)
-    say("[done] adapter stopped, agency API stopped, nothing left running")
+        await _report(stage, narrator, calls)
+    narrator.say("[done] adapter, agency API, audit sink and directory stopped; vhost deleted")
     return calls
 
 
-def _mask(resident: Any) -> str:
-    """The reply with the NIK masked: demo output ends up in terminals and CI logs."""
-    shown = dict(resident)
-    nik = str(shown.get("nik", ""))
-    shown["nik"] = nik[:6] + "*" * max(0, len(nik) - 6)
-    return json.dumps(shown, ensure_ascii=False)
+async def _register(stage: Stage, narrator: Narrator) -> None:
+    narrator.step("the administrator registers Dukcapil, Dinsos and the theme kependudukan")
+    await stage.add_party("dukcapil", ["publisher"], "Dinas Kependudukan dan Pencatatan Sipil")
+    await stage.add_party("dinsos", ["requester"], "Dinas Sosial")
+    await stage.api("admin", "POST", "/themes", {"name": THEME, "title": "Kependudukan"})
+    for party in ("dukcapil", "dinsos"):
+        user = stage.settings.broker_user_prefix + party
+        narrator.say(f"party {party}: API token issued, broker user {user} made by the reconciler")
+
+
+async def _publish(stage: Stage, narrator: Narrator) -> Adapter:
+    narrator.step("Dukcapil publishes its population register and starts its HTTP adapter")
+    import yaml
+
+    document = yaml.safe_load((HERE / "penduduk.yaml").read_text(encoding="utf-8"))
+    await stage.api("dukcapil", "POST", "/services", document)
+    narrator.say(f"published {SERVICE} in theme {THEME}; REST API on {stage.agency_url}")
+    config, _file_descriptor = load_http_config(HERE / "adapter.yaml")
+    config.base_url = stage.agency_url
+    dukcapil = stage.as_party("dukcapil")
+    descriptor, grants = await from_directory(SERVICE, dukcapil)
+    adapter = http_adapter(config, descriptor, dukcapil, grants=grants)
+    await adapter.start()
+    narrator.say(
+        f"HTTP adapter consuming {adapter.queue}, descriptor and grants from the directory"
+    )
+    return adapter
+
+
+async def _walk(stage: Stage, narrator: Narrator) -> int:
+    dinsos = stage.as_party("dinsos")
+    narrator.step("Dinsos calls before it has a grant")
+    await _refused(dinsos, narrator, "no grant yet")
+
+    narrator.step("Pasal 7: Dinsos applies, the administrator approves, Dukcapil grants")
+    body = {"service": SERVICE, "operations": [OPERATION], "reason": "bansos eligibility"}
+    request = await stage.api("dinsos", "POST", "/access-requests", body)
+    narrator.say(f"dinsos applied: request {request['id']} is {request['state']}")
+    path = f"/access-requests/{request['id']}"
+    approved = await stage.api("admin", "POST", f"{path}/approve", {"reason": "Pasal 7 checked"})
+    narrator.say(f"the administrator approved: {approved['state']}")
+    granted = await stage.api(
+        "dukcapil", "POST", f"{path}/grant", {"reason": "ok", "quota_per_minute": QUOTA_PER_MINUTE}
+    )
+    narrator.say(f"dukcapil granted: {granted['state']}, quota {QUOTA_PER_MINUTE} calls/minute")
+    await asyncio.sleep(2 * stage.settings.grants_refresh)  # the adapter's next refresh
+
+    narrator.step("Dinsos makes real calls through the bus")
+    calls = 0
+    async with Client(dinsos, name="dinsos-app") as client:
+        for nik in RESIDENTS:
+            started = time.perf_counter()
+            reply = await client.call(THEME, SERVICE, OPERATION, {"nik": nik}, timeout=10)
+            calls += 1
+            ms = (time.perf_counter() - started) * 1000
+            narrator.say(f"[call] {OPERATION} -> 200 in {ms:.1f} ms: {mask(reply)}")
+        for label, payload in (
+            ("unknown NIK", {"nik": "1508019999999999"}),
+            ("malformed NIK", {"nik": "15-08"}),
+        ):
+            try:
+                await client.call(THEME, SERVICE, OPERATION, payload, timeout=10)
+            except RemoteError as exc:
+                calls += 1
+                name = type(exc).__name__
+                narrator.say(f"[error] {label}: {name} {exc.status} {exc.type}: {exc.detail}")
+            else:
+                raise DemoFailed(f"the {label} call should have failed")
+
+    narrator.step("the administrator revokes the grant")
+    await stage.api("admin", "POST", f"{path}/revoke", {"reason": "end of the bansos programme"})
+    narrator.say("revoked: the reconciler withdrew the broker permission and closed the connection")
+    await _refused(dinsos, narrator, "after the revocation")
+    return calls
+
+
+async def _refused(settings: Settings, narrator: Narrator, when: str) -> None:
+    """A call that the broker must refuse (its topic permission lacks the routing key)."""
+    async with Client(settings, name="dinsos-app") as client:
+        try:
+            await client.call(THEME, SERVICE, OPERATION, {"nik": next(iter(RESIDENTS))}, timeout=5)
+        except AccessDenied as exc:
+            narrator.say(f"[refused] {when}: the broker refused the publish ({exc})")
+        else:
+            raise DemoFailed(f"the call {when} should have been refused by the broker")
+
+
+async def _report(stage: Stage, narrator: Narrator, calls: int) -> None:
+    narrator.step("the audit trail, its verification and the usage report")
+    trail = await _settled_trail(stage, calls)
+    for line in trail_lines(trail, stage.settings):
+        narrator.say(line)
+    verdict = await verify(stage.audit)
+    if not verdict.ok:
+        raise DemoFailed(f"audit verify: record {verdict.bad_seq}: {verdict.problem}")
+    narrator.say(
+        f"[verify] audit chain intact: {verdict.records} records, head {verdict.head_hash[:16]}"
+    )
+    today = datetime.now(UTC).date().isoformat()
+    report = await stage.api("admin", "GET", f"/audit/reports/usage?since={today}")
+    for line in usage_lines(report):
+        narrator.say(line)
+
+
+async def _settled_trail(stage: Stage, calls: int) -> list[dict[str, object]]:
+    """The stored records once the sink has every answered call (at most 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        page = await stage.api("admin", "GET", "/audit/events?latest=true&limit=500")
+        records: list[dict[str, object]] = page["records"]
+        answered = [r for r in records if _kind(r) == "response"]
+        if len(answered) >= calls or time.monotonic() > deadline:
+            if len(answered) < calls:
+                raise DemoFailed(f"the audit sink stored {len(answered)} of {calls} calls")
+            await asyncio.sleep(0.3)  # broker events trail the calls slightly
+            page = await stage.api("admin", "GET", "/audit/events?latest=true&limit=500")
+            return list(page["records"])
+        await asyncio.sleep(0.2)
+
+
+def _kind(record: dict[str, object]) -> object:
+    event = record.get("event")
+    return event.get("kind") if isinstance(event, dict) else None

@@ -71,8 +71,13 @@ async def grant_periods(session: AsyncSession) -> list[GrantPeriod]:
     return periods
 
 
-def count_by_day(periods: list[GrantPeriod], first: date, last: date) -> GrantCounts:
+def count_by_day(
+    periods: list[GrantPeriod], first: date, last: date, user_prefix: str = ""
+) -> GrantCounts:
     """Grants in force on each day from ``first`` to ``last`` (inclusive).
+
+    Requesters are named as the adapters' events name them, by broker user
+    (``<user_prefix><party>``), so that the counts meet the calls in the usage report.
 
     >>> from datetime import UTC
     >>> p = GrantPeriod("a.b.v1", "r", datetime(2026, 1, 2, 9, tzinfo=UTC),
@@ -88,6 +93,6 @@ def count_by_day(periods: list[GrantPeriod], first: date, last: date) -> GrantCo
         for period in periods:
             if period.in_force_on(day):
                 counts[label, "service", period.service] += 1
-                counts[label, "requester", period.requester] += 1
+                counts[label, "requester", user_prefix + period.requester] += 1
         day += timedelta(days=1)
     return dict(counts)
