@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -11,12 +12,15 @@ import typer
 
 from splp.cli.app import app, fail, run, settings_from
 from splp.cli.directory import DEFAULT_URL, DirectoryUrl, call_directory
+from splp.cli.output import AsJson, print_json, print_table
 
 if TYPE_CHECKING:
     from splp.settings import Settings
 
 audit_app = typer.Typer(
-    help="The audit trail: sink, verification, live tail.", no_args_is_help=True
+    help="The audit trail: sink, verification, live tail.",
+    epilog="Example:\n\n  splp audit verify\n  splp audit tail --requester dinsos --status 403",
+    no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
 
@@ -62,8 +66,12 @@ def verify(
         str | None,
         typer.Option(help="SEQ:HASH of a head printed by an earlier verify.", show_default=False),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Check the hash chain; name the first record modified, deleted, inserted or moved."""
+    """Check the hash chain; name the first record modified, deleted, inserted or moved.
+
+    Exits 1 when the chain is broken (with --json too: the verdict says where).
+    """
     from splp.audit import AuditSettings, AuditStore
     from splp.audit import verify as verify_chain
     from splp.errors import ConfigurationError
@@ -88,6 +96,9 @@ def verify(
 
     verdict = run(go())
     assert isinstance(verdict, Verdict)
+    if as_json:
+        print_json({"ok": verdict.ok, **dataclasses.asdict(verdict)})
+        raise typer.Exit(0 if verdict.ok else 1)
     if verdict.ok:
         typer.echo(f"ok: {verdict.records} records; head {verdict.head_seq}:{verdict.head_hash}")
         return
@@ -133,7 +144,11 @@ def tail(
     amqp_url: Annotated[str | None, typer.Option(envvar="SPLP_AMQP_URL")] = None,
     vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST")] = None,
 ) -> None:
-    """Print the latest audit records (from the directory API, else the store), or follow."""
+    """Print the latest audit records (from the directory API, else the store), or follow.
+
+    A table on a terminal; one line per event when piped; one JSON object per line with
+    --json (with or without --follow).
+    """
     from splp.audit.query import Filters
     from splp.audit.tail import line
 
@@ -153,8 +168,39 @@ def tail(
         events = [record["event"] for record in page["records"]]
     else:
         events = run(_latest(database_url, filters, limit))
-    for event in events:
-        show(event)
+    if as_json or not _on_terminal():
+        for event in events:
+            show(event)
+        return
+    print_table([_row(event) for event in events], TAIL_COLUMNS, "no audit record")
+
+
+TAIL_COLUMNS = ("time", "kind", "service", "operation", "who", "status", "ms")
+
+
+def _row(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields of :func:`splp.audit.tail.line` as table cells."""
+    service = (
+        f"{event.get('publisher')}.{event.get('service')}.v{event.get('major')}"
+        if event.get("service")
+        else event.get("source")
+    )
+    who = event.get("requester") or event.get("actor") or event.get("user")
+    return {
+        "time": event.get("time"),
+        "kind": event.get("kind"),
+        "service": service,
+        "operation": event.get("operation") or event.get("action"),
+        "who": who,
+        "status": event.get("status"),
+        "ms": event.get("duration_ms"),
+    }
+
+
+def _on_terminal() -> bool:
+    from rich.console import Console
+
+    return Console().is_terminal
 
 
 async def _latest(database_url: str | None, filters: Any, limit: int) -> list[dict[str, Any]]:
