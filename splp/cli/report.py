@@ -3,7 +3,6 @@ through the directory API, for monitors and administrators."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,8 +11,13 @@ import typer
 
 from splp.cli.app import app, fail
 from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, directory_client
+from splp.cli.output import AsJson, print_json, print_table
 
-report_app = typer.Typer(help="Evaluation and supervision reports.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Evaluation and supervision reports.",
+    epilog="Example:\n\n  splp report usage --from 2026-01-01 --to 2026-01-31",
+    no_args_is_help=True,
+)
 app.add_typer(report_app, name="report")
 
 USAGE_COLUMNS: tuple[str, ...] = ("day", "name", "calls", "errors", "error_rate", "p50_ms")
@@ -39,27 +43,6 @@ Until = Annotated[
 ]
 
 
-def table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    """Rows as aligned text columns; numbers right-aligned, a missing value as ``-``.
-
-    >>> print(table([{"name": "a", "calls": 12}], ("name", "calls")))
-    name  calls
-    a        12
-    """
-    cells = [[("-" if row.get(c) is None else str(row[c])) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(row.get(c), int | float) for row in rows) for c in columns]
-
-    def fmt(values: list[str] | tuple[str, ...]) -> str:
-        padded = (
-            v.rjust(w) if right else v.ljust(w)
-            for v, w, right in zip(values, widths, numeric, strict=True)
-        )
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([fmt(list(columns)), *(fmt(line) for line in cells)])
-
-
 def _get(url: str, token: str, path: str, text: bool = False, **params: Any) -> Any:
     from splp.errors import SplpError
 
@@ -83,12 +66,18 @@ def usage(
     chart: Annotated[
         Path | None, typer.Option(help="Also write the chart of calls and errors to this SVG.")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
     """Per day, per service and per requester: calls, errors, latency, refusals, grants."""
+    format = format.lower()
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
+    if as_json and format == "csv":
+        raise typer.BadParameter("--json and --format csv: choose one")
+    if as_json:
+        format = "json"
     period: dict[str, Any] = {"since": since, "until": until}
     if format == "csv":
         typer.echo(
@@ -98,13 +87,13 @@ def usage(
     else:
         report = _get(directory_url, token, "/audit/reports/usage", **period)
         if format == "json":
-            typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+            print_json(report)
         else:
             typer.echo(f"Usage from {report['from']} to {report['to']}")
             for by in ("service", "requester"):
                 rows = [{**row, "name": row[by]} for row in report[f"by_{by}"]]
                 typer.echo(f"\nBy {by}:")
-                typer.echo(table(rows, USAGE_COLUMNS) if rows else "(no calls)")
+                print_table(rows, USAGE_COLUMNS, "(no calls)")
     if chart is not None:
         chart.write_text(_get(directory_url, token, "/audit/reports/usage.svg", True, **period))
         typer.echo(f"chart written to {chart}", err=True)
@@ -115,14 +104,13 @@ def abuse(
     since: Since = None,
     until: Until = None,
     top: Annotated[int, typer.Option(help="How many requesters.", min=1, max=100)] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
     """The requesters with the most denied or throttled calls in the period."""
     report = _get(directory_url, token, "/audit/reports/abuse", since=since, until=until, top=top)
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        print_json(report)
         return
-    rows = report["requesters"]
-    typer.echo(table(rows, ABUSE_COLUMNS) if rows else "no refused calls in the period")
+    print_table(report["requesters"], ABUSE_COLUMNS, "no refused calls in the period")
