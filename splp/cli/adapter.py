@@ -9,7 +9,11 @@ import typer
 
 from splp.cli.app import app, run, settings_from
 
-adapter_app = typer.Typer(help="Run publisher adapters.", no_args_is_help=True)
+adapter_app = typer.Typer(
+    help="Run publisher adapters.",
+    epilog="Example:\n\n  splp adapter run /etc/splp/dukcapil-adapter.yaml --metrics-port 9471",
+    no_args_is_help=True,
+)
 app.add_typer(adapter_app, name="adapter")
 
 

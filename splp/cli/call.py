@@ -30,6 +30,9 @@ def call(
         str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")
     ] = None,
     vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST", help="Virtual host.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Accepted for uniformity: the reply is always JSON.")
+    ] = False,
 ) -> None:
     """Call OPERATION of SERVICE in THEME and print the JSON reply.
 
