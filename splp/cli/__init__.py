@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import splp.cli.audit  # (audit sink, verify, tail)
 import splp.cli.directory  # noqa: F401  (directory, party, theme, service, access)
-from splp.cli import adapter, call, demo, report  # noqa: F401  (register commands)
+from splp.cli import adapter, call, demo, erd, report  # noqa: F401  (register commands)
 from splp.cli.app import app
 
 
