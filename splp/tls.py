@@ -19,6 +19,9 @@ from splp.errors import ConfigurationError
 from splp.settings import Settings
 
 HINT = "set SPLP_TLS_CA_FILE to the CA that signed it"
+NAME_HINT = "the certificate does not name the host in the URL: dial a name it carries"
+# X509_V_ERR_HOSTNAME_MISMATCH, _EMAIL_MISMATCH, _IP_ADDRESS_MISMATCH
+NAME_MISMATCH = frozenset({62, 63, 64})
 
 
 def client_context(settings: Settings) -> ssl.SSLContext:
@@ -73,7 +76,8 @@ def tls_failure(exc: BaseException) -> str | None:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError):
             why = current.verify_message or "certificate verify failed"
-            return f"TLS certificate verification failed ({why}); {HINT}"
+            hint = NAME_HINT if current.verify_code in NAME_MISMATCH else HINT
+            return f"TLS certificate verification failed ({why}); {hint}"
         if isinstance(current, ssl.SSLError):
             return f"TLS handshake failed ({_reason(current)})"
         current = current.__cause__ or current.__context__

@@ -12,6 +12,7 @@ reached by the CLI and by the data plane's cache with the CA, and refused withou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -145,6 +146,12 @@ async def test_a_broker_the_ca_did_not_sign_is_refused_at_once(
 
 @pytest.fixture
 async def https_directory(tmp_path: Path, pki: Pki) -> AsyncIterator[tuple[str, str]]:
+    async with serving_https(tmp_path, pki) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serving_https(tmp_path: Path, pki: Pki) -> AsyncIterator[tuple[str, str]]:
     """A directory on uvicorn over TLS; yields its URL and an administrator's token."""
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'directory.db'}")
     await store.migrate()
@@ -216,6 +223,15 @@ async def test_the_directory_cache_verifies_with_the_ca(
                 await refused.get("/parties")
         finally:
             await refused.aclose()
+
+
+async def test_a_certificate_for_another_host_is_refused(tmp_path: Path) -> None:
+    with make_pki(hosts=("elsewhere.example",)) as misnamed:
+        async with serving_https(tmp_path, misnamed) as (url, token):
+            result = await cli(url, token, misnamed.ca, "party", "list")
+    assert result.exit_code == EXIT_UNAVAILABLE, result.output
+    assert "not valid for '127.0.0.1'" in result.stderr
+    assert "does not name the host" in result.stderr
 
 
 @pytest.mark.slow
