@@ -9,7 +9,11 @@ import typer
 
 from splp.cli.app import app, fail
 
-schema_app = typer.Typer(help="Describe SPLP's data structures.", no_args_is_help=True)
+schema_app = typer.Typer(
+    help="Describe SPLP's data structures.",
+    epilog="Example:\n\n  splp schema er-diagram --store directory",
+    no_args_is_help=True,
+)
 app.add_typer(schema_app, name="schema")
 
 
