@@ -27,8 +27,11 @@ SHELL_LANGUAGES = frozenset({"sh", "bash", "console", "shell"})
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _SPLP = re.compile(r"(?:^|(?<=[\s;&|(`'\"=]))(?:[\w./-]*/)?splp(?=\s+[a-z])")
-_PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)?$|^<[^>]+>$")
+_PLACEHOLDER = re.compile(
+    r"^[A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)?$|^<[^>]+>$|^\$[A-Za-z_][A-Za-z0-9_]*$|^\$\{[^}]+\}$"
+)
 _ALTERNATIVES = re.compile(r"^[a-z0-9-]+(?:\|[a-z0-9-]+)+$")
+_SUBCOMMANDS = re.compile(r"^[a-z][a-z-]*(?:/[a-z][a-z-]*)+$")
 _SEPARATORS = {"|", "||", "&&", ";", "&", ";;", "(", ")", "|&"}
 
 
@@ -158,9 +161,16 @@ def cli_problem(args: list[str], *, reference: bool = False) -> str | None:
 
     The command path must exist and every option must parse (click's own parser, with
     resilient parsing off). Documentation placeholders (``ID``, ``FILE``, ``SEQ:HASH``,
-    ``<name>``) stand for any value of the right type. A ``reference`` (a command named in
-    the prose) may leave out required arguments.
+    ``<name>``) and shell variables (``$id``) stand for any value of the right type. A
+    ``reference`` (a command named in the prose) may leave out required arguments.
     """
+    for i, word in enumerate(args):
+        if _SUBCOMMANDS.match(word):  # `splp broker sync/status` names two commands
+            for name in word.split("/"):
+                problem = cli_problem([*args[:i], name, *args[i + 1 :]], reference=reference)
+                if problem:
+                    return problem
+            return None
     placeholders = [i for i, word in enumerate(args) if _PLACEHOLDER.match(word)][:4]
     first: str | None = None
     for values in itertools.product(_STAND_INS, repeat=len(placeholders)):
@@ -189,8 +199,8 @@ def _parse(args: list[str], reference: bool) -> str | None:
             )
         except Exception as exc:  # click's exceptions live in typer's vendored click
             name = type(exc).__name__
-            if name == "Exit" or (reference and name == "MissingParameter"):
-                return None  # --help; a reference to a command
+            if name == "Exit" or (reference and name in {"MissingParameter", "NoArgsIsHelpError"}):
+                return None  # --help; a reference to a command or a group
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             return f"{' '.join(path)}: {name}: {message}"
         if not hasattr(command, "commands"):

@@ -95,7 +95,8 @@ def command_problems(path: Path) -> list[str]:
     problems = []
     for block in code_blocks(path):
         for args in splp_commands(block.code):
-            problem = cli_problem(normalise(args))
+            # a diagram names commands, as the prose does
+            problem = cli_problem(normalise(args), reference=block.language == "mermaid")
             if problem:
                 problems.append(f"{block.where} ({block.language or 'indented'}): {problem}")
     for span in inline_commands(path):
@@ -138,6 +139,18 @@ def test_validation_catches_a_command_that_does_not_exist(tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- execution
 
 
+# One block after the other, as in one terminal: the variables a block sets (exported or
+# not) are there in the next. $1 is the block, $2 the file that carries the variables.
+SESSION = r"""
+__before="$(compgen -v | sort)"
+if [ -f "$2" ]; then source "$2"; fi
+trap '__rc=$?; comm -13 <(echo "$__before") <(compgen -v | sort) | grep -v "^__" |
+      while read -r name; do declare -p "$name"; done > "$2"; exit $__rc' EXIT
+set -euo pipefail
+source "$1"
+"""
+
+
 @dataclass
 class DocEnvironment:
     env: dict[str, str]
@@ -163,8 +176,11 @@ class DocEnvironment:
         return done.stdout
 
     def run_block(self, block: Block) -> subprocess.CompletedProcess[str]:
+        script = self.workdir.parent / "block.sh"
+        script.write_text(runnable(block), encoding="utf-8")
         process = subprocess.Popen(
-            ["bash", "-euo", "pipefail", "-c", runnable(block)], cwd=self.workdir,
+            ["bash", "-c", SESSION, "block", str(script), str(self.workdir.parent / "state.sh")],
+            cwd=self.workdir,
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip
