@@ -19,6 +19,7 @@ from splp.errors import ConfigurationError
 from splp.settings import Settings
 
 HINT = "set SPLP_TLS_CA_FILE to the CA that signed it"
+CLIENT_CERT_HINT = "set SPLP_TLS_CERT_FILE and SPLP_TLS_KEY_FILE"
 NAME_HINT = "the certificate does not name the host in the URL: dial a name it carries"
 # X509_V_ERR_HOSTNAME_MISMATCH, _EMAIL_MISMATCH, _IP_ADDRESS_MISMATCH
 NAME_MISMATCH = frozenset({62, 63, 64})
@@ -79,7 +80,11 @@ def tls_failure(exc: BaseException) -> str | None:
             hint = NAME_HINT if current.verify_code in NAME_MISMATCH else HINT
             return f"TLS certificate verification failed ({why}); {hint}"
         if isinstance(current, ssl.SSLError):
-            return f"TLS handshake failed ({_reason(current)})"
+            reason = _reason(current)
+            if "CERTIFICATE_REQUIRED" in reason:
+                wants = "the server wants a client certificate"
+                return f"TLS handshake failed ({reason}): {wants}; {CLIENT_CERT_HINT}"
+            return f"TLS handshake failed ({reason})"
         current = current.__cause__ or current.__context__
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text:

@@ -1,4 +1,5 @@
-"""A throw-away PKI for the TLS tests: a CA, a server certificate it signs, a stranger CA.
+"""A throw-away PKI for the TLS tests: a CA, server and client certificates it signs, and
+a stranger CA.
 
 The files are world-readable in a directory of their own under the system's temporary
 directory, so that the RabbitMQ node (another user) can read the server's certificate
@@ -27,6 +28,8 @@ class Pki:
     ca: Path  # the CA that signs the server's certificate
     server_cert: Path  # for localhost and 127.0.0.1
     server_key: Path
+    client_cert: Path  # for mutual TLS
+    client_key: Path
     stranger_ca: Path  # a CA that signed nothing here
 
 
@@ -39,6 +42,7 @@ def _certificate(
     key: ec.EllipticCurvePrivateKey,
     issuer: tuple[str, ec.EllipticCurvePrivateKey] | None,
     hosts: list[str] | None = None,
+    usage: x509.ObjectIdentifier = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     issuer_name, issuer_key = issuer or (subject, key)
@@ -72,9 +76,7 @@ def _certificate(
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
-        ).add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
+        ).add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     if hosts:
         names: list[x509.GeneralName] = []
         for host in hosts:
@@ -96,6 +98,14 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+
+
 @contextmanager
 def make_pki(hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Iterator[Pki]:
     """Write a CA, a server certificate for ``hosts`` and a stranger CA; removed afterwards."""
@@ -106,17 +116,21 @@ def make_pki(hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Iterator[Pk
         ca = _certificate("SPLP test CA", ca_key, None)
         server_key = ec.generate_private_key(ec.SECP256R1())
         server = _certificate(hosts[0], server_key, ("SPLP test CA", ca_key), list(hosts))
+        client_key = ec.generate_private_key(ec.SECP256R1())
+        client = _certificate(
+            "splp-client",
+            client_key,
+            ("SPLP test CA", ca_key),
+            usage=x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
         stranger_key = ec.generate_private_key(ec.SECP256R1())
         stranger = _certificate("SPLP stranger CA", stranger_key, None)
-        key_pem = server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
         yield Pki(
             ca=_write(directory / "ca.pem", _pem(ca)),
             server_cert=_write(directory / "server.pem", _pem(server)),
-            server_key=_write(directory / "server.key", key_pem),
+            server_key=_write(directory / "server.key", _key_pem(server_key)),
+            client_cert=_write(directory / "client.pem", _pem(client)),
+            client_key=_write(directory / "client.key", _key_pem(client_key)),
             stranger_ca=_write(directory / "stranger-ca.pem", _pem(stranger)),
         )
     finally:

@@ -61,17 +61,22 @@ def pki() -> Iterator[Pki]:
         yield made
 
 
-@pytest.fixture(scope="module")
-def amqps_port(pki: Pki) -> Iterator[int]:
-    """A TLS listener on 127.0.0.1 with the test CA's server certificate, for this module."""
+@contextlib.contextmanager
+def tls_listener(pki: Pki, *, mutual: bool) -> Iterator[int]:
+    """A TLS listener on 127.0.0.1 of the running broker, with the test CA's server
+    certificate; ``mutual``: clients must present a certificate of the test CA."""
     if shutil.which("rabbitmqctl") is None:
         pytest.skip("rabbitmqctl is not installed: cannot add a TLS listener to the broker")
     port = free_port()
     listener = f'{{"127.0.0.1", {port}}}'
+    peer = (
+        "verify_peer}, {fail_if_no_peer_cert, true"
+        if mutual
+        else ("verify_none}, {fail_if_no_peer_cert, false")
+    )
     options = (
         f'[{{cacertfile, "{pki.ca}"}}, {{certfile, "{pki.server_cert}"}}, '
-        f'{{keyfile, "{pki.server_key}"}}, {{verify, verify_none}}, '
-        "{fail_if_no_peer_cert, false}]"
+        f'{{keyfile, "{pki.server_key}"}}, {{verify, {peer}}}]'
     )
     started = rabbitmqctl(
         "eval", f"rabbit_networking:start_ssl_listener({listener}, {options}, 1)."
@@ -81,6 +86,12 @@ def amqps_port(pki: Pki) -> Iterator[int]:
         yield port
     finally:
         rabbitmqctl("eval", f"rabbit_networking:stop_tcp_listener({listener}).")
+
+
+@pytest.fixture(scope="module")
+def amqps_port(pki: Pki) -> Iterator[int]:
+    with tls_listener(pki, mutual=False) as port:
+        yield port
 
 
 def tls_settings(broker: Settings, port: int, ca: Path | None) -> Settings:
@@ -139,6 +150,26 @@ async def test_a_broker_the_ca_did_not_sign_is_refused_at_once(
                 ) else await component.connect()
         assert REFUSED in str(info.value) and "SPLP_TLS_CA_FILE" in str(info.value)
         assert f"localhost:{amqps_port}" in str(info.value)
+
+
+async def test_mutual_tls_with_a_client_certificate(broker: Settings, pki: Pki) -> None:
+    with tls_listener(pki, mutual=True) as port:
+        settings = tls_settings(broker, port, pki.ca)
+        with pytest.raises(
+            ServiceUnavailable, match=f"cannot reach broker localhost:{port}"
+        ) as info:
+            async with asyncio.timeout(10), Client(settings):
+                pass
+        assert "SPLP_TLS_CERT_FILE" in str(info.value)
+        with_cert = Settings(
+            **settings.model_dump(include={"amqp_url", "vhost", "tls_ca_file"}),
+            tls_cert_file=pki.client_cert,
+            tls_key_file=pki.client_key,
+        )
+        name = f"tls-m-{uuid.uuid4().hex[:8]}"
+        async with asyncio.timeout(10), Client(with_cert, name=name):
+            connections = await asyncio.to_thread(broker_connections, broker.vhost)
+    assert connections[name]["ssl"] is True and connections[name]["port"] == port
 
 
 # --- the directory over HTTPS ---------------------------------------------------------

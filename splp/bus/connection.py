@@ -19,7 +19,7 @@ from yarl import URL
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
 from splp.settings import Settings
-from splp.tls import client_context, tls_failure
+from splp.tls import CLIENT_CERT_HINT, client_context, tls_failure
 
 log = get_logger("connection")
 
@@ -62,6 +62,8 @@ async def open_amqp(url: URL, tls: ssl.SSLContext | None = None) -> AbstractConn
         raise AccessDenied(f"broker {describe(url)} refused the credentials") from None
     except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
         why = tls_failure(exc) or repr(exc)
+        if context is not None and "reset" in why:
+            why += f"; if the broker wants a client certificate: {CLIENT_CERT_HINT}"
         raise ServiceUnavailable(f"cannot reach broker {describe(url)}: {why}") from None
 
 
