@@ -6,6 +6,9 @@
 * ``od_api`` - the base URL of the sample agency API on a real uvicorn server;
 * ``descriptor`` - the sample population-register descriptor;
 * ``make_adapter`` - a factory of started adapters, stopped at the end of the test.
+
+Every log line of the suite is checked for tokens, passwords and payload markers by the
+plugin :mod:`tests.logcapture`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from splp.cli.app import QUIETED_LOGGERS
 from splp.demo.agency import create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
+
+pytest_plugins = ["tests.logcapture"]
 
 DEMO = Path(__file__).resolve().parent.parent / "splp" / "demo"
 BASE = Settings(vhost="unused")

@@ -33,6 +33,7 @@ from splp.directory_service.parties import create_party
 from splp.errors import Forbidden, ServiceUnavailable, TooManyRequests
 from splp.http_server import serve_app
 from splp.settings import Settings
+from tests.logcapture import PAYLOAD_MARKER, SECRETS
 from tests.services import HANDLERS, echo_descriptor
 from tests.test_schemas import errors_of
 
@@ -70,8 +71,9 @@ async def directory(tmp_path: Path) -> AsyncIterator[Directory]:
 
 
 @contextlib.asynccontextmanager
-async def running_directory(tmp_path: Path) -> AsyncIterator[Directory]:
-    """A directory on a real server: the echo service published, dinsos granted ``echo``."""
+async def running_directory(tmp_path: Path, quota: int | None = QUOTA) -> AsyncIterator[Directory]:
+    """A directory on a real server: the echo service published, dinsos granted ``echo``
+    at ``quota`` requests a minute."""
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'directory.db'}")
     await store.migrate()
     tokens = {}
@@ -100,7 +102,7 @@ async def running_directory(tmp_path: Path) -> AsyncIterator[Directory]:
             "uji",
             "POST",
             f"/access-requests/{request['id']}/grant",
-            {"reason": "ok", "quota_per_minute": QUOTA},
+            {"reason": "ok", "quota_per_minute": quota},
         )
         directory.request_id = request["id"]  # type: ignore[attr-defined]
         yield directory
@@ -118,7 +120,7 @@ async def users(
     vhost = quote(broker.vhost, safe="")
     made = {}
     for party in ("dinsos", "bapenda"):
-        user, password = prefix + party, uuid.uuid4().hex
+        user, password = prefix + party, SECRETS.add(uuid.uuid4().hex, "broker password")
         (
             await management.put(f"/api/users/{user}", json={"password": password, "tags": ""})
         ).raise_for_status()
@@ -175,12 +177,12 @@ async def test_grants_and_quotas_from_the_directory(
             for i in range(QUOTA):  # the bucket starts full
                 assert (await dinsos.call("uji", ECHO.ref, "echo", {"id": i}))["id"] == i
             with pytest.raises(TooManyRequests) as throttled:
-                await dinsos.call("uji", ECHO.ref, "echo", {"id": 99})
+                await dinsos.call("uji", ECHO.ref, "echo", {"id": 99, "note": PAYLOAD_MARKER})
             assert throttled.value.retry_after is not None and throttled.value.retry_after >= 1
             with pytest.raises(Forbidden, match="no grant"):  # the grant lists only echo
                 await dinsos.call("uji", ECHO.ref, "fail", {})
             with pytest.raises(Forbidden, match="no grant"):
-                await bapenda.call("uji", ECHO.ref, "echo", {"id": 1})
+                await bapenda.call("uji", ECHO.ref, "echo", {"id": 1, "note": PAYLOAD_MARKER})
         async with Client(broker) as guest:  # a user outside the parties' prefix
             with pytest.raises(Forbidden):
                 await guest.call("uji", ECHO.ref, "echo", {"id": 1})
@@ -222,6 +224,75 @@ async def test_a_revoked_grant_stops_the_requester_within_the_refresh(
             await dinsos.call("uji", ECHO.ref, "echo", {"id": 2})
 
 
+@dataclass
+class CallLog:
+    """Outcomes of a steady stream of calls, with the loop time of each answer."""
+
+    answered: list[float]
+    failed: list[str]
+
+
+async def call_steadily(client: Client, stop: asyncio.Event, log: CallLog) -> None:
+    loop = asyncio.get_running_loop()
+    n = 0
+    while not stop.is_set():
+        n += 1
+        try:
+            reply = await client.call("uji", ECHO.ref, "echo", {"id": n, "note": PAYLOAD_MARKER})
+            assert reply["id"] == n
+            log.answered.append(loop.time())
+        except Exception as exc:
+            log.failed.append(f"call {n}: {type(exc).__name__}: {exc}")
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.chaos
+async def test_calls_keep_flowing_on_cached_grants_when_the_directory_stops(
+    broker: Settings, users: dict[str, Settings], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The directory server is stopped while a requester calls an adapter that refreshes its
+    grants every 0.2 s: the calls go on for ten refresh periods, and the adapter still
+    refuses a caller without a grant (it neither drops its grants nor opens up)."""
+    up = contextlib.AsyncExitStack()
+    directory = await up.enter_async_context(running_directory(tmp_path, quota=None))
+    try:
+        settings = publisher_settings(broker, directory, users, tmp_path / "cache")
+        descriptor, grants = await from_directory(ECHO.ref, settings)
+        adapter = Adapter(descriptor, HANDLERS, settings, grants=grants, declare_topology=True)
+        async with adapter, Client(users["dinsos"]) as dinsos, Client(users["bapenda"]) as bapenda:
+            stop, log = asyncio.Event(), CallLog([], [])
+            caller = asyncio.create_task(call_steadily(dinsos, stop, log))
+            try:
+                await asyncio.sleep(1.0)
+                assert len(log.answered) >= 10 and not log.failed, log.failed[:3]
+                await up.aclose()  # the directory server stops, mid-stream
+                loop = asyncio.get_running_loop()
+                down_at = loop.time()
+                async with httpx.AsyncClient() as probe:
+                    with pytest.raises(httpx.ConnectError):
+                        await probe.get(directory.url)
+                await asyncio.sleep(10 * settings.grants_refresh)
+                with pytest.raises(Forbidden):
+                    await bapenda.call("uji", ECHO.ref, "echo", {"id": 1, "note": PAYLOAD_MARKER})
+            finally:
+                stop.set()
+                await asyncio.wait_for(caller, 15)
+        after = [t for t in log.answered if t > down_at + 2 * settings.grants_refresh]
+        assert not log.failed, f"{len(log.failed)} calls failed: {log.failed[:3]}"
+        assert len(after) >= 30, f"only {len(after)} calls answered after the directory stopped"
+        refreshes = [
+            r
+            for r in caplog.records
+            if "using the last copy" in r.getMessage() and "grants" in r.getMessage()
+        ]
+        assert len(refreshes) >= 5, (
+            "the adapter did not try to refresh while the directory was down"
+        )
+    finally:
+        await up.aclose()
+
+
+@pytest.mark.chaos
 async def test_adapter_and_requester_keep_working_when_the_directory_is_down(
     broker: Settings, users: dict[str, Settings], tmp_path: Path, management: httpx.AsyncClient
 ) -> None:
@@ -283,6 +354,7 @@ async def test_the_http_adapter_takes_its_service_from_the_directory(
         adapter = await open_http_adapter(config, settings, declare_topology=True)
         assert adapter.grants is not None
         async with adapter, Client(users["dinsos"]) as dinsos, Client(users["bapenda"]) as bapenda:
-            assert await dinsos.call("uji", ECHO.ref, "echo", {"id": 3}) == {"id": 3}
+            marked = {"id": 3, "note": PAYLOAD_MARKER}
+            assert await dinsos.call("uji", ECHO.ref, "echo", marked) == marked
             with pytest.raises(Forbidden):
                 await bapenda.call("uji", ECHO.ref, "echo", {"id": 3})

@@ -26,6 +26,7 @@ from splp.errors import (
 )
 from splp.settings import Settings
 from tests.conftest import DEMO
+from tests.logcapture import SECRETS
 from tests.services import HANDLERS, echo_descriptor
 
 ECHO = echo_descriptor()
@@ -119,7 +120,7 @@ async def test_bad_arguments_are_refused_before_anything_is_sent(broker: Setting
 async def restricted_requester(broker: Settings, management: httpx.AsyncClient):
     """A broker user allowed exactly one routing key, as the reconciler will configure it."""
     user = f"splp-test-{uuid.uuid4().hex[:8]}"
-    password = uuid.uuid4().hex
+    password = SECRETS.add(uuid.uuid4().hex, "broker password")
     vhost = quote(broker.vhost, safe="")
     (
         await management.put(f"/api/users/{user}", json={"password": password, "tags": ""})

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from splp.audit import AuditRecord, AuditStore, verify
 from splp.audit.broker_events import BrokerEvents
 from splp.settings import Settings
+from tests.logcapture import SECRETS
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ async def broker_user(
     management: httpx.AsyncClient, broker: Settings
 ) -> AsyncIterator[tuple[str, str]]:
     name = f"splp-test-{uuid.uuid4().hex[:8]}"
-    password = f"right-{uuid.uuid4().hex}"
+    password = SECRETS.add(f"right-{uuid.uuid4().hex}", "broker password")
     (
         await management.put(f"/api/users/{name}", json={"password": password, "tags": ""})
     ).raise_for_status()
