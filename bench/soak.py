@@ -34,6 +34,7 @@ import aiormq
 
 from bench.common import THEME, echo_descriptor
 from bench.rss import RssSampler, RssSeries
+from bench.soak_load import TEXT as PAYLOAD_TEXT
 from bench.soak_setup import (
     REQUESTER,
     SERVICE,
@@ -327,6 +328,7 @@ async def soak(config: SoakConfig, settings: Settings, workdir: Path) -> SoakRes
         "the publisher's token": parties.publisher_token,
         "the requester's token": parties.requester_token,
         "the requester's broker password": password,
+        "a request payload": PAYLOAD_TEXT,
     }
     return SoakResult(config, result, sampler.series, stored, components.logs, secrets)
 

@@ -20,7 +20,7 @@ from splp.bus import Client
 from splp.errors import SplpError
 from splp.settings import Settings
 
-TEXT = "Sistem Penghubung Layanan Pemerintah"
+TEXT = "Sistem Penghubung Layanan Pemerintah (soak payload 5c1f)"  # never in a log
 CALL_TIMEOUT = 10.0
 
 
