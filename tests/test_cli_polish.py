@@ -277,47 +277,43 @@ NOWHERE = {"SPLP_DIRECTORY_URL": "http://127.0.0.1:1", "SPLP_TOKEN": "splp_x"}
 DEAD_BROKER = {"SPLP_AMQP_URL": "amqp://guest:s3cret-pw@127.0.0.1:1/"}
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "code", "words"),
-    [
-        (["party", "list"], NOWHERE, 4, "directory http://127.0.0.1:1 is unreachable"),
-        (["party", "list"], {}, 2, "SPLP_TOKEN"),
-        (["access", "approve", "x", "--reason", "r"], {}, 2, "request_id"),
-        (["access", "approve", "3"], {}, 2, "--reason"),
-        (["party", "add", "x", "--role", "requester", "--bogus"], {}, 2, "--bogus"),
-        (["nosuch"], {}, 2, "nosuch"),
-        (["call", "uji", "uji.echo.v1", "echo", "{bad"], {}, 2, "PAYLOAD is not valid JSON"),
-        (["service", "publish", "/nonexistent/penduduk.yaml"], NOWHERE, 2, "cannot read"),
-        (["report", "usage", "--format", "xml"], NOWHERE, 2, "--format"),
-        (["directory", "backup", "b.json", "--database-url", "nonsense"], {}, 2, "URL"),
-        (
-            [
-                "directory",
-                "backup",
-                "b.json",
-                "--database-url",
-                "postgresql+asyncpg://u@127.0.0.1:1/x",
-            ],
-            {},
-            4,
-            "cannot connect",
-        ),
-        (
-            ["audit", "verify", "--database-url", "sqlite+aiosqlite:////nonexistent/dir/audit.db"],
-            {},
-            4,
-            "cannot use the database",
-        ),
-        (
-            ["audit", "verify", "--database-url", "postgresql+asyncpg://postgres@127.0.0.1/nodb_x"],
-            {},
-            4,
-            'database "nodb_x" does not exist',
-        ),
-        (["audit", "tail", "-f"], DEAD_BROKER, 4, "broker"),
-    ],
-    ids=lambda value: value if isinstance(value, str) else None,
-)
+PG_NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"
+PG_NO_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1/nodb_x"
+SQLITE_NO_FOLDER = "sqlite+aiosqlite:////nonexistent/dir/audit.db"
+FAILURES = {
+    "unreachable directory": (["party", "list"], NOWHERE, 4, "http://127.0.0.1:1 is unreachable"),
+    "no token": (["party", "list"], {}, 2, "SPLP_TOKEN"),
+    "bad argument": (["access", "approve", "x", "--reason", "r"], {}, 2, "request_id"),
+    "missing option": (["access", "approve", "3"], {}, 2, "--reason"),
+    "unknown option": (["party", "add", "x", "--role", "requester", "--bogus"], {}, 2, "--bogus"),
+    "unknown command": (["nosuch"], {}, 2, "nosuch"),
+    "bad JSON body": (["call", "uji", "uji.echo.v1", "echo", "{bad"], {}, 2, "not valid JSON"),
+    "missing file": (["service", "publish", "/nonexistent/p.yaml"], NOWHERE, 2, "cannot read"),
+    "bad choice": (["report", "usage", "--format", "xml"], NOWHERE, 2, "--format"),
+    "bad database URL": (["directory", "backup", "b.json", "--database-url", "x"], {}, 2, "URL"),
+    "database refused": (
+        ["directory", "backup", "b.json", "--database-url", PG_NOWHERE],
+        {},
+        4,
+        "cannot connect",
+    ),
+    "no database folder": (
+        ["audit", "verify", "--database-url", SQLITE_NO_FOLDER],
+        {},
+        4,
+        "cannot use the database",
+    ),
+    "no such database": (
+        ["audit", "verify", "--database-url", PG_NO_DATABASE],
+        {},
+        4,
+        'database "nodb_x" does not exist',
+    ),
+    "broker unreachable": (["audit", "tail", "-f"], DEAD_BROKER, 4, "broker"),
+}
+
+
+@pytest.mark.parametrize(("args", "env", "code", "words"), FAILURES.values(), ids=FAILURES.keys())
 async def test_failures_are_one_line_with_the_policy_code(
     args: list[str], env: dict[str, str], code: int, words: str, tmp_path: Path
 ) -> None:

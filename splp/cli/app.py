@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -56,6 +57,7 @@ class GuardedGroup(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         _state["debug"] = False
+        _quiet_late_loop_callbacks()
         try:
             result = super().main(args, prog_name, complete_var, False, **extra)
         except _USAGE_ERROR as exc:
@@ -71,6 +73,28 @@ class GuardedGroup(TyperGroup):
         # without standalone mode, click returns the code of a typer.Exit, else the
         # command's own return value (our commands return None)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _quiet_late_loop_callbacks() -> None:
+    """Drop "Event loop is closed" from threads that outlive a failed command's event loop.
+
+    aiosqlite (0.22) queues the close of a connection that failed to open and answers it
+    from its worker thread, possibly after ``run`` has closed the loop: a second traceback
+    after the error line, about nothing. ``--debug`` still shows it.
+    """
+    default = threading.excepthook
+    if getattr(default, "splp_quiet", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        late = isinstance(args.exc_value, RuntimeError) and "Event loop is closed" in str(
+            args.exc_value
+        )
+        if not late or _state["debug"]:
+            default(args)
+
+    hook.splp_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def _usage_error(exc: Exception) -> int:
