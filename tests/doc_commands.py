@@ -26,7 +26,14 @@ SHELL_LANGUAGES = frozenset({"sh", "bash", "console", "shell"})
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
-_SPLP = re.compile(r"(?:^|(?<=[\s;&|(`'\"=]))(?:[\w./-]*/)?splp(?=\s+[a-z])")
+# `splp` in command position: at the start, after a separator, assignments, a wrapper
+# (exec, sudo, docker compose exec SERVICE) or a YAML `command:`/`- `; not as an argument.
+_SPLP = re.compile(
+    r"""(?:^|[;&|(`]|\$\(|command:|^\s*-)\s*["']?"""
+    r"(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*"
+    r"(?:(?:exec|sudo|nohup|time)\s+|docker\s+compose\s+(?:exec|run)\s+(?:-\S+\s+)*[\w.-]+\s+)*"
+    r"(?:[\w./-]*/)?splp(?=\s+[a-z])"
+)
 _PLACEHOLDER = re.compile(
     r"^[A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)?$|^<[^>]+>$|^\$[A-Za-z_][A-Za-z0-9_]*$|^\$\{[^}]+\}$"
 )
@@ -132,7 +139,9 @@ def _words(text: str) -> list[str] | None:
     lexer.commenters = "#"
     try:
         return list(lexer)
-    except ValueError:  # an unbalanced quote: a fragment of prose, not a command
+    except ValueError:  # an unbalanced quote: the end of "$(splp ...)", or prose
+        if text.rstrip().endswith(('"', "'")):
+            return _words(text.rstrip()[:-1])
         return None
 
 
