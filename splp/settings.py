@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
@@ -55,6 +56,11 @@ class Settings(BaseSettings):
     broker_user_prefix: str = Field(
         default="",
         description="Prefix of the broker user names of parties: user `<prefix><party>`.",
+    )
+    queue_type: Literal["classic", "quorum"] = Field(
+        default="classic",
+        description="Type of the bus's durable queues (service queues, the audit sink's, the "
+        "dead letters'): `quorum` replicates them across a RabbitMQ cluster.",
     )
     grants_refresh: float = Field(
         default=10.0, gt=0, description="Seconds between an adapter's fetches of its grants."

@@ -216,7 +216,7 @@ class Adapter:
         channel = await connection.channel(publisher_confirms=False)
         if self.declare_topology:
             binding = ServiceBinding(self.descriptor.theme, self.descriptor.ref)
-            await declare(channel, topology_for([binding]))
+            await declare(channel, topology_for([binding], queue_type=self.settings.queue_type))
         await channel.basic_qos(prefetch_count=self.prefetch)
         if self._stopping:
             return

@@ -70,6 +70,7 @@ class AuditSink:
         self.linger = linger
         self.prefetch = prefetch
         self.metrics = metrics or SinkMetrics()
+        self.queue_type = (settings or Settings()).queue_type
         self._connection = BrokerConnection(
             broker_url,
             name="splp-audit-sink",
@@ -100,11 +101,11 @@ class AuditSink:
         try:
             declared = await channel.queue_declare(self.queue, passive=True)
         except aiormq.exceptions.ChannelNotFoundEntity:
-            # Not set up by the reconciler yet: declare it as the topology would (classic).
+            # Not set up by the reconciler yet: declare it as the topology would.
             channel = await connection.channel()
             await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
             declared = await channel.queue_declare(
-                self.queue, durable=True, arguments={"x-queue-type": "classic"}
+                self.queue, durable=True, arguments={"x-queue-type": self.queue_type}
             )
             await channel.queue_bind(self.queue, AUDIT_EXCHANGE, routing_key="#")
         self.metrics.queue_depth = declared.message_count or 0

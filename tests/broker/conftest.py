@@ -11,6 +11,7 @@ vhost of its own and broker users with a unique prefix, both removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator
@@ -114,21 +115,32 @@ async def delete_users(management: httpx.AsyncClient, prefix: str) -> None:
 async def world(
     management: httpx.AsyncClient, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
+    async with made_world(management, tmp_path_factory.mktemp("broker")) as w:
+        yield w
+
+
+@contextlib.asynccontextmanager
+async def made_world(
+    management: httpx.AsyncClient, folder: Path, **settings: Any
+) -> AsyncIterator[World]:
+    """A world in ``folder``: its store, a vhost and users of its own (``settings`` are
+    extra :class:`Settings` fields, such as ``queue_type``)."""
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('broker') / 'dir.db'}",
+    config = Settings(
+        database_url=f"sqlite+aiosqlite:///{folder / 'dir.db'}",
         vhost=f"splp-bt-{tag}",
         broker_user_prefix=f"bt{tag}-",
         broker_sync_interval=0,
+        **settings,
     )
-    store = Store(settings.database_url)
+    store = Store(config.database_url)
     await store.migrate()
     async with store.session() as session:
         _admin, admin_token = await create_party(session, "admin", ["administrator"])
-    app = create_app(settings, store=store)
+    app = create_app(config, store=store)
     api = Api(transport=httpx.ASGITransport(app), base_url="http://directory")
     api.tokens = {"admin": admin_token}
-    w = World(settings, store, api, app.state.broker, management)
+    w = World(config, store, api, app.state.broker, management)
     try:
         for name, roles in [
             ("dukcapil", ["publisher"]),
@@ -153,5 +165,5 @@ async def world(
     finally:
         await api.aclose()
         await close_app(app)
-        await management.delete(f"/api/vhosts/{quote(settings.vhost, safe='')}")
-        await delete_users(management, settings.broker_user_prefix)
+        await management.delete(f"/api/vhosts/{quote(config.vhost, safe='')}")
+        await delete_users(management, config.broker_user_prefix)

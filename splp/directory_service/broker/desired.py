@@ -29,7 +29,7 @@ from splp.bus.names import (
     queue_for,
     theme_exchange,
 )
-from splp.bus.topology import ServiceBinding, topology_for
+from splp.bus.topology import QueueType, ServiceBinding, topology_for
 from splp.directory_service.broker.patterns import (
     alternation,
     exact,
@@ -60,6 +60,7 @@ DEFAULT_EXCHANGE = "amq.default"
 class BrokerNames:
     vhost: str
     user_prefix: str = ""
+    queue_type: QueueType = "classic"
 
     def user(self, party: str) -> str:
         return self.user_prefix + party
@@ -83,7 +84,7 @@ async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerStat
             continue
         parties[party.id] = party
     services, themes = await _services(session, state, parties)
-    topology = topology_for(services.values(), themes)
+    topology = topology_for(services.values(), themes, queue_type=names.queue_type)
     state.exchanges = {e.name: e for e in topology.exchanges}
     state.queues = {q.name: q for q in topology.queues}
     state.bindings = {b: "" for b in topology.bindings}

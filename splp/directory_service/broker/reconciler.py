@@ -61,7 +61,7 @@ class BrokerReconciler:
     def __init__(self, store: Store, settings: Settings, *, timeout: float = 10.0) -> None:
         self.store = store
         self.settings = settings
-        self.names = BrokerNames(settings.vhost, settings.broker_user_prefix)
+        self.names = BrokerNames(settings.vhost, settings.broker_user_prefix, settings.queue_type)
         self.timeout = timeout
         self._lock = asyncio.Lock()
 
