@@ -29,6 +29,7 @@ from splp.directory_service import close_app, create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
 from tests.directory.conftest import DEMO, directory_settings
+from tests.test_cli import splp as run_splp
 
 # Commands that print no data, only run until stopped (or narrate): no --json for them.
 NO_JSON = {
@@ -252,18 +253,8 @@ async def test_a_title_is_data_not_markup(directory: Directory) -> None:
 
 
 async def splp(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "splp",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "SPLP_TOKEN": "", **(env or {})},
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """``splp ARGS`` in a real process, with no token from the environment."""
+    return await run_splp(*args, env={"SPLP_TOKEN": "", **(env or {})})
 
 
 def one_line(stderr: str) -> str:

@@ -14,6 +14,12 @@ class AuditSettings(Settings):
 
     >>> AuditSettings(database_url="sqlite+aiosqlite:///d.db").audit_store_url
     'sqlite+aiosqlite:///d.db'
+
+    Broker events come from the event exchange's vhost, whatever the bus's vhost is:
+
+    >>> s = AuditSettings(vhost="splp")
+    >>> s.broker_url, s.broker_events_url
+    ('amqp://guest:guest@127.0.0.1:5672/splp', 'amqp://guest:guest@127.0.0.1:5672/%2F')
     """
 
     audit_database_url: str | None = Field(

@@ -113,6 +113,7 @@ async def test_killing_the_sink_mid_stream_loses_and_repeats_nothing(
         "SPLP_VHOST": broker.vhost,
         "SPLP_AMQP_URL": broker.amqp_url,
         "SPLP_AUDIT_DATABASE_URL": audit_store.url,
+        "SPLP_BROKER_EVENTS_VHOST": "",  # the shared broker's events are not this test's
     }
     command = [
         sys.executable,
