@@ -5,7 +5,9 @@
 #      (re-installed only when pyproject.toml changed since the last install);
 #   2. RabbitMQ on ${SPLP_AMQP_HOST:-127.0.0.1}:5672 with the management API on :15672
 #      answering guest/guest (installed from Debian's packages and started if missing);
-#   3. PostgreSQL on 127.0.0.1:5432 such that postgresql://postgres@127.0.0.1:5432/test
+#   3. Node.js (from Debian's packages if missing) and the locked dependencies of
+#      examples/node-requester (npm ci, again only when its package-lock.json changed);
+#   4. PostgreSQL on 127.0.0.1:5432 such that postgresql://postgres@127.0.0.1:5432/test
 #      works (installed and started if missing; trust auth for loopback TCP, database
 #      `test` created).
 #
@@ -388,6 +390,25 @@ EOF
     say "PostgreSQL ready: $url"
 }
 
+# --------------------------------------------------------------------------- Node.js
+
+# The requester guide's example in another language (examples/node-requester), which the
+# suite runs: Node.js and its locked dependencies (npm ci, again only when the lock changed).
+ensure_node_example() {
+    local dir="$ROOT/examples/node-requester"
+    [ -f "$dir/package-lock.json" ] || return 0
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    local stamp="$dir/node_modules/.splp-lock-stamp"
+    if [ -f "$stamp" ] && cmp -s "$stamp" "$dir/package-lock.json"; then
+        return 0
+    fi
+    say "npm ci in examples/node-requester"
+    logged "npm ci" npm ci --prefix "$dir" --no-audit --no-fund
+    cp "$dir/package-lock.json" "$stamp"
+}
+
 # --------------------------------------------------------------------------- main
 
 # One set-up at a time per checkout (demo.sh and test.sh may start together).
@@ -401,6 +422,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 ensure_venv
+ensure_node_example
 ensure_rabbitmq
 ensure_postgres
 say "done"
