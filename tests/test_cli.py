@@ -16,6 +16,7 @@ import pytest
 from splp.bus import Client
 from splp.settings import Settings
 from tests.conftest import DEMO
+from tests.logcapture import check_text
 from tests.services import HANDLERS, echo_descriptor
 
 ECHO = echo_descriptor(service="echo-cli")
@@ -36,6 +37,7 @@ async def splp(
     )
     out, err = await asyncio.wait_for(process.communicate(stdin), 60)
     assert process.returncode is not None
+    check_text(err.decode(), f"stderr of splp {args[0] if args else ''}")  # its log lines
     return process.returncode, out.decode(), err.decode()
 
 
