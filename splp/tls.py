@@ -2,7 +2,8 @@
 directory and the management API.
 
 Verification is always on: the peer's certificate must chain to ``SPLP_TLS_CA_FILE``
-(or, when that is not set, to the system's trust store) and name the host that was
+(when that is not set: for ``amqps`` the system's trust store; for ``https`` httpx's own
+bundle, certifi's, unless a client certificate is set) and name the host that was
 dialled. ``SPLP_TLS_CERT_FILE`` and ``SPLP_TLS_KEY_FILE`` add a client certificate for
 brokers that ask for one (mutual TLS). There is no switch to turn verification off.
 
@@ -57,9 +58,18 @@ def client_context(settings: Settings) -> ssl.SSLContext:
 
 
 def http_verify(settings: Settings) -> ssl.SSLContext | bool:
-    """The ``verify=`` of an httpx client: ``True`` (httpx's own CA bundle) unless SPLP's
-    TLS settings are given, then :func:`client_context`."""
-    if settings.tls_ca_file is None and settings.tls_cert_file is None:
+    """The ``verify=`` of an httpx client: ``True`` (httpx's own CA bundle, certifi's) unless
+    one of SPLP's TLS settings is given, then :func:`client_context` (which trusts
+    ``SPLP_TLS_CA_FILE``, else the system's store, and refuses a key without a cert).
+
+    >>> http_verify(Settings())
+    True
+    >>> http_verify(Settings(tls_key_file="client.key"))
+    Traceback (most recent call last):
+    ...
+    splp.errors.ConfigurationError: SPLP_TLS_KEY_FILE is set without SPLP_TLS_CERT_FILE
+    """
+    if not any((settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file)):
         return True
     return client_context(settings)
 

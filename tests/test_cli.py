@@ -187,3 +187,5 @@ async def test_demo_walks_the_whole_bus_and_leaves_nothing_behind(
     prefix = "demo" + vhost.removeprefix("splp-demo-") + "-"
     users = [u["name"] for u in (await management.get("/api/users")).json()]
     assert not [u for u in users if u.startswith(prefix)]
+    queues = [q["name"] for q in (await management.get("/api/queues/%2F")).json()]
+    assert "splp.audit.broker-events.demo-" + vhost.removeprefix("splp-demo-") not in queues

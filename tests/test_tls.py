@@ -29,16 +29,18 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from splp.adapters import Adapter
+from splp.adapters import Adapter, http_adapter, load_http_config
 from splp.bus import Client
 from splp.bus.directory_cache import DirectoryCache
 from splp.cli import app as cli_app
 from splp.cli.app import EXIT_UNAVAILABLE, EXIT_USAGE
+from splp.demo.agency import create_app as create_agency
 from splp.directory_service import Store, close_app, create_app
 from splp.directory_service.parties import create_party
-from splp.errors import ServiceUnavailable
+from splp.errors import ConfigurationError, ServiceUnavailable, UpstreamError
 from splp.http_server import free_port, serve_app
 from splp.settings import Settings
+from tests.conftest import DEMO
 from tests.pki import Pki, make_pki
 from tests.services import HANDLERS, echo_descriptor
 
@@ -307,3 +309,40 @@ def test_directory_serve_wants_both_tls_files(pki: Pki) -> None:
     result = CliRunner().invoke(cli_app, ["directory", "serve", "--tls-cert", str(pki.server_cert)])
     assert result.exit_code == EXIT_USAGE
     assert "--tls-cert and --tls-key go together" in result.stderr
+
+
+async def test_the_http_adapter_checks_an_https_agency_against_its_ca_file(
+    broker: Settings, pki: Pki, tmp_path: Path
+) -> None:
+    """An agency API on HTTPS with a private CA: ``ca_file`` in the adapter config."""
+    config_text = (
+        (DEMO / "adapter.yaml")
+        .read_text()
+        .replace("descriptor: penduduk.yaml", f"descriptor: {DEMO / 'penduduk.yaml'}")
+    )
+    nik = {"nik": "1508010101900001"}
+    async with serve_app(
+        create_agency(), certfile=str(pki.server_cert), keyfile=str(pki.server_key)
+    ) as url:
+        for name, extra, expected in (
+            ("trusted", f"ca_file: {pki.ca}\n", None),
+            ("stranger", f"ca_file: {pki.stranger_ca}\n", UpstreamError),
+            ("default", "", UpstreamError),  # a private CA is in no public bundle
+        ):
+            path = tmp_path / f"{name}.yaml"
+            path.write_text(config_text.replace("base_url:", extra + "base_url:"))
+            config, descriptor = load_http_config(path)
+            config.base_url = url
+            assert descriptor is not None
+            adapter = http_adapter(config, descriptor, broker, declare_topology=True)
+            async with adapter, Client(broker) as client:
+                call = client.call("kependudukan", descriptor.ref, "get-by-nik", nik, timeout=10)
+                if expected is None:
+                    assert (await call)["name"] == "Siti Aminah"
+                else:
+                    with pytest.raises(expected):
+                        await call
+    with pytest.raises(ConfigurationError, match="ca_file"):
+        http_adapter(
+            config.model_copy(update={"ca_file": tmp_path / "missing.pem"}), descriptor, broker
+        )

@@ -24,6 +24,7 @@ An operation's ``status`` map overrides a row.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.wire import Problem, Request
 from splp.errors import (
     BadRequest,
+    ConfigurationError,
     NotFound,
     PayloadTooLarge,
     RemoteError,
@@ -181,6 +183,17 @@ def _problem_detail(response: httpx.Response) -> str | None:
     return detail[:500] if isinstance(detail, str) else None
 
 
+def agency_verify(config: HttpAdapterConfig) -> ssl.SSLContext | bool:
+    """How the agency API's certificate is checked: against ``ca_file`` when given, else
+    against httpx's own bundle. Never off."""
+    if config.ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(config.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"ca_file {config.ca_file} cannot be loaded: {exc}") from None
+
+
 def http_adapter(
     config: HttpAdapterConfig,
     descriptor: ServiceDescriptor,
@@ -190,6 +203,7 @@ def http_adapter(
     """An :class:`Adapter` whose handlers call the agency API (its client closes with it)."""
     client = httpx.AsyncClient(
         base_url=config.base_url,
+        verify=agency_verify(config),
         limits=httpx.Limits(
             max_connections=config.prefetch, max_keepalive_connections=config.prefetch
         ),

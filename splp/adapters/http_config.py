@@ -96,6 +96,11 @@ class HttpAdapterConfig(BaseModel):
         description="PUBLISHER.SERVICE.vMAJOR, descriptor and grants from the directory",
     )
     base_url: str = Field(pattern=r"^https?://")
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA (PEM) that signed an https agency API's certificate, when it is not "
+        "in the system's trust store; relative to the config file",
+    )
     timeout: float = Field(default=10.0, gt=0, le=300)
     prefetch: int = Field(default=64, ge=1, le=10_000)
     headers: dict[str, str] = {}
@@ -123,6 +128,8 @@ def load_http_config(path: str | Path) -> tuple[HttpAdapterConfig, ServiceDescri
     """
     path = Path(path)
     config = validate_document(HttpAdapterConfig, read_document(path), str(path))
+    if config.ca_file is not None and not config.ca_file.is_absolute():
+        config.ca_file = path.parent / config.ca_file
     if config.descriptor is None:
         return config, None
     if not config.descriptor.is_absolute():

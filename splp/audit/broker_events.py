@@ -129,10 +129,12 @@ class BrokerEvents:
         broker_url: str,
         *,
         queue: str = QUEUE,
+        queue_arguments: dict[str, Any] | None = None,
         settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
+        self.queue_arguments = queue_arguments
         self.stored = 0
         self._pending: list[tuple[AbstractChannel, int, Screened]] = []
         self._wakeup = asyncio.Event()
@@ -167,7 +169,7 @@ class BrokerEvents:
             )
             return
         channel = await connection.channel()
-        await channel.queue_declare(self.queue, durable=True)
+        await channel.queue_declare(self.queue, durable=True, arguments=self.queue_arguments)
         for key in ROUTING_KEYS:
             await channel.queue_bind(self.queue, EVENT_EXCHANGE, routing_key=key)
         await channel.basic_qos(prefetch_count=500)

@@ -155,7 +155,8 @@ __all__ = [
 # "splp" follows --debug/--verbose; the others stay at WARNING or above even with --debug:
 # httpx logs full URLs and aiormq whole frames at DEBUG, and both can hold personal data.
 # aiormq.connection logs a failed connect at ERROR, which the command then prints as its
-# error line: shown only with --verbose or --debug.
+# error line: that one record is shown only with --verbose or --debug (its warnings about
+# blocked connections and missed heartbeats always are).
 QUIETED_LOGGERS = (
     "splp",
     "httpx",
@@ -184,8 +185,15 @@ def configure_logging(level: int) -> None:
     logging.getLogger("splp").setLevel(level)
     for noisy in QUIETED_LOGGERS[1:]:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    connection_log = logging.getLogger("aiormq.connection")
+    connection_log.removeFilter(_drop_failed_connect)
     if level >= logging.WARNING:
-        logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
+        connection_log.addFilter(_drop_failed_connect)
+
+
+def _drop_failed_connect(record: logging.LogRecord) -> bool:
+    """False for aiormq's "error when creating transport" (the command reports the error)."""
+    return not str(record.msg).startswith("error when creating transport")
 
 
 def settings_from(**overrides: str | None) -> Settings:

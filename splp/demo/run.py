@@ -21,6 +21,7 @@ from typing import Protocol
 
 from splp.adapters import Adapter, http_adapter, load_http_config
 from splp.adapters.directory import from_directory
+from splp.adapters.grants import DirectoryGrants
 from splp.audit.verify import verify
 from splp.bus import Client
 from splp.demo.agency import RESIDENTS
@@ -50,9 +51,9 @@ async def run_demo(settings: Settings, narrator: Narrator) -> int:
         narrator.say(f"directory service on {stage.directory_url} (SQLite store, temporary)")
         narrator.say(f"audit sink consuming splp.audit.sink in vhost {stage.settings.vhost}")
         await _register(stage, narrator)
-        adapter = await _publish(stage, narrator)
+        adapter, grants = await _publish(stage, narrator)
         try:
-            calls = await _walk(stage, narrator)
+            calls = await _walk(stage, narrator, grants)
         finally:
             await adapter.stop(grace=5)
         await _report(stage, narrator, calls)
@@ -70,7 +71,7 @@ async def _register(stage: Stage, narrator: Narrator) -> None:
         narrator.say(f"party {party}: API token issued, broker user {user} made by the reconciler")
 
 
-async def _publish(stage: Stage, narrator: Narrator) -> Adapter:
+async def _publish(stage: Stage, narrator: Narrator) -> tuple[Adapter, DirectoryGrants]:
     narrator.step("Dukcapil publishes its population register and starts its HTTP adapter")
     import yaml
 
@@ -86,10 +87,10 @@ async def _publish(stage: Stage, narrator: Narrator) -> Adapter:
     narrator.say(
         f"HTTP adapter consuming {adapter.queue}, descriptor and grants from the directory"
     )
-    return adapter
+    return adapter, grants
 
 
-async def _walk(stage: Stage, narrator: Narrator) -> int:
+async def _walk(stage: Stage, narrator: Narrator, grants: DirectoryGrants) -> int:
     dinsos = stage.as_party("dinsos")
     narrator.step("Dinsos calls before it has a grant")
     await _refused(dinsos, narrator, "no grant yet")
@@ -105,7 +106,7 @@ async def _walk(stage: Stage, narrator: Narrator) -> int:
         "dukcapil", "POST", f"{path}/grant", {"reason": "ok", "quota_per_minute": QUOTA_PER_MINUTE}
     )
     narrator.say(f"dukcapil granted: {granted['state']}, quota {QUOTA_PER_MINUTE} calls/minute")
-    await asyncio.sleep(2 * stage.settings.grants_refresh)  # the adapter's next refresh
+    await _adapter_knows_grant(grants, "dinsos")
 
     narrator.step("Dinsos makes real calls through the bus")
     calls = 0
@@ -134,6 +135,15 @@ async def _walk(stage: Stage, narrator: Narrator) -> int:
     narrator.say("revoked: the reconciler withdrew the broker permission and closed the connection")
     await _refused(dinsos, narrator, "after the revocation")
     return calls
+
+
+async def _adapter_knows_grant(grants: DirectoryGrants, requester: str) -> None:
+    """Wait for the adapter's next refresh of its grants (every 0.5 s; at most 15 s)."""
+    deadline = time.monotonic() + 15
+    while grants.book.find(requester, OPERATION) is None:
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"the adapter did not learn of {requester}'s grant in 15 s")
+        await asyncio.sleep(0.1)
 
 
 async def _refused(settings: Settings, narrator: Narrator, when: str) -> None:

@@ -64,9 +64,7 @@ class Stage:
             headers={"Authorization": f"Bearer {self.tokens[party]}"},
         )
         if not response.is_success:
-            raise RuntimeError(
-                f"{method} {path} as {party}: {response.status_code} {response.text}"
-            )
+            raise DemoFailed(f"{method} {path} as {party}: {response.status_code} {response.text}")
         return response.json()
 
     async def add_party(self, name: str, roles: list[str], title: str) -> None:
@@ -123,6 +121,8 @@ async def staged(base: Settings) -> AsyncIterator[Stage]:
                     audit,
                     settings.model_copy(update={"vhost": "/"}).broker_url,
                     queue=events_queue,
+                    # gone a minute after the demo, even if the demo is killed
+                    queue_arguments={"x-expires": 60_000},
                     settings=settings,
                 ).run(stop),
             ]
@@ -147,10 +147,20 @@ async def _stop_all(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> Non
 
 
 async def _remove(management: Management, settings: Settings, events_queue: str) -> None:
-    """Delete the demo's vhost, its broker users and its broker-events queue."""
-    await management.delete_vhost(settings.vhost)
-    users = await management.read("/api/users")
-    mine = [u["name"] for u in users if u["name"].startswith(settings.broker_user_prefix)]
-    for user in mine:
-        await management.request("DELETE", f"/api/users/{quote(user, safe='')}")
-    await management.request("DELETE", f"/api/queues/%2F/{quote(events_queue, safe='')}")
+    """Delete the demo's broker-events queue, its vhost and its broker users; each delete
+    is tried even when another failed (the first failure is raised at the end)."""
+    deletes = [f"/api/queues/%2F/{quote(events_queue, safe='')}"]
+    deletes.append(f"/api/vhosts/{quote(settings.vhost, safe='')}")
+    users = await management.read("/api/users") or []
+    prefix = settings.broker_user_prefix
+    deletes += [
+        f"/api/users/{quote(u['name'], safe='')}" for u in users if u["name"].startswith(prefix)
+    ]
+    failures: list[SplpError] = []
+    for path in deletes:
+        try:
+            await management.request("DELETE", path)
+        except SplpError as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
