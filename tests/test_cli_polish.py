@@ -18,7 +18,9 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 import typer
 from rich.text import Text
@@ -347,7 +349,16 @@ async def test_debug_shows_the_traceback_and_keeps_the_code() -> None:
     assert err.strip().splitlines()[-1].startswith("error: directory http://127.0.0.1:1")
 
 
-async def test_ctrl_c_is_exit_130_without_a_traceback(broker: Settings) -> None:
+async def test_ctrl_c_is_exit_130_without_a_traceback(
+    broker: Settings, management: httpx.AsyncClient
+) -> None:
+    bindings = f"/api/exchanges/{quote(broker.vhost, safe='')}/splp.audit/bindings/source"
+
+    async def tail_queues() -> set[str]:
+        response = await management.get(bindings)
+        return {b["destination"] for b in response.json()} if response.status_code == 200 else set()
+
+    before = await tail_queues()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -360,7 +371,10 @@ async def test_ctrl_c_is_exit_130_without_a_traceback(broker: Settings) -> None:
         env={**os.environ, "SPLP_VHOST": broker.vhost, "SPLP_TOKEN": ""},
     )
     try:
-        await asyncio.sleep(3)  # imported, connected and consuming
+        for _ in range(300):  # until it has bound its queue: imported, connected, consuming
+            if await tail_queues() - before or process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
         assert process.returncode is None, await process.stderr.read()  # type: ignore[union-attr]
         process.send_signal(signal.SIGINT)
         _out, err = await asyncio.wait_for(process.communicate(), 30)

@@ -301,7 +301,30 @@ def start_sample_service(environment: DocEnvironment) -> None:
         "operations:\n  get-by-nik: {method: GET, path: '/residents/{nik}'}\n",
         encoding="utf-8",
     )
-    environment.start([str(VENV_BIN / "splp"), "adapter", "run", str(config)], "adapter.log")
+    adapter = environment.start(
+        [str(VENV_BIN / "splp"), "adapter", "run", str(config)], "adapter.log"
+    )
+    wait_for_consumer(
+        env["SPLP_VHOST"],
+        "splp.svc.dukcapil.penduduk.v1",
+        adapter,
+        environment.workdir / "adapter.log",
+    )
+
+
+def wait_for_consumer(vhost: str, queue: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until ``queue`` has a consumer: the README's call must not race the adapter."""
+    path = f"/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}"
+    deadline = time.monotonic() + 30
+    with management() as api:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the adapter stopped: {log.read_text(errors='replace')}")
+            response = api.get(path)
+            if response.status_code == 200 and response.json().get("consumers"):
+                return
+            time.sleep(0.2)
+    pytest.fail(f"{queue} had no consumer within 30 s: {log.read_text(errors='replace')}")
 
 
 DOCUMENTS_WITH_SHELL = [p for p in DOCUMENTS if shell_blocks(p)]

@@ -6,8 +6,8 @@
 //     node requester.mjs kependudukan dukcapil.penduduk.v1 get-by-nik '{"nik": "1508010101900001"}'
 //
 // Prints the reply (JSON) on stdout and exits 0; otherwise one line on stderr and the exit
-// code of the splp CLI: 1 a problem reply, 2 bad usage, 3 refused by the broker,
-// 4 no such service or broker unreachable, 5 timeout.
+// code of the splp CLI: 1 a problem reply, 2 bad usage, 3 refused (by the broker, or a
+// 401/403 problem from the adapter), 4 no such service or broker unreachable, 5 timeout.
 
 import amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
@@ -59,7 +59,7 @@ function call(ch) {
       const body = JSON.parse(msg.content.toString('utf8'));
       if (Number.isInteger(status) && status < 400) ok(body);
       else ko(Object.assign(new Error(`${status} ${body.type}: ${body.detail ?? body.title}`),
-                            { code: 1 }));
+                            { code: status === 401 || status === 403 ? 3 : 1 }));
     }, { noAck: true }).then(() => {
       ch.publish(`splp.theme.${theme}`, `${service}.${operation}`,     // step 3
         Buffer.from(JSON.stringify(payload)), {
