@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from splp.errors import ServiceUnavailable
+from splp.errors import AccessDenied, ServiceUnavailable
 from splp.settings import Settings
 from splp.tls import http_verify, tls_failure
 
@@ -53,9 +53,7 @@ class Management:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
         if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
-            raise ServiceUnavailable(
-                f"RabbitMQ management API: {method} {path} answered {response.status_code}"
-            )
+            raise _failure(method, path, response.status_code)
         return response
 
     def _unreachable(self, exc: httpx.HTTPError) -> ServiceUnavailable:
@@ -105,9 +103,7 @@ class Management:
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise ServiceUnavailable(
-                f"RabbitMQ management API: GET {path} answered {response.status_code}"
-            )
+            raise _failure("GET", path, response.status_code)
         return response.json()
 
     async def import_definitions(
@@ -130,3 +126,11 @@ class Management:
                 f"/api/connections/username/{_q(user)}",
                 headers={"X-Reason": "access changed by SPLP"},
             )
+
+
+def _failure(method: str, path: str, status: int) -> AccessDenied | ServiceUnavailable:
+    """A refused login or permission is :class:`AccessDenied`; anything else unavailable."""
+    what = f"RabbitMQ management API: {method} {path} answered {status}"
+    if status in (401, 403):
+        return AccessDenied(f"{what}: SPLP_MANAGEMENT_URL needs an administrator's login")
+    return ServiceUnavailable(what)

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from splp.bus.management import Management
 from splp.bus.names import SEGMENT, ServiceRef
 from splp.cli import app
 from splp.directory_service.broker.passwords import password_matches
 from splp.directory_service.broker.patterns import exact, routing_key_pattern
 from splp.directory_service.models import AccessRequest, Party, Service, Theme
+from splp.errors import AccessDenied
+from splp.settings import Settings
 from tests.broker.conftest import World
 
 segments = st.from_regex(SEGMENT, fullmatch=True)
@@ -133,3 +136,13 @@ def test_the_cli_syncs_and_shows_status(world: World, monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("in sync")
     assert re.search(r"users\s+(\d+)\s+\1", result.output)
+
+
+async def test_a_wrong_management_login_is_access_denied_not_unavailable() -> None:
+    """Exit 3 (denied) rather than 4 (unavailable) for the CLI: the fix is a password."""
+    settings = Settings(management_url="http://guest:not-the-password@127.0.0.1:15672")
+    async with Management(settings) as management:
+        with pytest.raises(AccessDenied, match=r"answered 401.*administrator"):
+            await management.read("/api/overview")
+        with pytest.raises(AccessDenied, match="answered 401"):
+            await management.request("GET", "/api/vhosts")
