@@ -162,7 +162,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_secret_in_logs() -> Iterator[None]:
-    """Fails a test whose log lines hold a token, a password or a payload marker."""
+    """Fails a test whose log lines hold a token, a password or a payload marker.
+
+    ``splp`` is set back to DEBUG first: a CLI command run in-process by a module or
+    session fixture sets it to the command's level, outside any test's restore."""
+    logging.getLogger("splp").setLevel(logging.DEBUG)
     yield
     found = leaks(_HANDLER.take())
     if found:

@@ -36,6 +36,8 @@ async def test_minted_tokens_and_passwords_are_registered_and_a_logged_one_is_ca
     assert SECRETS.kinds_in(password) == {"broker password"}
     assert SECRETS.kinds_in(f"payload {{'nik': '{PAYLOAD_MARKER}'}}") == {"request payload marker"}
 
+    # every splp logger reports at DEBUG to the check, whatever ran before this test
+    assert logging.getLogger("splp.selftest").getEffectiveLevel() == logging.DEBUG
     _HANDLER.take()  # this test's lines so far
     logging.getLogger("splp.selftest").info("issued %s to %s", token, "admin")
     found = leaks(_HANDLER.take())  # taken here: the teardown check sees nothing
