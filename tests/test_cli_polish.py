@@ -319,12 +319,17 @@ async def test_failures_are_one_line_with_the_policy_code(
 
 
 async def test_an_empty_database_says_to_run_init(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    code, _, err = await splp(
-        "directory", "backup", str(tmp_path / "b.json"), "--database-url", url
-    )
+    store = tmp_path / "empty.db"
+    url = f"sqlite+aiosqlite:///{store}"
+    backup = ("directory", "backup", str(tmp_path / "b.json"), "--database-url", url)
+    code, _, err = await splp(*backup)
     assert code == 2
-    assert "splp directory init" in one_line(err)
+    assert "no store at" in one_line(err) and "splp directory init" in one_line(err)
+    assert not store.exists()  # a command that only reads leaves no empty store behind
+    store.touch()  # an empty file: SQLite opens it, and it has no tables
+    code, _, err = await splp(*backup)
+    assert code == 2
+    assert "no SPLP tables" in one_line(err) and "splp directory init" in one_line(err)
     assert "SELECT" not in err  # the SQL (and its parameters) stay out of the message
 
 

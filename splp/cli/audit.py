@@ -74,6 +74,7 @@ def verify(
     """
     from splp.audit import AuditSettings, AuditStore
     from splp.audit import verify as verify_chain
+    from splp.directory_service.store import require_existing
     from splp.errors import ConfigurationError
 
     settings = _settings(database_url)
@@ -86,6 +87,7 @@ def verify(
         expected = (int(seq), digest.lower())
 
     async def go() -> object:
+        require_existing(settings.audit_store_url)
         store = AuditStore(settings.audit_store_url)
         try:
             return await verify_chain(store, expected)
@@ -206,9 +208,11 @@ def _on_terminal() -> bool:
 async def _latest(database_url: str | None, filters: Any, limit: int) -> list[dict[str, Any]]:
     from splp.audit import AuditSettings, AuditStore
     from splp.audit.query import records
+    from splp.directory_service.store import require_existing
 
     settings = _settings(database_url)
     assert isinstance(settings, AuditSettings)
+    require_existing(settings.audit_store_url)
     store = AuditStore(settings.audit_store_url)
     try:
         return [r["event"] for r in await records(store, filters, limit=limit, latest=True)]

@@ -33,12 +33,13 @@ app.add_typer(credentials_app, name="credentials")
 
 def _with_reconciler(database_url: str | None, action: str) -> Any:
     from splp.directory_service.broker import BrokerReconciler
-    from splp.directory_service.store import Store
+    from splp.directory_service.store import Store, require_existing
     from splp.settings import Settings
 
     settings = Settings(database_url=database_url) if database_url else Settings()
 
     async def go() -> Any:
+        require_existing(settings.database_url)
         store = Store(settings.database_url)
         try:
             reconciler = BrokerReconciler(store, settings)

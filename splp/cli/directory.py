@@ -184,11 +184,13 @@ def backup(
 ) -> None:
     """Write every table of the store to FILE (restorable into SQLite or PostgreSQL)."""
     from splp.directory_service import Store, dump
+    from splp.directory_service.store import require_existing
     from splp.errors import ConfigurationError
 
     settings = _settings(database_url)
 
     async def go() -> dict[str, Any]:
+        require_existing(settings.database_url)
         store = Store(settings.database_url)
         try:
             return await dump(store)

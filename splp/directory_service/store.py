@@ -65,6 +65,27 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def require_existing(url: str) -> None:
+    """Refuse a SQLite file that does not exist, before SQLite creates it empty: commands
+    that only read a store (backup, verify, status) must not leave a stray file behind.
+
+    >>> require_existing("sqlite+aiosqlite:///no/such/splp.db")
+    Traceback (most recent call last):
+    ...
+    splp.errors.ConfigurationError: no store at no/such/splp.db: run splp directory init ...
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return  # create_engine says what is wrong with it
+    database = parsed.database or ""
+    in_a_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and in_a_file and not Path(database).exists():
+        raise ConfigurationError(
+            f"no store at {database}: run splp directory init first (or set SPLP_DATABASE_URL)"
+        )
+
+
 class Store:
     """The directory's database: engine, sessions and schema version."""
 
