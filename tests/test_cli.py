@@ -169,14 +169,20 @@ async def test_demo_walks_the_whole_bus_and_leaves_nothing_behind(
     steps = [k for k in kinds if k.startswith("access.")]
     assert steps == ["access.request", "access.approve", "access.grant", "access.revoke"]
     statuses = [line.split()[7] for line in trail if line.split()[3] == "response"]
-    assert sorted(statuses) == ["200", "200", "400", "404"]
+    # the quota (6 a minute) lets 2 of the 5 flooding calls through, throttles 3
+    throttled = re.search(r"\[throttled\] (\d) of 5 calls: TooManyRequests 429, retry after", out)
+    assert throttled is not None, out
+    refused = int(throttled.group(1))
+    assert sorted(statuses) == ["200"] * (2 + 5 - refused) + ["400", "404"]
+    assert kinds.count("throttled") == refused
     assert "broker.topic-permission-created" in kinds and "broker.user-created" in kinds
     assert re.search(r"\[verify\] audit chain intact: \d+ records", out)
     usage = re.search(r"\[usage\] \S+ service dukcapil.penduduk.v1: (.*)", out)
     assert usage is not None
-    assert "calls=4 errors=2 error_rate=0.5" in usage.group(1)
-    assert "active_grants=1" in usage.group(1)
-    assert "demo finished: 4 calls through the bus" in out
+    assert "calls=9 errors=2 error_rate=0.2222" in usage.group(1)
+    assert f"throttled={refused} active_grants=1" in usage.group(1)
+    assert re.search(rf"\[abuse\] \S+-dinsos: {refused} refused \({refused} throttled", out)
+    assert "demo finished: 9 calls through the bus" in out
     # nothing left running or left behind: the ports are closed, the vhost and users gone
     for port in re.findall(r"on http://127\.0\.0\.1:(\d+)", out):
         with socket.socket() as sock, pytest.raises(ConnectionRefusedError):

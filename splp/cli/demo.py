@@ -42,8 +42,8 @@ def demo() -> None:
     Starts the directory service (SQLite store in a temporary folder), its broker
     reconciler and the audit sink; Dukcapil publishes its population register through the
     HTTP adapter; Dinsos is refused by the broker, applies, is approved and granted, makes
-    real calls, and is refused again once the grant is revoked. Then it prints the audit
-    trail, its verification and the usage report.
+    real calls, is throttled beyond its quota, and is refused again once the grant is
+    revoked. Then it prints the audit trail, its verification, the usage and abuse reports.
 
     Needs the local RabbitMQ and its management API as an administrator (the README's
     set-up provides both; `SPLP_AMQP_URL`, `SPLP_MANAGEMENT_URL`). Everything runs in a

@@ -6,9 +6,10 @@
 4. Dinsos calls before it has a grant: the broker itself refuses;
 5. the Pasal 7 procedure: Dinsos applies, the administrator approves, Dukcapil grants;
 6. Dinsos makes real calls (two residents, an unknown and a malformed NIK);
-7. the administrator revokes the grant: the call is refused again;
-8. the audit trail, its verification and the usage report;
-9. everything stops and is deleted (:mod:`splp.demo.stage`).
+7. Dinsos floods: the adapter throttles the calls beyond the grant's quota (429);
+8. the administrator revokes the grant: the call is refused again;
+9. the audit trail, its verification, the usage and the abuse reports;
+10. everything stops and is deleted (:mod:`splp.demo.stage`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from splp.bus import Client
 from splp.demo.agency import RESIDENTS
 from splp.demo.show import mask, trail_lines, usage_lines
 from splp.demo.stage import DemoFailed, Stage, staged
-from splp.errors import AccessDenied, RemoteError
+from splp.errors import AccessDenied, RemoteError, TooManyRequests
 from splp.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 THEME, SERVICE, OPERATION = "kependudukan", "dukcapil.penduduk.v1", "get-by-nik"
-QUOTA_PER_MINUTE = 60
-STEPS = 8
+QUOTA_PER_MINUTE = 6  # tokens for a burst of 6, then one every 10 s
+FLOOD = 5  # calls at once after the four real ones: two fit in the quota, three do not
+STEPS = 9
 
 
 class Narrator(Protocol):
@@ -108,33 +110,62 @@ async def _walk(stage: Stage, narrator: Narrator, grants: DirectoryGrants) -> in
     narrator.say(f"dukcapil granted: {granted['state']}, quota {QUOTA_PER_MINUTE} calls/minute")
     await _adapter_knows_grant(grants, "dinsos")
 
-    narrator.step("Dinsos makes real calls through the bus")
-    calls = 0
     async with Client(dinsos, name="dinsos-app") as client:
-        for nik in RESIDENTS:
-            started = time.perf_counter()
-            reply = await client.call(THEME, SERVICE, OPERATION, {"nik": nik}, timeout=10)
-            calls += 1
-            ms = (time.perf_counter() - started) * 1000
-            narrator.say(f"[call] {OPERATION} -> 200 in {ms:.1f} ms: {mask(reply)}")
-        for label, payload in (
-            ("unknown NIK", {"nik": "1508019999999999"}),
-            ("malformed NIK", {"nik": "15-08"}),
-        ):
-            try:
-                await client.call(THEME, SERVICE, OPERATION, payload, timeout=10)
-            except RemoteError as exc:
-                calls += 1
-                name = type(exc).__name__
-                narrator.say(f"[error] {label}: {name} {exc.status} {exc.type}: {exc.detail}")
-            else:
-                raise DemoFailed(f"the {label} call should have failed")
+        narrator.step("Dinsos makes real calls through the bus")
+        calls = await _real_calls(client, narrator)
+        narrator.step(f"Dinsos sends {FLOOD} calls at once: the adapter enforces the quota")
+        calls += await _flood(client, narrator)
 
     narrator.step("the administrator revokes the grant")
     await stage.api("admin", "POST", f"{path}/revoke", {"reason": "end of the bansos programme"})
     narrator.say("revoked: the reconciler withdrew the broker permission and closed the connection")
     await _refused(dinsos, narrator, "after the revocation")
     return calls
+
+
+async def _real_calls(client: Client, narrator: Narrator) -> int:
+    """Two residents, then an unknown and a malformed NIK; returns the calls answered."""
+    calls = 0
+    for nik in RESIDENTS:
+        started = time.perf_counter()
+        reply = await client.call(THEME, SERVICE, OPERATION, {"nik": nik}, timeout=10)
+        calls += 1
+        ms = (time.perf_counter() - started) * 1000
+        narrator.say(f"[call] {OPERATION} -> 200 in {ms:.1f} ms: {mask(reply)}")
+    for label, payload in (
+        ("unknown NIK", {"nik": "1508019999999999"}),
+        ("malformed NIK", {"nik": "15-08"}),
+    ):
+        try:
+            await client.call(THEME, SERVICE, OPERATION, payload, timeout=10)
+        except RemoteError as exc:
+            calls += 1
+            name = type(exc).__name__
+            narrator.say(f"[error] {label}: {name} {exc.status} {exc.type}: {exc.detail}")
+        else:
+            raise DemoFailed(f"the {label} call should have failed")
+    return calls
+
+
+async def _flood(client: Client, narrator: Narrator) -> int:
+    """:data:`FLOOD` calls at once, beyond the grant's quota (Pasal 8(5)b): the adapter's
+    token bucket answers the excess with 429 and ``retry_after``; returns the calls."""
+    nik = {"nik": next(iter(RESIDENTS))}
+    outcomes = await asyncio.gather(
+        *(client.call(THEME, SERVICE, OPERATION, nik, timeout=10) for _ in range(FLOOD)),
+        return_exceptions=True,
+    )
+    throttled = [o for o in outcomes if isinstance(o, TooManyRequests)]
+    unexpected = [o for o in outcomes if isinstance(o, BaseException) and o not in throttled]
+    if unexpected or not throttled:
+        raise DemoFailed(f"the quota was not enforced as expected: {outcomes!r}")
+    first = throttled[0]
+    narrator.say(
+        f"[throttled] {len(throttled)} of {FLOOD} calls: TooManyRequests {first.status}, "
+        f"retry after {first.retry_after or 0:g} s ({first.detail})"
+    )
+    narrator.say(f"[call] the other {FLOOD - len(throttled)} were answered within the quota")
+    return FLOOD
 
 
 async def _adapter_knows_grant(grants: DirectoryGrants, requester: str) -> None:
@@ -158,7 +189,7 @@ async def _refused(settings: Settings, narrator: Narrator, when: str) -> None:
 
 
 async def _report(stage: Stage, narrator: Narrator, calls: int) -> None:
-    narrator.step("the audit trail, its verification and the usage report")
+    narrator.step("the audit trail, its verification, the usage and the abuse reports")
     trail = await _settled_trail(stage, calls)
     for line in trail_lines(trail, stage.settings):
         narrator.say(line)
@@ -172,6 +203,12 @@ async def _report(stage: Stage, narrator: Narrator, calls: int) -> None:
     report = await stage.api("admin", "GET", f"/audit/reports/usage?since={today}")
     for line in usage_lines(report):
         narrator.say(line)
+    abuse = await stage.api("admin", "GET", f"/audit/reports/abuse?since={today}")
+    for row in abuse["requesters"]:
+        narrator.say(
+            f"[abuse] {row['requester']}: {row['refused']} refused "
+            f"({row['throttled']} throttled, {row['denied']} denied) of {row['calls']} calls"
+        )
 
 
 async def _settled_trail(stage: Stage, calls: int) -> list[dict[str, object]]:
@@ -180,7 +217,7 @@ async def _settled_trail(stage: Stage, calls: int) -> list[dict[str, object]]:
     while True:
         page = await stage.api("admin", "GET", "/audit/events?latest=true&limit=500")
         records: list[dict[str, object]] = page["records"]
-        answered = [r for r in records if _kind(r) == "response"]
+        answered = [r for r in records if _kind(r) in ("response", "throttled")]
         if len(answered) >= calls or time.monotonic() > deadline:
             if len(answered) < calls:
                 raise DemoFailed(f"the audit sink stored {len(answered)} of {calls} calls")
