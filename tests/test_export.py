@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,9 @@ from splp.directory_service.export import asyncapi_for, openapi_for
 DEMO = Path(__file__).resolve().parent.parent / "splp" / "demo" / "penduduk.yaml"
 # The official AsyncAPI 3.0.0 JSON Schema (Apache-2.0): `schemas/3.0.0-without-$id.json`
 # of the npm package @asyncapi/specs. No PyPI package ships it.
-ASYNCAPI_SCHEMA = Path(
-    os.environ.get(
-        "SPLP_ASYNCAPI_SCHEMA", Path(__file__).resolve().parent / "data" / "asyncapi-3.0.0.json"
-    )
-)
+# the official schema, vendored with its origin (tests/data/asyncapi/ORIGIN.md)
+ASYNCAPI_SCHEMA = Path(__file__).resolve().parent / "data" / "asyncapi" / "asyncapi-3.0.0.json"
+ASYNCAPI_SHA256 = "abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f"
 PROBLEM_STATUSES = {"400", "403", "404", "408", "413", "429", "500", "502", "504"}
 KEY = "dukcapil.penduduk.v1.get-by-nik"
 
@@ -158,8 +156,7 @@ def test_openapi_rebases_local_refs() -> None:
 
 
 def test_asyncapi_matches_the_official_schema(penduduk: ServiceDescriptor) -> None:
-    if not ASYNCAPI_SCHEMA.is_file():
-        pytest.skip(f"official AsyncAPI 3.0.0 JSON Schema not found at {ASYNCAPI_SCHEMA}")
+    assert hashlib.sha256(ASYNCAPI_SCHEMA.read_bytes()).hexdigest() == ASYNCAPI_SHA256
     validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_SCHEMA.read_text()))
     document = asyncapi_for("kependudukan", [penduduk, kk_service()])
     assert [error.message for error in validator.iter_errors(document)] == []
