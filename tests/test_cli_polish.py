@@ -291,10 +291,16 @@ FAILURES = {
         "cannot connect",
     ),
     "no database folder": (
-        ["audit", "verify", "--database-url", SQLITE_NO_FOLDER],
+        ["directory", "init", "--database-url", SQLITE_NO_FOLDER],
         {},
         4,
         "cannot use the database",
+    ),
+    "no store to read": (
+        ["audit", "verify", "--database-url", SQLITE_NO_FOLDER],
+        {},
+        2,
+        "no store at /nonexistent/dir/audit.db: run splp directory init first",
     ),
     "no such database": (
         ["audit", "verify", "--database-url", PG_NO_DATABASE],
