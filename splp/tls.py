@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 from splp.errors import ConfigurationError
 from splp.settings import Settings
@@ -32,15 +33,7 @@ def client_context(settings: Settings) -> ssl.SSLContext:
     Raises :class:`~splp.errors.ConfigurationError` when a configured file cannot be
     loaded, naming the setting and the file.
     """
-    try:
-        context = ssl.create_default_context(
-            cafile=str(settings.tls_ca_file) if settings.tls_ca_file else None
-        )
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(
-            f"SPLP_TLS_CA_FILE {settings.tls_ca_file} cannot be loaded: {_reason(exc)}"
-        ) from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = verifying_context(settings.tls_ca_file, "SPLP_TLS_CA_FILE")
     if settings.tls_cert_file is not None or settings.tls_key_file is not None:
         if settings.tls_cert_file is None:
             raise ConfigurationError("SPLP_TLS_KEY_FILE is set without SPLP_TLS_CERT_FILE")
@@ -54,6 +47,18 @@ def client_context(settings: Settings) -> ssl.SSLContext:
                 f"client certificate SPLP_TLS_CERT_FILE {settings.tls_cert_file} / "
                 f"SPLP_TLS_KEY_FILE {settings.tls_key_file} cannot be loaded: {_reason(exc)}"
             ) from None
+    return context
+
+
+def verifying_context(ca_file: Path | None, setting: str) -> ssl.SSLContext:
+    """A client context (TLS 1.2 or newer) that trusts ``ca_file``, else the system's store;
+    a file that cannot be loaded is a :class:`~splp.errors.ConfigurationError` naming
+    ``setting``."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"{setting} {ca_file} cannot be loaded: {_reason(exc)}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 

@@ -39,13 +39,18 @@ DEMO = Path(__file__).resolve().parent.parent / "splp" / "demo"
 BASE = Settings(vhost="unused")
 
 
-def management_client() -> httpx.AsyncClient:
+def management_endpoint() -> dict[str, Any]:
+    """The management API's base URL (without credentials) and login, for an httpx client."""
     url = httpx.URL(BASE.management_url)
-    return httpx.AsyncClient(
-        base_url=str(url.copy_with(username=None, password=None)),
-        auth=(url.username or "guest", url.password or "guest"),
-        timeout=30,
-    )
+    return {
+        "base_url": str(url.copy_with(username=None, password=None)),
+        "auth": (url.username or "guest", url.password or "guest"),
+        "timeout": 30,
+    }
+
+
+def management_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(**management_endpoint())
 
 
 @pytest.fixture(autouse=True)

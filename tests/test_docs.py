@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 from splp.http_server import free_port
-from tests.conftest import BASE
+from tests.conftest import BASE, management_endpoint
 from tests.doc_commands import (
     SHELL_LANGUAGES,
     Block,
@@ -223,12 +223,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def management() -> httpx.Client:
-    url = httpx.URL(BASE.management_url)
-    return httpx.Client(
-        base_url=str(url.copy_with(username=None, password=None)),
-        auth=(url.username or "guest", url.password or "guest"),
-        timeout=30,
-    )
+    return httpx.Client(**management_endpoint())
 
 
 @pytest.fixture

@@ -45,7 +45,6 @@ from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.wire import Problem, Request
 from splp.errors import (
     BadRequest,
-    ConfigurationError,
     NotFound,
     PayloadTooLarge,
     RemoteError,
@@ -55,6 +54,7 @@ from splp.errors import (
 )
 from splp.log import get_logger
 from splp.settings import Settings
+from splp.tls import verifying_context
 
 log = get_logger("adapter.http")
 
@@ -188,10 +188,7 @@ def agency_verify(config: HttpAdapterConfig) -> ssl.SSLContext | bool:
     against httpx's own bundle. Never off."""
     if config.ca_file is None:
         return True
-    try:
-        return ssl.create_default_context(cafile=str(config.ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"ca_file {config.ca_file} cannot be loaded: {exc}") from None
+    return verifying_context(config.ca_file, "ca_file")
 
 
 def http_adapter(
