@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Float, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from splp.directory_service.models import NAMING, UtcDateTime
+from splp.db import NAMING, UtcDateTime
 
 
 class AuditBase(DeclarativeBase):

@@ -22,28 +22,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from splp.audit.chain import GENESIS, canonical_json, record_hash
 from splp.audit.records import AuditRecord, copied_columns
 from splp.audit.screen import Screened, event_id_of
-from splp.directory_service.store import create_engine
+from splp.db import Migrations, create_engine
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION_TABLE = "splp_audit_alembic_version"
+MIGRATIONS = Migrations(
+    Path(__file__).resolve().parent / "migrations", version_table="splp_audit_alembic_version"
+)
 ADVISORY_LOCK = 0x5350_4C50  # "SPLP"
 ID_CHUNK = 900
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    return config
 
 
 def event_time(event: dict[str, Any], fallback: datetime) -> datetime:
@@ -73,16 +64,10 @@ class AuditStore:
         return self.engine.dialect.name
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        await MIGRATIONS.upgrade(self.engine)
 
     async def revision(self) -> str | None:
-        async with self.engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: MigrationContext.configure(
-                    sync, opts={"version_table": VERSION_TABLE}
-                ).get_current_revision()
-            )
+        return await MIGRATIONS.revision(self.engine)
 
     async def append(self, screened: Iterable[Screened]) -> int:
         """Store the events not stored yet; returns how many were new."""

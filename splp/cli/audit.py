@@ -74,7 +74,7 @@ def verify(
     """
     from splp.audit import AuditSettings, AuditStore
     from splp.audit import verify as verify_chain
-    from splp.directory_service.store import require_existing
+    from splp.db import require_existing
     from splp.errors import ConfigurationError
 
     settings = _settings(database_url)
@@ -208,7 +208,7 @@ def _on_terminal() -> bool:
 async def _latest(database_url: str | None, filters: Any, limit: int) -> list[dict[str, Any]]:
     from splp.audit import AuditSettings, AuditStore
     from splp.audit.query import records
-    from splp.directory_service.store import require_existing
+    from splp.db import require_existing
 
     settings = _settings(database_url)
     assert isinstance(settings, AuditSettings)

@@ -32,8 +32,9 @@ app.add_typer(credentials_app, name="credentials")
 
 
 def _with_reconciler(database_url: str | None, action: str) -> Any:
+    from splp.db import require_existing
     from splp.directory_service.broker import BrokerReconciler
-    from splp.directory_service.store import Store, require_existing
+    from splp.directory_service.store import Store
     from splp.settings import Settings
 
     settings = Settings(database_url=database_url) if database_url else Settings()

@@ -183,8 +183,8 @@ def backup(
     as_json: AsJson = False,
 ) -> None:
     """Write every table of the store to FILE (restorable into SQLite or PostgreSQL)."""
+    from splp.db import require_existing
     from splp.directory_service import Store, dump
-    from splp.directory_service.store import require_existing
     from splp.errors import ConfigurationError
 
     settings = _settings(database_url)

@@ -15,8 +15,9 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.names import ServiceRef
+from splp.db import utcnow
 from splp.directory_service.catalog import ServiceMajor, find_service
-from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service, utcnow
+from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service
 from splp.directory_service.parties import Caller
 from splp.directory_service.problems import Problem
 from splp.directory_service.workflow import (

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
 
-from splp.directory_service.models import Base, UtcDateTime
+from splp.db import UtcDateTime
+from splp.directory_service.models import Base
 from splp.directory_service.store import Store
 from splp.errors import ConfigurationError
 

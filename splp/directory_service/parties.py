@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.directory_service.models import ApiToken, Party, utcnow
+from splp.db import utcnow
+from splp.directory_service.models import ApiToken, Party
 from splp.directory_service.problems import Problem
 from splp.directory_service.tokens import hash_token, new_token
 

@@ -30,6 +30,7 @@ from splp.bus.names import (
     theme_exchange,
 )
 from splp.bus.topology import QueueType, ServiceBinding, topology_for
+from splp.db import utcnow
 from splp.directory_service.broker.patterns import (
     alternation,
     exact,
@@ -48,7 +49,6 @@ from splp.directory_service.models import (
     Service,
     ServiceVersion,
     Theme,
-    utcnow,
 )
 from splp.errors import ContractError
 

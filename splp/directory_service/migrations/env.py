@@ -1,15 +1,8 @@
-"""Alembic environment: runs on the connection :meth:`Store.migrate` hands over."""
+"""Alembic environment of the directory's store (see :mod:`splp.db.migrations`)."""
 
 from __future__ import annotations
 
-from alembic import context
-
+from splp.db import run_environment
 from splp.directory_service.models import Base
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run migrations through splp.directory_service.Store.migrate()")
-
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_environment(Base.metadata)
