@@ -28,7 +28,7 @@ import httpx
 from aiormq import spec
 
 from splp.audit import AuditSink, AuditStore, verify
-from splp.bus.audit import audit_event, audit_routing_key
+from splp.bus.audit_events import audit_event, audit_routing_key
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import dumps
 from splp.settings import Settings

@@ -25,9 +25,10 @@ from pydantic import SecretStr
 from splp.adapters import Adapter, Service
 from splp.adapters.directory import from_directory
 from splp.bus import Client
-from splp.bus.audit import decode_audit_message
+from splp.bus.audit_events import decode_audit_message
 from splp.bus.names import AUDIT_EXCHANGE
-from splp.directory_service import Store, close_app, create_app
+from splp.control_plane import close_app, create_app
+from splp.directory_service import Store
 from splp.directory_service.catalog import create_theme
 from splp.directory_service.parties import create_party
 from splp.errors import Forbidden, ServiceUnavailable, TooManyRequests

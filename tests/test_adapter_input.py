@@ -20,7 +20,7 @@ from aiormq import spec
 
 from splp.adapters import Adapter
 from splp.bus import Client
-from splp.bus.audit import decode_audit_message
+from splp.bus.audit_events import decode_audit_message
 from splp.bus.names import AUDIT_EXCHANGE, DEAD_LETTER_QUEUE, DIRECT_REPLY_TO, queue_for
 from splp.bus.wire import HEADER_DEADLINE, HEADER_STATUS, request_properties
 from splp.errors import SchemaViolation

@@ -27,7 +27,7 @@ from rich.text import Text
 from typer.testing import CliRunner
 
 from splp.cli import app
-from splp.directory_service import close_app, create_app
+from splp.control_plane import close_app, create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
 from tests.directory.conftest import DEMO, directory_settings

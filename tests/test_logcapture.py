@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from splp.directory_service import Store, close_app, create_app
+from splp.control_plane import close_app, create_app
+from splp.directory_service import Store
 from splp.directory_service.parties import create_party
 from splp.settings import Settings
 from tests.logcapture import _HANDLER, PAYLOAD_MARKER, SECRETS, leaks

@@ -27,7 +27,7 @@ from pamqp.header import ContentHeader
 from splp.adapters import Adapter, HttpAdapterConfig, Problem, Request
 from splp.adapters.http import HttpOperationHandler
 from splp.adapters.http_config import HttpOperation
-from splp.bus.audit import audit_event, audit_routing_key
+from splp.bus.audit_events import audit_event, audit_routing_key
 from splp.bus.descriptor import ServiceDescriptor, load_descriptor, parse_descriptor, schema_errors
 from splp.bus.wire import reply_properties, request_properties
 from splp.errors import (

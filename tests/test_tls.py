@@ -34,8 +34,9 @@ from splp.bus import Client
 from splp.bus.directory_cache import DirectoryCache
 from splp.cli import app as cli_app
 from splp.cli.app import EXIT_UNAVAILABLE, EXIT_USAGE
+from splp.control_plane import close_app, create_app
 from splp.demo.agency import create_app as create_agency
-from splp.directory_service import Store, close_app, create_app
+from splp.directory_service import Store
 from splp.directory_service.parties import create_party
 from splp.errors import ConfigurationError, ServiceUnavailable, UpstreamError
 from splp.http_server import free_port, serve_app

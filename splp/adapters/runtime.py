@@ -36,7 +36,7 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 
 from splp.adapters.grants import Admission, DirectoryGrants, Throttled
 from splp.adapters.metrics import AdapterMetrics
-from splp.bus.audit import AuditEmitter, audit_event
+from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
 from splp.bus.names import DIRECT_REPLY_TO, queue_for, routing_key_for, theme_exchange

@@ -9,8 +9,9 @@ Usage per UTC day, per service and per requester, from the adapters' events:
 * ``p50_ms``, ``p95_ms``: latency of the answered requests (nearest rank);
 * ``denied``, ``throttled``: refused attempts (403, 429), not counted as errors;
 * ``active_grants``: grants in force at any moment of that day, for the service or held
-  by the requester (from the directory's access history,
-  :mod:`splp.directory_service.grant_history`).
+  by the requester, as a :class:`GrantCounter` that the caller passes in (the control
+  plane counts them from the directory's access history; the audit package never reads
+  the directory).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -27,6 +28,15 @@ from splp.audit.records import AuditRecord
 from splp.audit.store import AuditStore
 
 ADAPTER_KINDS = ("response", "denied", "throttled", "dropped")
+
+GrantCounts = dict[tuple[str, str, str], int]
+"""``(DAY, "service" | "requester", NAME)`` to the number of grants in force that day."""
+
+
+class GrantCounter(Protocol):
+    """Counts the grants in force on each day from ``first`` to ``last`` (both included)."""
+
+    async def __call__(self, first: date, last: date) -> GrantCounts: ...
 
 
 @dataclass
@@ -76,7 +86,7 @@ async def usage(
     store: AuditStore,
     since: datetime,
     until: datetime,
-    grants: dict[tuple[str, str, str], int] | None = None,
+    grants: GrantCounts | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Rows ``by_service`` and ``by_requester``, each per day.
 

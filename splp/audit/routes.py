@@ -6,6 +6,11 @@
 * ``GET /audit/reports/abuse`` - the requesters with the most refused calls.
 
 The audit store is ``SPLP_AUDIT_DATABASE_URL``, else the directory's database.
+
+The router knows nothing of the directory: the process that mounts it (the control
+plane, :mod:`splp.control_plane`) adds the role check as a router dependency and puts
+a :class:`~splp.audit.reports.GrantCounter` on ``app.state.grant_counts`` for the
+``active_grants`` column of the usage report.
 """
 
 from __future__ import annotations
@@ -19,13 +24,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from splp.audit.chart import usage_chart
 from splp.audit.query import Filters, records
-from splp.audit.reports import abuse, usage
+from splp.audit.reports import GrantCounter, GrantCounts, abuse, usage
 from splp.audit.settings import audit_store_url
 from splp.audit.store import AuditStore
-from splp.directory_service.grant_history import GrantCounts, count_by_day, grant_periods
-from splp.directory_service.problems import Problem
-from splp.directory_service.routes.common import Supervisor, problems
-from splp.directory_service.store import Store
+from splp.web import Problem
+from splp.web import problem_responses as problems
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -73,7 +76,6 @@ def period(
 @router.get("/events", responses=problems(422))
 async def list_events(
     request: Request,
-    caller: Supervisor,
     after: Annotated[
         int, Query(ge=0, le=2**63 - 1, description="Return records after this seq.")
     ] = 0,
@@ -96,18 +98,17 @@ async def list_events(
 
 
 async def _grants(request: Request, start: datetime, end: datetime) -> GrantCounts:
-    """Grants in force on each day of ``[start, end)``, from the access history."""
-    store: Store = request.app.state.store
-    async with store.sessions() as session:
-        periods = await grant_periods(session)
-    prefix = request.app.state.settings.broker_user_prefix
-    return count_by_day(periods, start.date(), (end - timedelta(days=1)).date(), prefix)
+    """Grants in force on each day of ``[start, end)``, from whoever mounted the router."""
+    counter: GrantCounter | None = getattr(request.app.state, "grant_counts", None)
+    if counter is None:
+        return {}
+    counts: GrantCounts = await counter(start.date(), (end - timedelta(days=1)).date())
+    return counts
 
 
 @router.get("/reports/usage", responses=problems(422))
 async def usage_report(
     request: Request,
-    caller: Supervisor,
     since: Day = None,
     until: Day = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
@@ -127,7 +128,6 @@ async def usage_report(
 @router.get("/reports/usage.svg", responses=problems(422))
 async def usage_svg(
     request: Request,
-    caller: Supervisor,
     since: Day = None,
     until: Day = None,
     service: Annotated[str | None, Query(max_length=140, pattern=NO_NUL)] = None,
@@ -143,7 +143,6 @@ async def usage_svg(
 @router.get("/reports/abuse", responses=problems(422))
 async def abuse_report(
     request: Request,
-    caller: Supervisor,
     since: Day = None,
     until: Day = None,
     top: Annotated[int, Query(ge=1, le=100)] = 10,

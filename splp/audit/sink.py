@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from splp.audit.metrics import SinkMetrics
 from splp.audit.screen import Screened, screen, undecodable
 from splp.audit.store import AuditStore
-from splp.bus.audit import decode_audit_message
+from splp.bus.audit_events import decode_audit_message
 from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
 from splp.errors import ContractError

@@ -20,7 +20,7 @@ from aiormq.abc import DeliveredMessage
 from yarl import URL
 
 from splp.audit.query import Filters
-from splp.bus.audit import decode_audit_message
+from splp.bus.audit_events import decode_audit_message
 from splp.bus.connection import open_amqp
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.errors import ContractError

@@ -98,9 +98,8 @@ def init(
     as_json: AsJson = False,
 ) -> None:
     """Create (or upgrade) the store and print the first administrator's token, once."""
-    from splp.audit.settings import audit_store_url
     from splp.bus.names import check_segment
-    from splp.directory_service import Store, init_store
+    from splp.control_plane import init_stores
     from splp.errors import ConfigurationError, ContractError, ServiceUnavailable
 
     try:
@@ -109,15 +108,8 @@ def init(
         fail(exc)
     settings = _settings(database_url)
 
-    async def go() -> str | None:
-        store = Store(settings.database_url)
-        try:
-            return await init_store(store, admin, audit_url=audit_store_url(settings))
-        finally:
-            await store.close()
-
     try:
-        token = run(go())
+        token = run(init_stores(settings, admin))
     except ConnectionError as exc:
         fail(ServiceUnavailable(f"cannot reach the store: {exc.strerror or exc}"))
     except OSError as exc:
@@ -159,7 +151,7 @@ def serve(
     ] = None,
 ) -> None:
     """Migrate the store and serve the directory API (OpenAPI docs at /docs)."""
-    from splp.directory_service import serve as serve_directory
+    from splp.control_plane import serve as serve_directory
     from splp.errors import ConfigurationError
 
     if (tls_cert is None) != (tls_key is None):

@@ -31,9 +31,8 @@ from splp.audit.broker_events import BrokerEvents
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
 from splp.bus.management import Management
+from splp.control_plane import close_app, create_app, init_stores
 from splp.demo.agency import create_app as create_agency
-from splp.directory_service import Store, close_app, create_app
-from splp.directory_service.bootstrap import init_store
 from splp.errors import SplpError
 from splp.http_server import serve_app
 from splp.settings import Settings
@@ -108,8 +107,7 @@ async def staged(base: Settings) -> AsyncIterator[Stage]:
             await management.ensure_vhost(settings.vhost)
             stack.push_async_callback(_remove, management, settings, events_queue)
 
-            store = Store(database)
-            admin_token = await init_store(store)
+            admin_token = await init_stores(settings)
             assert admin_token is not None  # a new store has no administrator yet
             audit = AuditStore(database)
             stack.push_async_callback(audit.close)
@@ -129,7 +127,7 @@ async def staged(base: Settings) -> AsyncIterator[Stage]:
             tasks = [asyncio.create_task(r, name="splp-demo-audit") for r in recorders]
             stack.push_async_callback(_stop_all, stop, tasks)
 
-            app = create_app(settings, store=store)
+            app = create_app(settings)
             stack.push_async_callback(close_app, app)
             directory_url = await stack.enter_async_context(serve_app(app))
             agency_url = await stack.enter_async_context(serve_app(create_agency()))

@@ -19,7 +19,6 @@ from splp.db import utcnow
 from splp.directory_service.catalog import ServiceMajor, find_service
 from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service
 from splp.directory_service.parties import Caller
-from splp.directory_service.problems import Problem
 from splp.directory_service.workflow import (
     NEGATIVE_STEPS,
     IllegalStep,
@@ -28,6 +27,7 @@ from splp.directory_service.workflow import (
     may_step,
     who_may,
 )
+from splp.web.problems import Problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,23 +6,13 @@ from splp.directory_service.parties import administrator_count, create_party
 from splp.directory_service.store import Store
 
 
-async def init_store(
-    store: Store, admin_name: str = "admin", title: str = "", audit_url: str | None = None
-) -> str | None:
-    """Migrate the store and the audit store (``audit_url``, by default the same
-    database); create the first administrator and return its token.
+async def init_store(store: Store, admin_name: str = "admin", title: str = "") -> str | None:
+    """Migrate the store; create the first administrator and return its token.
 
     ``None`` when an administrator exists already: a token is never shown twice, and an
     operator who lost it asks another administrator for a new party.
     """
-    from splp.audit.store import AuditStore  # the audit package imports this one
-
     await store.migrate()
-    audit = AuditStore(audit_url or store.url)
-    try:
-        await audit.migrate()
-    finally:
-        await audit.close()
     async with store.session() as session:
         if await administrator_count(session):
             return None

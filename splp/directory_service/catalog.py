@@ -18,8 +18,8 @@ from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.names import ServiceRef
 from splp.directory_service.models import Party, Service, ServiceVersion, Theme
 from splp.directory_service.parties import Caller
-from splp.directory_service.problems import Problem
 from splp.log import get_logger
+from splp.web.problems import Problem
 
 log = get_logger("directory.catalog")
 

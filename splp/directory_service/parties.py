@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.db import utcnow
 from splp.directory_service.models import ApiToken, Party
-from splp.directory_service.problems import Problem
 from splp.directory_service.tokens import hash_token, new_token
+from splp.web.problems import Problem
 
 
 @dataclass(frozen=True, slots=True)

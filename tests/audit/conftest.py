@@ -19,7 +19,7 @@ from aiormq import spec
 from sqlalchemy import delete
 
 from splp.audit import AuditRecord, AuditStore
-from splp.bus.audit import audit_event, audit_routing_key
+from splp.bus.audit_events import audit_event, audit_routing_key
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import dumps
 from splp.settings import Settings

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from splp.audit import AuditSink, AuditStore
 from splp.cli import app
-from splp.directory_service import close_app, create_app
+from splp.control_plane import close_app, create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
 from tests.audit.conftest import events, publish

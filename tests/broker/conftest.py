@@ -25,7 +25,8 @@ import httpx
 import pytest
 import yaml
 
-from splp.directory_service import Store, close_app, create_app
+from splp.control_plane import close_app, create_app
+from splp.directory_service import Store
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.parties import create_party
 from splp.settings import Settings

@@ -26,11 +26,11 @@ import uvicorn
 from sqlalchemy import delete
 
 from splp.audit import AuditRecord
-from splp.directory_service import Store, close_app, create_app
+from splp.control_plane import close_app, create_app, migrate
+from splp.directory_service import Store
 from splp.directory_service.catalog import create_theme
 from splp.directory_service.models import Base
 from splp.directory_service.parties import create_party
-from splp.directory_service.server import migrate
 from splp.http_server import free_port
 from splp.settings import Settings
 from tests.databases import DATABASE_ENGINES, throwaway_database

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from splp.bus.names import AUDIT_EXCHANGE
-from splp.directory_service import close_app, create_app
+from splp.control_plane import close_app, create_app
 from splp.directory_service.models import AccessRequest
 from splp.settings import Settings
 from tests.directory.conftest import Api, directory_settings, publish, walk
@@ -209,7 +209,7 @@ async def test_directory_works_without_broker_and_buffers_audit(
     api: Api, penduduk: dict[str, Any]
 ) -> None:
     await walk(api, penduduk, "granted")
-    audit = api.app.state.audit  # type: ignore[attr-defined]
+    audit = api.app.state.events  # type: ignore[attr-defined]
     events = list(audit.emitter._buffer)
     kinds = [event["kind"] for event in events]
     assert kinds[-3:] == ["access.request", "access.approve", "access.grant"]

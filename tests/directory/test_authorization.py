@@ -184,7 +184,7 @@ MATRIX = [
 
 
 def test_the_matrix_covers_every_route() -> None:
-    from splp.directory_service import create_app
+    from splp.control_plane import create_app
     from splp.settings import Settings
 
     app = create_app(Settings(database_url="sqlite+aiosqlite:///unused.db"))

@@ -217,7 +217,8 @@ async def test_racing_creations_of_one_name_give_one_201_and_409s(api: Api) -> N
 async def test_an_unreachable_store_is_a_503_problem() -> None:
     import httpx
 
-    from splp.directory_service import Store, close_app, create_app
+    from splp.control_plane import close_app, create_app
+    from splp.directory_service import Store
     from tests.directory.conftest import directory_settings
 
     url = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"

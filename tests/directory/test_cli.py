@@ -18,7 +18,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from splp.cli import app
-from splp.directory_service import Store, close_app, create_app, dump
+from splp.control_plane import close_app, create_app
+from splp.directory_service import Store, dump
 from splp.http_server import serve_app
 from tests.directory.conftest import DEMO, directory_settings
 

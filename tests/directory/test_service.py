@@ -16,14 +16,13 @@ from splp.http_server import free_port
 def test_public_names_are_exactly_these() -> None:
     assert splp.directory_service.__all__ == sorted(splp.directory_service.__all__)
     assert set(splp.directory_service.__all__) == {
-        "DirectoryAudit",
+        "DirectoryEvents",
         "Store",
-        "close_app",
-        "create_app",
+        "close_directory",
+        "directory_app",
         "dump",
         "init_store",
         "restore",
-        "serve",
     }
 
 

@@ -126,7 +126,7 @@ async def test_directory_start_migrates_the_audit_store(how: str) -> None:
     """``splp directory serve`` and ``init`` leave the audit tables on the directory's
     database, so the mounted audit API answers from the first request."""
     from splp.audit import AuditStore
-    from splp.directory_service.server import migrate
+    from splp.control_plane import init_stores, migrate
     from tests.directory.conftest import directory_settings
 
     url = await create_postgres_database()
@@ -136,9 +136,7 @@ async def test_directory_start_migrates_the_audit_store(how: str) -> None:
         if how == "serve":
             await migrate(directory_settings(url))
         else:
-            store = Store(url)
-            await init_store(store, "kominfo")
-            await store.close()
+            assert await init_stores(directory_settings(url), "kominfo") is not None
         assert await audit.revision() is not None
         assert await audit.count() == 0
         await audit.close()

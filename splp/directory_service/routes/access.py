@@ -26,7 +26,7 @@ from splp.directory_service.routes.common import (
     Anyone,
     Requester,
     RequestId,
-    audit_of,
+    events_of,
     problems,
     reconcile_broker,
     with_etag,
@@ -50,7 +50,7 @@ class OtherStep(StrEnum):
 
 def emit(request: Request, caller: Caller, taken: StepTaken) -> None:
     """The ``access.<step>`` audit event: metadata only, the reason stays in the store."""
-    audit_of(request).emit(
+    events_of(request).emit(
         f"access.{taken.step}",
         actor=caller.name,
         theme=taken.request["theme"],

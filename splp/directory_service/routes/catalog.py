@@ -22,17 +22,17 @@ from splp.directory_service.bodies import (
 )
 from splp.directory_service.models import Theme
 from splp.directory_service.parties import Caller
-from splp.directory_service.problems import Problem
 from splp.directory_service.routes.common import (
     Administrator,
     Anyone,
     Publisher,
     ServicePath,
-    audit_of,
+    events_of,
     problems,
     reconcile_broker,
     with_etag,
 )
+from splp.web.problems import Problem
 
 router = APIRouter()
 
@@ -63,7 +63,7 @@ async def add_theme(
     theme = await catalog.create_theme(session, body.name, body.title, body.description)
     await session.commit()
     await reconcile_broker(request)
-    audit_of(request).emit("admin.theme-added", actor=caller.name, theme=theme.name)
+    events_of(request).emit("admin.theme-added", actor=caller.name, theme=theme.name)
     return theme_view(theme)
 
 
@@ -104,7 +104,7 @@ async def publish_service(
     group = await catalog.publish(session, caller, descriptor)
     await session.commit()
     await reconcile_broker(request)
-    audit_of(request).emit(
+    events_of(request).emit(
         "admin.service-published",
         actor=caller.name,
         theme=group.theme,
@@ -192,7 +192,7 @@ async def change_lifecycle(
     )
     await session.commit()
     await reconcile_broker(request)
-    audit_of(request).emit(
+    events_of(request).emit(
         "admin.lifecycle-changed",
         actor=caller.name,
         theme=group.theme,

@@ -9,12 +9,12 @@ from fastapi import Depends, Path, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from splp.directory_service.audit import DirectoryAudit
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
+from splp.directory_service.events import DirectoryEvents
 from splp.directory_service.models import ROLES
 from splp.directory_service.parties import Caller
-from splp.directory_service.problems import PROBLEM_RESPONSE, as_json
+from splp.web.problems import as_json, problem_responses
 
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Access request number.")]
 ServicePath = Annotated[
@@ -26,12 +26,7 @@ Supervisor = Annotated[Caller, Depends(allow("administrator", "monitor"))]
 Publisher = Annotated[Caller, Depends(allow("publisher"))]
 Requester = Annotated[Caller, Depends(allow("requester"))]
 
-PROBLEM = PROBLEM_RESPONSE
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the problems a route can answer (401 and 403 always)."""
-    return {status: PROBLEM for status in sorted({401, 403, *statuses})}
+problems = problem_responses
 
 
 async def reconcile_broker(request: Request) -> None:
@@ -40,9 +35,10 @@ async def reconcile_broker(request: Request) -> None:
     await reconciler.after_change()
 
 
-def audit_of(request: Request) -> DirectoryAudit:
-    audit: DirectoryAudit = request.app.state.audit
-    return audit
+def events_of(request: Request) -> DirectoryEvents:
+    """Where a route emits its ``access.*`` and ``admin.*`` audit events."""
+    events: DirectoryEvents = request.app.state.events
+    return events
 
 
 def with_etag(request: Request, payload: Any) -> Response:

@@ -16,7 +16,7 @@ from splp.directory_service.routes.common import (
     Administrator,
     Anyone,
     Supervisor,
-    audit_of,
+    events_of,
     problems,
     reconcile_broker,
 )
@@ -43,7 +43,7 @@ async def add_party(
     party.broker_password_hash = password_hash(password)
     await session.commit()
     await reconcile_broker(request)
-    audit_of(request).emit(
+    events_of(request).emit(
         "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
     )
     return {
@@ -81,7 +81,7 @@ async def new_token(
     party = await party_named(session, name)
     token = await rotate_tokens(session, party)
     await session.commit()
-    audit_of(request).emit("admin.token-rotated", actor=caller.name, party=party.name)
+    events_of(request).emit("admin.token-rotated", actor=caller.name, party=party.name)
     return {"party": party_view(party), "token": token}
 
 
@@ -101,7 +101,7 @@ async def new_broker_password(
     party.broker_password_hash = password_hash(password)
     await session.commit()
     await reconcile_broker(request)
-    audit_of(request).emit("admin.broker-password-rotated", actor=caller.name, party=party.name)
+    events_of(request).emit("admin.broker-password-rotated", actor=caller.name, party=party.name)
     return {
         "party": party_view(party),
         "broker_user": broker_user(request, party),

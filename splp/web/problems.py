@@ -1,4 +1,5 @@
-"""Every error of the directory API as RFC 9457 problem details (``application/problem+json``).
+"""Every error of an SPLP HTTP API (the directory's, the audit's) as RFC 9457 problem
+details (``application/problem+json``).
 
 Route code raises :class:`Problem`; the handlers installed by :func:`install` turn it,
 FastAPI's validation errors, HTTP errors of the framework and anything unexpected into
@@ -54,6 +55,11 @@ TYPES = {
 
 
 PROBLEM_RESPONSE = {"content": {PROBLEM_JSON: {}}, "description": "A problem (RFC 9457)."}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problems a route can answer (401 and 403 always)."""
+    return {status: PROBLEM_RESPONSE for status in sorted({401, 403, *statuses})}
 
 
 class Problem(Exception):

@@ -5,7 +5,7 @@ step is left out: an official may well write a resident's name into it, so it st
 the store's history, where access to it is controlled.
 
 The broker is not needed for the directory to work: events wait in the
-:class:`~splp.bus.audit.AuditEmitter` buffer until a connection is up.
+:class:`~splp.bus.audit_events.AuditEmitter` buffer until a connection is up.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from aiormq.abc import AbstractConnection
 
-from splp.bus.audit import AuditEmitter, audit_event
+from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.errors import AccessDenied, ServiceUnavailable
@@ -29,7 +29,7 @@ SOURCE = "directory"
 RETRY_SECONDS = (0.5, 30.0)
 
 
-class DirectoryAudit:
+class DirectoryEvents:
     """Emits the directory's events; connects to the broker in the background on first use."""
 
     def __init__(self, broker_url: str | None, settings: Settings | None = None) -> None:

@@ -1,0 +1,78 @@
+"""The directory process's ASGI app: the directory API, the audit API and the reconciler.
+
+>>> from splp.settings import Settings
+>>> app = create_app(Settings(database_url="sqlite+aiosqlite:///splp.db"))
+>>> sorted(p for p in app.openapi()["paths"] if p.startswith("/audit/reports"))
+['/audit/reports/abuse', '/audit/reports/usage', '/audit/reports/usage.svg']
+
+Building the app never touches a database: the stores are migrated by
+:func:`~splp.control_plane.stores.migrate` (``splp directory serve``) or
+:func:`~splp.control_plane.stores.init_stores` (``splp directory init``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from splp.audit.routes import router as audit_router
+from splp.control_plane.grant_counts import StoreGrantCounter
+from splp.directory_service.app import close_directory, directory_app
+from splp.directory_service.auth import allow
+from splp.directory_service.broker import BrokerReconciler
+from splp.directory_service.events import DirectoryEvents
+from splp.directory_service.store import Store
+from splp.settings import Settings
+
+SUPERVISORS = ("administrator", "monitor")
+"""The roles that may read the audit trail and its reports (Bungo Pasal 8-9)."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    events: DirectoryEvents | None = None,
+) -> FastAPI:
+    """The control plane on ``settings.database_url``; audit events go to the broker.
+
+    Call :func:`close_app` (or run it with its lifespan) to release the stores and the
+    broker connection.
+    """
+    settings = settings or Settings()
+    app = directory_app(settings, store=store, events=events)
+    app.include_router(audit_router, dependencies=[Depends(allow(*SUPERVISORS))])
+    app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
+    app.router.lifespan_context = _lifespan
+    return app
+
+
+async def close_app(app: FastAPI) -> None:
+    """Flush the directory's audit events (briefly) and close both stores."""
+    await close_directory(app)
+    audit_store = getattr(app.state, "audit_store", None)
+    if audit_store is not None:
+        await audit_store.close()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    timer = None
+    if settings.broker_reconcile and settings.broker_sync_interval > 0:
+        reconciler: BrokerReconciler = app.state.broker
+        timer = asyncio.create_task(
+            reconciler.run_forever(settings.broker_sync_interval), name="splp-broker-reconcile"
+        )
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+        await close_app(app)
