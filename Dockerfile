@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY splp ./splp
 COPY schemas ./schemas
-RUN pip install --no-cache-dir . && useradd --system --home /app splp
+RUN pip install --no-cache-dir ".[all]" && useradd --system --home /app splp
 USER splp
 ENV SPLP_CACHE_DIR=/tmp/splp-cache
 CMD ["splp", "--help"]

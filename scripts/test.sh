@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set everything up (scripts/setup.sh), then run the whole test suite: pytest first (extra
-# arguments go to pytest), then the linters `ruff check splp tests bench` and `mypy`.
+# arguments go to pytest), then the linters `ruff check splp tests bench` and `mypy`, and the
+# layer contracts of pyproject.toml's [tool.importlinter] (`lint-imports`).
 # Every step runs even when an earlier one failed; the exit status is non-zero if any did.
 # pytest collecting no test (exit 5) counts as a failure.
-# SPLP_SKIP_LINT=1 skips ruff and mypy (quicker while iterating on one test).
+# SPLP_SKIP_LINT=1 skips ruff, mypy and lint-imports (quicker while iterating on one test).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,7 +26,7 @@ step() {
 
 step pytest .venv/bin/python -m pytest "$@"
 if [ "${SPLP_SKIP_LINT:-0}" = 1 ]; then
-    echo "test: SPLP_SKIP_LINT=1: ruff and mypy skipped"
+    echo "test: SPLP_SKIP_LINT=1: ruff, mypy and lint-imports skipped"
 else
     lint_dirs=()
     for dir in splp tests bench; do
@@ -33,6 +34,7 @@ else
     done
     step ruff .venv/bin/ruff check "${lint_dirs[@]}"
     step mypy .venv/bin/mypy
+    step lint-imports .venv/bin/lint-imports
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -32,7 +32,7 @@ def er_diagram(
     ] = None,
 ) -> None:
     """Print a Mermaid erDiagram of the directory and audit stores (Markdown)."""
-    from splp.er_diagram import markdown, mermaid, replace_between_markers, stores
+    from splp.control_plane.er_diagram import markdown, mermaid, replace_between_markers, stores
     from splp.errors import ConfigurationError
 
     if store is not None:
