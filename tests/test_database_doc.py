@@ -7,7 +7,14 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from splp.cli import app
-from splp.control_plane.er_diagram import BEGIN, END, markdown, mermaid, replace_between_markers, stores
+from splp.control_plane.er_diagram import (
+    BEGIN,
+    END,
+    markdown,
+    mermaid,
+    replace_between_markers,
+    stores,
+)
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "database.md"
 
