@@ -1,97 +1,77 @@
-"""Prometheus metrics in the text exposition format (0.0.4), written out by hand.
+"""Prometheus metrics through ``prometheus_client``: what the adapters, the audit sink and
+the directory share.
 
-Counters, gauges and one histogram are all the adapters, the audit sink and the directory
-need; a dependency for them would be larger than this module. :func:`serve_metrics`
-answers ``GET /metrics`` on a port of its own for the processes without an HTTP app.
+Each component keeps its collectors in a :class:`~prometheus_client.CollectorRegistry` of
+its own, never the process-wide default one, so that several adapters or sinks in one
+process (an agency's application, the tests) count apart. :class:`MetricsServer` answers
+``GET /metrics`` on a port of its own for the processes without an HTTP app.
 
->>> h = Histogram("splp_x_seconds", "x", (0.1, 1.0))
->>> h.observe(0.5)
->>> print("\\n".join(h.lines()))
-# HELP splp_x_seconds x
-# TYPE splp_x_seconds histogram
-splp_x_seconds_bucket{le="0.1"} 0
-splp_x_seconds_bucket{le="1.0"} 1
-splp_x_seconds_bucket{le="+Inf"} 1
-splp_x_seconds_sum 0.5
-splp_x_seconds_count 1
+>>> from prometheus_client import Counter
+>>> metrics = Metrics()
+>>> Counter("splp_x", "x", registry=metrics.registry).inc(2)
+>>> metrics.value("splp_x_total")
+2.0
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
-import contextlib
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable
+from wsgiref.simple_server import WSGIServer
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(
-        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in sorted(labels.items())
-    )
-    return "{" + inner + "}"
+class Metrics:
+    """A component's own registry; subclasses add their collectors to :attr:`registry`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+
+    def render(self) -> str:
+        """The ``/metrics`` body, in the Prometheus text format."""
+        return generate_latest(self.registry).decode()
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """One sample's value (``None`` if there is none), e.g. ``value("x_total", a="b")``."""
+        return self.registry.get_sample_value(name, labels)
 
 
-def sample(name: str, value: float, labels: dict[str, str] | None = None) -> str:
-    return (
-        f"{name}{_labels(labels or {})} {value:g}"
-        if isinstance(value, float)
-        else (f"{name}{_labels(labels or {})} {value}")
-    )
+class MetricsServer:
+    """``GET /metrics`` of ``registry`` on ``host:port`` (404 on other paths), served by
+    ``prometheus_client`` in a thread of its own; :meth:`close` stops it and frees the port.
+
+    >>> server = MetricsServer(metrics.registry, "127.0.0.1", 9471)  # doctest: +SKIP
+    >>> await server.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self._server, self._thread = start_http_server(port, host, registry=registry)
+        # prometheus_client answers every path; this port has always answered /metrics only.
+        app = self._server.get_app()
+        assert app is not None
+        self._server.set_app(_only_metrics(app))
+
+    async def close(self) -> None:
+        """Stop serving and close the port (waits for the server's thread to end)."""
+        await asyncio.to_thread(_shut_down, self._server, self._thread)
 
 
-def family(name: str, kind: str, help_text: str, samples: Iterable[str]) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
+def _only_metrics(app: WSGIApplication) -> WSGIApplication:
+    def answer(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/metrics":
+            return app(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found\n"]
+
+    return answer
 
 
-class Histogram:
-    """A histogram with fixed buckets, optionally one series per label set."""
-
-    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...] = LATENCY_BUCKETS):
-        self.name, self.help, self.buckets = name, help_text, buckets
-        self._series: dict[tuple[tuple[str, str], ...], list[float]] = {}
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        series = self._series.setdefault(key, [0.0] * (len(self.buckets) + 2))
-        series[bisect.bisect_left(self.buckets, value)] += 1
-        series[-1] += value
-
-    def lines(self) -> list[str]:
-        samples = []
-        for key, series in sorted(self._series.items()):
-            labels = dict(key)
-            running = 0.0
-            for bound, count in zip((*self.buckets, float("inf")), series[:-1], strict=True):
-                running += count
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                samples.append(sample(f"{self.name}_bucket", int(running), {**labels, "le": le}))
-            samples.append(sample(f"{self.name}_sum", series[-1], labels))
-            samples.append(sample(f"{self.name}_count", int(running), labels))
-        return family(self.name, "histogram", self.help, samples)
-
-
-async def serve_metrics(render: Callable[[], str], host: str, port: int) -> asyncio.Server:
-    """Serve ``render()`` on ``GET /metrics`` at ``host:port`` (HTTP/1.0, 404 otherwise)."""
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            if request.startswith(b"GET /metrics "):
-                body, status = render().encode(), "200 OK"
-            else:
-                body, status = b"not found\n", "404 Not Found"
-            writer.write(
-                f"HTTP/1.0 {status}\r\nContent-Type: {CONTENT_TYPE}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        writer.close()
-
-    return await asyncio.start_server(answer, host, port)
+def _shut_down(server: WSGIServer, thread: threading.Thread) -> None:
+    server.shutdown()
+    server.server_close()
+    thread.join()

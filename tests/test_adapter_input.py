@@ -272,6 +272,9 @@ async def test_metrics_count_outcomes_without_naming_requesters(broker: Settings
         async with httpx.AsyncClient() as http:
             text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
             assert (await http.get(f"http://127.0.0.1:{port}/other")).status_code == 404
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):  # stopping the adapter closed the port
+            await http.get(f"http://127.0.0.1:{port}/metrics")
     labels = 'kind="response",operation="echo",service="uji.echo-metrics.v1"'
     assert f'splp_adapter_requests_total{{{labels},status="200"}} 3' in text
     assert f'splp_adapter_requests_total{{{labels},status="400"}} 1' in text

@@ -60,7 +60,7 @@ from splp.errors import (
     SchemaViolation,
 )
 from splp.log import get_logger
-from splp.metrics import serve_metrics
+from splp.metrics import MetricsServer
 from splp.settings import Settings
 
 log = get_logger("adapter")
@@ -154,8 +154,7 @@ class Adapter:
             await self.grants.start()
         await self._connection.start()
         if self.metrics_port:
-            server = await serve_metrics(self.metrics.render, "127.0.0.1", self.metrics_port)
-            self.owns(_closer(server))
+            self.owns(MetricsServer(self.metrics.registry, "127.0.0.1", self.metrics_port).close)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop consuming, let requests in flight finish (up to ``grace`` s), then disconnect."""
@@ -258,7 +257,7 @@ class Adapter:
             # queue of the vhost; requesters can only receive through direct reply-to.
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
             reason = "expired" if expired else "bad-reply-to" if reply_to else "no-reply-to"
-            self.metrics.dropped[reason] += 1
+            self.metrics.dropped(reason)
             self.audit.emit(audit_event("dropped", self.source, reason=reason, **meta))
             return
 
@@ -367,14 +366,6 @@ class Adapter:
                 InternalError, f"the service's response to {operation} broke its schema"
             )
         return result
-
-
-def _closer(server: asyncio.Server) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        server.close()
-        await server.wait_closed()
-
-    return close
 
 
 def _kind(status: int) -> str:

@@ -8,7 +8,7 @@ import signal
 from splp.audit.settings import AuditSettings
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
-from splp.metrics import serve_metrics
+from splp.metrics import MetricsServer
 
 
 async def serve_sink(
@@ -25,9 +25,9 @@ async def serve_sink(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server: asyncio.Server | None = None
+    server: MetricsServer | None = None
     if metrics_port:
-        server = await serve_metrics(sink.metrics.render, "127.0.0.1", metrics_port)
+        server = MetricsServer(sink.metrics.registry, "127.0.0.1", metrics_port)
     recorders = []
     if settings.broker_events_url:
         from splp.audit.broker_events import BrokerEvents
@@ -41,5 +41,5 @@ async def serve_sink(
         for task in recorders:
             task.cancel()
         if server is not None:
-            server.close()
+            await server.close()
         await store.close()

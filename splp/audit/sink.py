@@ -108,7 +108,7 @@ class AuditSink:
                 self.queue, durable=True, arguments={"x-queue-type": self.queue_type}
             )
             await channel.queue_bind(self.queue, AUDIT_EXCHANGE, routing_key="#")
-        self.metrics.queue_depth = declared.message_count or 0
+        self.metrics.queue_depth.set(declared.message_count or 0)
         await channel.basic_qos(prefetch_count=self.prefetch)
         self._batch = Batch(channel)
         await channel.basic_consume(self.queue, self._on_message, no_ack=False)
@@ -137,7 +137,7 @@ class AuditSink:
         batch.events.extend(events)
         batch.messages += 1
         batch.deliveries.append((delivery.delivery_tag or 0, len(events)))
-        self.metrics.received += len(events)
+        self.metrics.received.inc(len(events))
         if (
             len(batch.events) >= self.batch_size
             or batch.messages >= self.prefetch
@@ -188,7 +188,7 @@ class AuditSink:
                 stored = await self.store.append(batch.events)
                 break
             except (SQLAlchemyError, OSError) as exc:
-                self.metrics.errors += 1
+                self.metrics.errors.inc()
                 log.warning(
                     "audit store write failed, retrying in %.1fs: %s", delay, type(exc).__name__
                 )

@@ -62,7 +62,7 @@ async def test_sink_stores_every_event_once_and_acks(
     async with running(sink):
         assert await wait_count(audit_store, 600) == 600
         await asyncio.sleep(0.3)
-        assert sink.metrics.duplicates == 100
+        assert sink.metrics.value("splp_audit_sink_duplicate_events_total") == 100
     await sink.store.close()
     assert await queue_depth(broker, sink_queue) == 0
     verdict = await verify(audit_store)
