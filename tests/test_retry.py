@@ -20,9 +20,11 @@ class Flaky:
         self.failures = failures
         self.error = error
         self.started: list[float] = []
+        self.called = asyncio.Event()
 
     async def __call__(self) -> str:
         self.started.append(time.monotonic())
+        self.called.set()
         if len(self.started) <= self.failures:
             raise self.error
         return "done"
@@ -108,8 +110,7 @@ async def test_cancelling_during_a_wait_stops_the_retries() -> None:
     task = asyncio.create_task(
         retry_until_done(operation, on=OSError, what="test cancel", initial=5.0, maximum=5.0)
     )
-    while not operation.started:
-        await asyncio.sleep(0.01)
+    await operation.called.wait()
     await asyncio.sleep(0.05)  # now in its 5-second wait
     task.cancel()
     await asyncio.wait({task}, timeout=2)  # a swallowed cancellation would retry on and on

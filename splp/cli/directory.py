@@ -98,7 +98,6 @@ def init(
     as_json: AsJson = False,
 ) -> None:
     """Create (or upgrade) the store and print the first administrator's token, once."""
-    from splp.audit.settings import audit_store_url
     from splp.bus.names import check_segment
     from splp.directory_service import Store, init_store
     from splp.errors import ConfigurationError, ContractError, ServiceUnavailable
@@ -112,7 +111,7 @@ def init(
     async def go() -> str | None:
         store = Store(settings.database_url)
         try:
-            return await init_store(store, admin, audit_url=audit_store_url(settings))
+            return await init_store(store, admin, audit_url=settings.audit_store_url)
         finally:
             await store.close()
 

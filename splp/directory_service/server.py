@@ -14,7 +14,6 @@ DEFAULT_PORT = 8470
 
 async def migrate(settings: Settings) -> None:
     """Bring the directory's store and the audit store (which the audit API reads) up to date."""
-    from splp.audit.settings import audit_store_url
     from splp.audit.store import AuditStore
 
     store = Store(settings.database_url)
@@ -22,7 +21,7 @@ async def migrate(settings: Settings) -> None:
         await store.migrate()
     finally:
         await store.close()
-    audit = AuditStore(audit_store_url(settings))
+    audit = AuditStore(settings.audit_store_url)
     try:
         await audit.migrate()
     finally:
