@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     tls_key_file: Path | None = Field(
         default=None, description="Key of `tls_cert_file`, if not in the same file."
     )
+    audit_database_url: str | None = Field(
+        default=None, description="The audit store; by default the directory's database."
+    )
+    broker_events_vhost: str | None = Field(
+        default="/",
+        description="The vhost where rabbitmq_event_exchange publishes (its "
+        "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
+    )
 
     @property
     def broker_url(self) -> str:
@@ -90,6 +98,30 @@ class Settings(BaseSettings):
         """
         parts = urlsplit(self.amqp_url)
         return urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
+
+    @property
+    def audit_store_url(self) -> str:
+        """``audit_database_url``, else the directory's ``database_url``.
+
+        >>> s = Settings(database_url="sqlite+aiosqlite:///d.db", audit_database_url=None)
+        >>> s.audit_store_url
+        'sqlite+aiosqlite:///d.db'
+        """
+        return self.audit_database_url or self.database_url
+
+    @property
+    def broker_events_url(self) -> str | None:
+        """The broker URL of the event exchange's vhost, or ``None`` when not recorded.
+
+        Broker events come from the event exchange's vhost, whatever the bus's vhost is:
+
+        >>> s = Settings(vhost="splp", broker_events_vhost="/")
+        >>> s.broker_url, s.broker_events_url
+        ('amqp://guest:guest@127.0.0.1:5672/splp', 'amqp://guest:guest@127.0.0.1:5672/%2F')
+        """
+        if not self.broker_events_vhost:
+            return None
+        return self.model_copy(update={"vhost": self.broker_events_vhost}).broker_url
 
     @property
     def username(self) -> str:

@@ -12,7 +12,6 @@ from splp.audit.chain import GENESIS, record_hash
 from splp.audit.metrics import SinkMetrics
 from splp.audit.records import AuditRecord
 from splp.audit.screen import screen
-from splp.audit.settings import AuditSettings
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
 from splp.audit.verify import Verdict, verify
@@ -20,7 +19,6 @@ from splp.audit.verify import Verdict, verify
 __all__ = [
     "GENESIS",
     "AuditRecord",
-    "AuditSettings",
     "AuditSink",
     "AuditStore",
     "SinkMetrics",

@@ -39,6 +39,7 @@ from splp.audit.screen import Screened, screen
 from splp.audit.store import AuditStore
 from splp.bus.connection import BrokerConnection
 from splp.log import get_logger
+from splp.retry import retry_until_done
 from splp.settings import Settings
 
 log = get_logger("audit.broker-events")
@@ -77,6 +78,7 @@ COPIED = {
 }
 MAX_TEXT = 255
 LINGER = 0.1
+RETRY_SECONDS = (0.2, 10.0)
 
 
 def _text(value: Any) -> Any:
@@ -186,13 +188,14 @@ class BrokerEvents:
 
     async def _commit(self) -> None:
         taken, self._pending = self._pending, []
-        try:
-            self.stored += await self.store.append(event for _c, _t, event in taken)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("broker events not stored, retrying: %s", type(exc).__name__)
-            self._pending = taken + self._pending
-            await asyncio.sleep(1.0)
-            return
+        self.stored += await retry_until_done(
+            lambda: self.store.append(event for _c, _t, event in taken),
+            on=(SQLAlchemyError, OSError),
+            what="storing broker events",
+            initial=RETRY_SECONDS[0],
+            maximum=RETRY_SECONDS[1],
+            logger=log,
+        )
         channel, tag = taken[-1][0], taken[-1][1]
         if not channel.is_closed:
             with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):

@@ -25,7 +25,6 @@ from fastapi import APIRouter, Query, Request, Response
 from splp.audit.chart import usage_chart
 from splp.audit.query import Filters, records
 from splp.audit.reports import GrantCounter, GrantCounts, abuse, usage
-from splp.audit.settings import audit_store_url
 from splp.audit.store import AuditStore
 from splp.web import Problem
 from splp.web import problem_responses as problems
@@ -42,7 +41,7 @@ Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Y
 def audit_store_of(request: Request) -> AuditStore:
     state = request.app.state
     if getattr(state, "audit_store", None) is None:
-        state.audit_store = AuditStore(audit_store_url(state.settings))
+        state.audit_store = AuditStore(state.settings.audit_store_url)
     store: AuditStore = state.audit_store
     return store
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from splp.audit.settings import AuditSettings
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
 from splp.metrics import MetricsServer
+from splp.settings import Settings
 
 
-async def serve_sink(
-    settings: AuditSettings, *, queue: str, batch_size: int, metrics_port: int
-) -> None:
+async def serve_sink(settings: Settings, *, queue: str, batch_size: int, metrics_port: int) -> None:
     """Run the sink (and the broker events' recorder, see
     :mod:`splp.audit.broker_events`) until SIGINT or SIGTERM; what they received by then
     is stored first."""

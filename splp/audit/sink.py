@@ -30,6 +30,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
 from splp.errors import ContractError
 from splp.log import get_logger
+from splp.retry import retry_until_done
 from splp.settings import Settings
 
 log = get_logger("audit.sink")
@@ -181,20 +182,24 @@ class AuditSink:
         return taken
 
     async def _commit(self, batch: Batch) -> None:
-        delay = RETRY_SECONDS[0]
-        while True:
+        async def append() -> tuple[int, float]:
             started = time.perf_counter()
             try:
                 stored = await self.store.append(batch.events)
-                break
-            except (SQLAlchemyError, OSError) as exc:
+            except (SQLAlchemyError, OSError):
                 self.metrics.errors.inc()
-                log.warning(
-                    "audit store write failed, retrying in %.1fs: %s", delay, type(exc).__name__
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_SECONDS[1])
-        self.metrics.observe_commit(time.perf_counter() - started, batch.events, stored)
+                raise
+            return stored, time.perf_counter() - started
+
+        stored, seconds = await retry_until_done(
+            append,
+            on=(SQLAlchemyError, OSError),
+            what="audit store write",
+            initial=RETRY_SECONDS[0],
+            maximum=RETRY_SECONDS[1],
+            logger=log,
+        )
+        self.metrics.observe_commit(seconds, batch.events, stored)
         if batch.channel.is_closed:
             return  # redelivered on the next channel; the store leaves them out then
         with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):

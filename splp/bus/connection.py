@@ -18,6 +18,7 @@ from yarl import URL
 
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
+from splp.retry import retry_until_done
 from splp.settings import Settings
 from splp.tls import CLIENT_CERT_HINT, client_context, tls_failure
 
@@ -68,7 +69,10 @@ async def open_amqp(url: URL, tls: ssl.SSLContext | None = None) -> AbstractConn
 
 
 class BrokerConnection:
-    """Connects to ``url`` and reconnects after a loss, with exponential back-off.
+    """Connects to ``url`` and reconnects after a loss, with jittered exponential back-off.
+
+    After a loss it waits ``min_backoff`` seconds, then retries with waits between
+    ``min_backoff`` and ``max_backoff`` (see :mod:`splp.retry`) until it is closed.
 
     >>> conn = BrokerConnection("amqp://guest:guest@127.0.0.1/splp", name="doc")
     >>> conn.is_ready
@@ -170,11 +174,12 @@ class BrokerConnection:
             connection = await self._reconnect()
 
     async def _reconnect(self) -> AbstractConnection:
-        delay = self._min_backoff
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                return await self._open()
-            except (ServiceUnavailable, AccessDenied, aiormq.exceptions.AMQPError, OSError) as exc:
-                log.warning("reconnect to %s failed: %s", self.address, exc)
-                delay = min(delay * 2, self._max_backoff)
+        await asyncio.sleep(self._min_backoff)
+        return await retry_until_done(
+            self._open,
+            on=(ServiceUnavailable, AccessDenied, aiormq.exceptions.AMQPError, OSError),
+            what=f"reconnect to {self.address}",
+            initial=self._min_backoff,
+            maximum=self._max_backoff,
+            logger=log,
+        )

@@ -35,10 +35,10 @@ AuditDatabaseUrl = Annotated[
 ]
 
 
-def _settings(database_url: str | None) -> object:
-    from splp.audit import AuditSettings
+def _settings(database_url: str | None) -> Settings:
+    from splp.settings import Settings
 
-    return AuditSettings(audit_database_url=database_url) if database_url else AuditSettings()
+    return Settings(audit_database_url=database_url) if database_url else Settings()
 
 
 @audit_app.command("sink", epilog="Example:\n\n  splp audit sink --metrics-port 9470")
@@ -52,10 +52,8 @@ def sink(
 ) -> None:
     """Store every event of the queue splp.audit.sink in the hash-chained audit store."""
     from splp.audit.serve import serve_sink
-    from splp.audit.settings import AuditSettings
 
     settings = _settings(database_url)
-    assert isinstance(settings, AuditSettings)
     run(serve_sink(settings, queue=queue, batch_size=batch_size, metrics_port=metrics_port))
 
 
@@ -72,13 +70,12 @@ def verify(
 
     Exits 1 when the chain is broken (with --json too: the verdict says where).
     """
-    from splp.audit import AuditSettings, AuditStore
+    from splp.audit import AuditStore
     from splp.audit import verify as verify_chain
     from splp.db import require_existing
     from splp.errors import ConfigurationError
 
     settings = _settings(database_url)
-    assert isinstance(settings, AuditSettings)
     expected: tuple[int, str] | None = None
     if anchor:
         seq, _, digest = anchor.partition(":")
@@ -206,12 +203,11 @@ def _on_terminal() -> bool:
 
 
 async def _latest(database_url: str | None, filters: Any, limit: int) -> list[dict[str, Any]]:
-    from splp.audit import AuditSettings, AuditStore
+    from splp.audit import AuditStore
     from splp.audit.query import records
     from splp.db import require_existing
 
     settings = _settings(database_url)
-    assert isinstance(settings, AuditSettings)
     require_existing(settings.audit_store_url)
     store = AuditStore(settings.audit_store_url)
     try:

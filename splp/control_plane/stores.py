@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from splp.audit.settings import audit_store_url
 from splp.audit.store import AuditStore
 from splp.directory_service.bootstrap import init_store
 from splp.directory_service.store import Store
@@ -25,7 +24,7 @@ async def migrate(settings: Settings) -> None:
         await store.migrate()
     finally:
         await store.close()
-    await migrate_audit(audit_store_url(settings))
+    await migrate_audit(settings.audit_store_url)
 
 
 async def init_stores(settings: Settings, admin_name: str = "admin") -> str | None:
@@ -38,5 +37,5 @@ async def init_stores(settings: Settings, admin_name: str = "admin") -> str | No
         token = await init_store(store, admin_name)
     finally:
         await store.close()
-    await migrate_audit(audit_store_url(settings))
+    await migrate_audit(settings.audit_store_url)
     return token

@@ -21,6 +21,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
+from splp.retry import retry_until_done
 from splp.settings import Settings
 
 log = get_logger("directory.audit")
@@ -59,23 +60,23 @@ class DirectoryEvents:
 
     async def _connect(self) -> None:
         assert self._broker_url is not None
-        delay = RETRY_SECONDS[0]
-        while True:
+        broker_url = self._broker_url
+
+        async def start() -> BrokerConnection:
             connection = BrokerConnection(
-                self._broker_url,
-                name="splp-directory",
-                on_ready=self._attach,
-                settings=self._settings,
+                broker_url, name="splp-directory", on_ready=self._attach, settings=self._settings
             )
-            try:
-                await connection.start()
-            except (ServiceUnavailable, AccessDenied, OSError) as exc:
-                log.warning("audit events wait in memory: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_SECONDS[1])
-                continue
-            self._connection = connection
-            return
+            await connection.start()
+            return connection
+
+        self._connection = await retry_until_done(
+            start,
+            on=(ServiceUnavailable, AccessDenied, OSError),
+            what="broker connection for audit events (they wait in memory)",
+            initial=RETRY_SECONDS[0],
+            maximum=RETRY_SECONDS[1],
+            logger=log,
+        )
 
     async def close(self, flush_timeout: float = 2.0) -> None:
         if self._connection is not None:

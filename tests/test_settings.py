@@ -1,0 +1,66 @@
+"""One settings class: every ``SPLP_*`` variable is a field of :class:`splp.settings.Settings`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import splp
+from splp.settings import Settings
+
+PACKAGE = Path(splp.__file__).parent
+
+# ``${VAR}`` in an adapter's YAML is interpolation of the operator's file, not a setting
+ENVIRONMENT_READERS = {"settings.py", "adapters/http_config.py"}
+
+
+def test_the_audit_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPLP_DATABASE_URL", "sqlite+aiosqlite:///directory.db")
+    monkeypatch.setenv("SPLP_AUDIT_DATABASE_URL", "sqlite+aiosqlite:///audit.db")
+    monkeypatch.setenv("SPLP_BROKER_EVENTS_VHOST", "events")
+    monkeypatch.setenv("SPLP_AMQP_URL", "amqp://sink:pw@rabbit:5672/")
+    settings = Settings()
+    assert settings.audit_store_url == "sqlite+aiosqlite:///audit.db"
+    assert settings.database_url == "sqlite+aiosqlite:///directory.db"
+    assert settings.broker_events_url == "amqp://sink:pw@rabbit:5672/events"
+
+
+def test_the_audit_store_is_the_directory_database_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SPLP_AUDIT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SPLP_BROKER_EVENTS_VHOST", raising=False)
+    monkeypatch.setenv("SPLP_DATABASE_URL", "sqlite+aiosqlite:///directory.db")
+    settings = Settings(vhost="splp")
+    assert settings.audit_database_url is None
+    assert settings.audit_store_url == "sqlite+aiosqlite:///directory.db"
+    assert settings.broker_events_vhost == "/"
+    assert settings.broker_events_url is not None
+    assert settings.broker_events_url.endswith("/%2F")
+    assert settings.broker_url.endswith("/splp")
+
+
+def test_an_empty_broker_events_vhost_records_no_broker_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPLP_BROKER_EVENTS_VHOST", "")
+    assert Settings().broker_events_url is None
+
+
+def test_the_cache_follows_xdg_unless_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SPLP_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert Settings().cache_dir == tmp_path / "xdg" / "splp"
+    monkeypatch.setenv("SPLP_CACHE_DIR", str(tmp_path / "mine"))
+    assert Settings().cache_dir == tmp_path / "mine"
+
+
+def test_no_module_but_the_settings_reads_the_environment() -> None:
+    readers = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"\bos\.environ\b|\bgetenv\(", path.read_text(encoding="utf-8"))
+    }
+    assert readers <= ENVIRONMENT_READERS, readers - ENVIRONMENT_READERS
