@@ -23,7 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from splp.adapters import Adapter, Service
-from splp.adapters.directory import from_directory
+from splp.adapters.from_directory import from_directory
 from splp.bus import Client
 from splp.bus.audit_events import decode_audit_message
 from splp.bus.names import AUDIT_EXCHANGE

@@ -33,7 +33,7 @@ from splp.adapters import Adapter, http_adapter, load_http_config
 from splp.bus import Client
 from splp.bus.directory_cache import DirectoryCache
 from splp.cli import app as cli_app
-from splp.cli.app import EXIT_UNAVAILABLE, EXIT_USAGE
+from splp.cli.exits import EXIT_UNAVAILABLE, EXIT_USAGE
 from splp.control_plane import close_app, create_app
 from splp.demo.agency import create_app as create_agency
 from splp.directory_service import Store

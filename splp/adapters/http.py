@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from splp.adapters.directory import from_directory
+from splp.adapters.from_directory import from_directory
 from splp.adapters.http_config import (
     HttpAdapterConfig,
     HttpOperation,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from splp.adapters.directory import from_directory
+from splp.adapters.from_directory import from_directory
 from splp.adapters.grants import DirectoryGrants
 from splp.adapters.runtime import Adapter, Handler
 from splp.bus.descriptor import ServiceDescriptor, load_descriptor

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail
-from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
+from splp.cli.guard import fail
+from splp.cli.options import DEFAULT_URL, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
+from splp.cli.remote import call_directory
 
 access_app = typer.Typer(
     help="Request, approve, grant and revoke access to services.",
@@ -28,7 +29,6 @@ access_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-app.add_typer(access_app, name="access")
 
 RequestId = Annotated[int, typer.Argument(help="The access request number.", min=1)]
 Reason = Annotated[str, typer.Option("--reason", help="Why; recorded in the request's history.")]

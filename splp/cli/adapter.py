@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from splp.cli.app import app, run, settings_from
+from splp.cli.guard import run
+from splp.cli.options import settings_from
 
 adapter_app = typer.Typer(
     help="Run publisher adapters.",
     epilog="Example:\n\n  splp adapter run /etc/splp/dukcapil-adapter.yaml --metrics-port 9471",
     no_args_is_help=True,
 )
-app.add_typer(adapter_app, name="adapter")
 
 
 @adapter_app.command("run", epilog="Example:\n\n  splp adapter run /etc/splp/dukcapil-adapter.yaml")

@@ -1,123 +1,34 @@
-"""The root Typer app, the shared options and the guard that turns failures into exit codes.
+"""The ``splp`` command: the root Typer app, its global options, and every sub-app.
 
-Whatever goes wrong in a command (a usage error, an SPLP error, a library's exception) is
-printed as one line ``error: ...`` on stderr and exits with the code of the policy in
-:mod:`splp.cli.exits`; ``--debug`` prints the traceback first.
+This is the one module that wires the command tree: each command module defines its
+own ``typer.Typer`` (a group, or a nameless one holding a top-level command) and knows
+nothing of the root. Command modules import only typer and their own small helpers at
+the top; anything heavy is imported inside the commands, so ``splp --help`` is fast.
+Failures become one line and an exit code in :mod:`splp.cli.guard`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
-import threading
-import traceback
-from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
-from splp import errors
-from splp.cli.exits import (
-    EXIT_DENIED,
-    EXIT_REMOTE,
-    EXIT_TIMEOUT,
-    EXIT_UNAVAILABLE,
-    EXIT_USAGE,
-    POLICY,
-    describe,
-    exit_code_for,
-    one_line,
+from splp.cli import (
+    access,
+    adapter,
+    audit,
+    broker,
+    call,
+    demo,
+    directory,
+    erd,
+    party,
+    report,
+    service,
 )
-
-if TYPE_CHECKING:
-    from splp.settings import Settings
-
-# typer.BadParameter derives from the UsageError and ClickException of the click that typer
-# uses (click itself, or the copy newer typers carry): take the classes from there.
-_USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
-_CLICK_EXCEPTION: type[Exception] = _USAGE_ERROR.__mro__[1]
-assert (_USAGE_ERROR.__name__, _CLICK_EXCEPTION.__name__) == ("UsageError", "ClickException")
-
-_state = {"debug": False}
-
-
-class GuardedGroup(TyperGroup):
-    """The root command: every failure is one line on stderr and a policy exit code."""
-
-    def main(  # type: ignore[override]
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        _state["debug"] = False
-        _quiet_late_loop_callbacks()
-        try:
-            result = super().main(args, prog_name, complete_var, False, **extra)
-        except _USAGE_ERROR as exc:
-            sys.exit(_usage_error(exc))
-        except _CLICK_EXCEPTION as exc:
-            typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
-            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-        except typer.Abort:
-            typer.echo("error: aborted", err=True)
-            sys.exit(EXIT_REMOTE)
-        except (Exception, KeyboardInterrupt) as exc:
-            sys.exit(report_failure(exc))
-        # without standalone mode, click returns the code of a typer.Exit, else the
-        # command's own return value (our commands return None)
-        sys.exit(result if isinstance(result, int) else 0)
-
-
-def _quiet_late_loop_callbacks() -> None:
-    """Drop "Event loop is closed" from threads that outlive a failed command's event loop.
-
-    aiosqlite (0.22) queues the close of a connection that failed to open and answers it
-    from its worker thread, possibly after ``run`` has closed the loop: a second traceback
-    after the error line, about nothing. ``--debug`` still shows it.
-    """
-    default = threading.excepthook
-    if getattr(default, "splp_quiet", False):
-        return
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        late = isinstance(args.exc_value, RuntimeError) and "Event loop is closed" in str(
-            args.exc_value
-        )
-        if not late or _state["debug"]:
-            default(args)
-
-    hook.splp_quiet = True  # type: ignore[attr-defined]
-    threading.excepthook = hook
-
-
-def _usage_error(exc: Exception) -> int:
-    """One line for a usage error; ``no_args_is_help`` has printed the help already."""
-    if type(exc).__name__ == "NoArgsIsHelpError":
-        message = exc.format_message()  # type: ignore[attr-defined]
-        if message:  # without rich, the help is the message
-            typer.echo(message)
-        return int(exc.exit_code)  # type: ignore[attr-defined]
-    ctx = getattr(exc, "ctx", None)
-    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    typer.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)  # type: ignore[attr-defined]
-    return EXIT_USAGE
-
-
-def report_failure(exc: BaseException) -> int:
-    """Print ``exc`` as one line (after its traceback with ``--debug``); its exit code."""
-    code, message = describe(exc)
-    if _state["debug"]:
-        traceback.print_exception(exc, file=sys.stderr)
-    typer.echo(f"error: {message}", err=True)
-    return code
-
+from splp.cli.exits import POLICY
+from splp.cli.guard import GuardedGroup, show_tracebacks
 
 app = typer.Typer(
     name="splp",
@@ -137,20 +48,20 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-T = TypeVar("T")
-
-__all__ = [
-    "EXIT_DENIED",
-    "EXIT_REMOTE",
-    "EXIT_TIMEOUT",
-    "EXIT_UNAVAILABLE",
-    "EXIT_USAGE",
-    "app",
-    "exit_code_for",
-    "fail",
-    "run",
-    "settings_from",
-]
+# in the order of `splp --help`
+app.add_typer(call.call_app)
+app.add_typer(demo.demo_app)
+app.add_typer(directory.directory_app, name="directory")
+app.add_typer(access.access_app, name="access")
+app.add_typer(broker.broker_app, name="broker")
+app.add_typer(broker.credentials_app, name="credentials")
+app.add_typer(party.party_app, name="party")
+app.add_typer(service.theme_app, name="theme")
+app.add_typer(service.service_app, name="service")
+app.add_typer(audit.audit_app, name="audit")
+app.add_typer(adapter.adapter_app, name="adapter")
+app.add_typer(erd.schema_app, name="schema")
+app.add_typer(report.report_app, name="report")
 
 # "splp" follows --debug/--verbose; the others stay at WARNING or above even with --debug:
 # httpx logs full URLs and aiormq whole frames at DEBUG, and both can hold personal data.
@@ -173,7 +84,7 @@ def root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show progress logs."),
 ) -> None:
-    _state["debug"] = debug
+    show_tracebacks(debug)
     configure_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
 
 
@@ -196,32 +107,4 @@ def _drop_failed_connect(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("error when creating transport")
 
 
-def settings_from(**overrides: str | None) -> Settings:
-    """:class:`Settings` from the environment, with the CLI options that were given."""
-    from splp.settings import Settings
-
-    return Settings(**{k: v for k, v in overrides.items() if v})  # type: ignore[arg-type]
-
-
-def fail(exc: BaseException) -> NoReturn:
-    """Print ``exc`` as one line (a traceback only with ``--debug``) and exit."""
-    if _state["debug"]:
-        raise exc
-    raise typer.Exit(report_failure(exc))
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion; an :class:`~splp.errors.SplpError` becomes :func:`fail`."""
-    try:
-        return _event_loop_runner()(coro)
-    except errors.SplpError as exc:
-        fail(exc)
-
-
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
-    """uvloop where it is installed (it is a dependency on Linux): fewer cycles per message."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run
-    return uvloop.run
+__all__ = ["QUIETED_LOGGERS", "app", "configure_logging"]

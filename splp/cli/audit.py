@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail, run, settings_from
-from splp.cli.directory import DEFAULT_URL, DirectoryUrl, call_directory
+from splp.cli.guard import fail, run
+from splp.cli.options import DEFAULT_URL, DirectoryUrl, settings_from
 from splp.cli.output import AsJson, print_json, print_table
+from splp.cli.remote import call_directory
 
 if TYPE_CHECKING:
     from splp.settings import Settings
@@ -22,7 +23,6 @@ audit_app = typer.Typer(
     epilog="Example:\n\n  splp audit verify\n  splp audit tail --requester dinsos --status 403",
     no_args_is_help=True,
 )
-app.add_typer(audit_app, name="audit")
 
 AuditDatabaseUrl = Annotated[
     str | None,

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from splp.cli.app import app, run
-from splp.cli.directory import DEFAULT_URL, DatabaseUrl, DirectoryUrl, Token, call_directory
+from splp.cli.guard import run
+from splp.cli.options import DEFAULT_URL, DatabaseUrl, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
+from splp.cli.remote import call_directory
 
 if TYPE_CHECKING:
     from splp.directory_service.broker import Drift, Status
@@ -22,13 +23,11 @@ broker_app = typer.Typer(
     epilog="Example:\n\n  splp broker status\n  splp broker sync --json",
     no_args_is_help=True,
 )
-app.add_typer(broker_app, name="broker")
 credentials_app = typer.Typer(
     help="Broker credentials of parties.",
     epilog="Example:\n\n  splp credentials rotate dinsos",
     no_args_is_help=True,
 )
-app.add_typer(credentials_app, name="credentials")
 
 
 def _with_reconciler(database_url: str | None, action: str) -> Any:

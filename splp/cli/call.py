@@ -7,10 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail, run, settings_from
+from splp.cli.guard import fail, run
+from splp.cli.options import settings_from
+
+call_app = typer.Typer()
 
 
-@app.command(
+@call_app.command(
     epilog=(
         "Example:\n\n"
         '  splp call kependudukan dukcapil.penduduk.v1 get-by-nik \'{"nik": "1508010101900001"}\''

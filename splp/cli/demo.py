@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from splp.cli.app import app, run, settings_from
+import typer
+
+from splp.cli.guard import run
+from splp.cli.options import settings_from
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,7 +32,10 @@ class ProgressNarrator:
         self.console.print(f"  {line}", markup=False, soft_wrap=True)
 
 
-@app.command(
+demo_app = typer.Typer()
+
+
+@demo_app.command(
     epilog=(
         "Example:\n\n  splp demo\n\n"
         "  SPLP_AMQP_URL=amqp://admin:secret@127.0.0.1:5672/ "

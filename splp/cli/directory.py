@@ -1,86 +1,22 @@
-"""``splp directory``: create, serve, back up and restore the directory service.
-
-Also the options every directory command shares (``--directory-url``, ``--token``) and
-:func:`directory_client`, which the ``party``, ``theme``, ``service`` and ``access``
-commands use.
-"""
+"""``splp directory``: create, serve, back up and restore the directory service."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail, run
+from splp.cli.guard import fail, run
+from splp.cli.options import DatabaseUrl
 from splp.cli.output import AsJson, print_json
-
-if TYPE_CHECKING:
-    from splp.directory_service.client import DirectoryClient
 
 directory_app = typer.Typer(
     help="Run and maintain the directory service.",
     epilog="Example:\n\n  splp directory init\n\n  splp directory serve --port 8470",
     no_args_is_help=True,
 )
-app.add_typer(directory_app, name="directory")
-
-DirectoryUrl = Annotated[
-    str,
-    typer.Option(
-        "--directory-url", envvar="SPLP_DIRECTORY_URL", help="Base URL of the directory service."
-    ),
-]
-Token = Annotated[
-    str,
-    typer.Option(
-        "--token", envvar="SPLP_TOKEN", help="Your party's directory API token.", show_default=False
-    ),
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="SPLP_DATABASE_URL",
-        help="The store (default sqlite+aiosqlite:///splp.db).",
-    ),
-]
-DEFAULT_URL = "http://127.0.0.1:8470"
-
-
-def directory_client(url: str, token: str) -> DirectoryClient:
-    """A client of the directory at ``url`` acting as the holder of ``token``; an ``https``
-    directory is verified with ``SPLP_TLS_CA_FILE`` (see :mod:`splp.tls`)."""
-    from splp.directory_service.client import DirectoryClient
-    from splp.errors import ConfigurationError
-    from splp.settings import Settings
-    from splp.tls import http_verify
-
-    if not token:
-        fail(ConfigurationError("no API token: set SPLP_TOKEN or pass --token"))
-    try:
-        verify = http_verify(Settings())
-    except ConfigurationError as exc:
-        fail(exc)
-    return DirectoryClient(url, token, verify=verify)
-
-
-def call_directory(
-    url: str, token: str, method: str, path: str, body: Any = None, **params: Any
-) -> Any:
-    """One request to the directory; a failure is printed as one line and exits."""
-    from splp.errors import SplpError
-
-    with directory_client(url, token) as client:
-        try:
-            if method == "GET":
-                return client.get(path, params)
-            if method == "PUT":
-                return client.put(path, body)
-            return client.post(path, body)
-        except SplpError as exc:
-            fail(exc)
 
 
 def _settings(database_url: str | None) -> Any:
@@ -235,7 +171,3 @@ def restore(
         print_json({"file": str(file), "rows": sum(counts.values()), "tables": counts})
         return
     typer.echo(f"restored {sum(counts.values())} rows of {len(counts)} tables from {file}")
-
-
-# The commands that talk to a running directory use the options above.
-from splp.cli import access, broker, party, service  # noqa: E402, F401

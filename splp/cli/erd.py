@@ -7,14 +7,13 @@ from typing import Annotated
 
 import typer
 
-from splp.cli.app import app, fail
+from splp.cli.guard import fail
 
 schema_app = typer.Typer(
     help="Describe SPLP's data structures.",
     epilog="Example:\n\n  splp schema er-diagram --store directory",
     no_args_is_help=True,
 )
-app.add_typer(schema_app, name="schema")
 
 
 @schema_app.command(

@@ -13,9 +13,10 @@ code   meaning
 130    interrupted (Ctrl-C)
 =====  =================================================================================
 
-:func:`describe` maps an exception, SPLP's own or a library's (httpx, SQLAlchemy, aiormq,
-OSError), to its code and one line without secrets: URLs lose their passwords, database
-errors their SQL and parameters.
+:func:`describe` maps an exception, SPLP's own or a library's (SQLAlchemy, aiormq, OSError),
+to its code and one line without secrets: URLs lose their passwords, database errors their
+SQL and parameters. HTTP failures arrive as SPLP errors: the directory client
+(:mod:`splp.bus.directory_client`) and the management API client map their own.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _classify(exc: BaseException) -> tuple[int, str]:
         return _splp(exc), str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
-    for foreign in (_database, _broker, _http):
+    for foreign in (_database, _broker):
         found = foreign(exc)
         if found is not None:
             return found
@@ -127,24 +128,3 @@ def _broker(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, amqp.AMQPConnectionError):
         return EXIT_UNAVAILABLE, f"cannot reach the broker{_detail(exc)}"
     return EXIT_REMOTE, f"broker error: {type(exc).__name__}{_detail(exc)}"
-
-
-def _http(exc: BaseException) -> tuple[int, str] | None:
-    """httpx errors that escaped a client (the management API, for instance)."""
-    httpx = sys.modules.get("httpx")
-    if httpx is None or not isinstance(exc, httpx.HTTPError):
-        return None
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        where = exc.request.url.copy_with(query=None)
-        code = EXIT_DENIED if status in (401, 403) else EXIT_REMOTE
-        return code, f"{status} {exc.response.reason_phrase} from {where}"
-    if isinstance(exc, httpx.TimeoutException):
-        return EXIT_TIMEOUT, f"no answer in time ({type(exc).__name__})"
-    if isinstance(exc, httpx.TransportError):
-        try:
-            where = f" {exc.request.url.copy_with(query=None)}"
-        except RuntimeError:  # no request attached
-            where = ""
-        return EXIT_UNAVAILABLE, f"cannot reach{where}: {type(exc).__name__}"
-    return EXIT_REMOTE, f"HTTP error: {type(exc).__name__}"

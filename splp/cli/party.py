@@ -6,16 +6,15 @@ from typing import Annotated
 
 import typer
 
-from splp.cli.app import app
-from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
+from splp.cli.options import DEFAULT_URL, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
+from splp.cli.remote import call_directory
 
 party_app = typer.Typer(
     help="Manage parties: agencies and applications.",
     epilog="Example:\n\n  splp party add dinsos --role requester --title 'Dinas Sosial'",
     no_args_is_help=True,
 )
-app.add_typer(party_app, name="party")
 
 ROLES = ("administrator", "publisher", "requester", "monitor")
 

@@ -9,16 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail
-from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, directory_client
+from splp.cli.options import DEFAULT_URL, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
+from splp.cli.remote import call_directory, directory_text
 
 report_app = typer.Typer(
     help="Evaluation and supervision reports.",
     epilog="Example:\n\n  splp report usage --from 2026-01-01 --to 2026-01-31",
     no_args_is_help=True,
 )
-app.add_typer(report_app, name="report")
 
 USAGE_COLUMNS: tuple[str, ...] = ("day", "name", "calls", "errors", "error_rate", "p50_ms")
 USAGE_COLUMNS += ("p95_ms", "denied", "throttled", "active_grants")
@@ -41,16 +40,6 @@ Since = Annotated[
 Until = Annotated[
     str | None, typer.Option("--to", callback=_day, help="Last day, YYYY-MM-DD (default: today).")
 ]
-
-
-def _get(url: str, token: str, path: str, text: bool = False, **params: Any) -> Any:
-    from splp.errors import SplpError
-
-    with directory_client(url, token) as client:
-        try:
-            return client.get_text(path, params) if text else client.get(path, params)
-        except SplpError as exc:
-            fail(exc)
 
 
 @report_app.command(
@@ -81,11 +70,11 @@ def usage(
     period: dict[str, Any] = {"since": since, "until": until}
     if format == "csv":
         typer.echo(
-            _get(directory_url, token, "/audit/reports/usage", True, format="csv", **period),
+            directory_text(directory_url, token, "/audit/reports/usage", format="csv", **period),
             nl=False,
         )
     else:
-        report = _get(directory_url, token, "/audit/reports/usage", **period)
+        report = call_directory(directory_url, token, "GET", "/audit/reports/usage", **period)
         if format == "json":
             print_json(report)
         else:
@@ -95,7 +84,7 @@ def usage(
                 typer.echo(f"\nBy {by}:")
                 print_table(rows, USAGE_COLUMNS, "(no calls)")
     if chart is not None:
-        chart.write_text(_get(directory_url, token, "/audit/reports/usage.svg", True, **period))
+        chart.write_text(directory_text(directory_url, token, "/audit/reports/usage.svg", **period))
         typer.echo(f"chart written to {chart}", err=True)
 
 
@@ -109,7 +98,9 @@ def abuse(
     token: Token = "",
 ) -> None:
     """The requesters with the most denied or throttled calls in the period."""
-    report = _get(directory_url, token, "/audit/reports/abuse", since=since, until=until, top=top)
+    report = call_directory(
+        directory_url, token, "GET", "/audit/reports/abuse", since=since, until=until, top=top
+    )
     if as_json:
         print_json(report)
         return

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from splp.cli.app import app, fail
-from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
+from splp.cli.guard import fail
+from splp.cli.options import DEFAULT_URL, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
+from splp.cli.remote import call_directory
 
 theme_app = typer.Typer(
     help="Manage themes (groups of services).",
@@ -23,8 +24,6 @@ service_app = typer.Typer(
 )
 # the OpenAPI and AsyncAPI commands print JSON anyway; --json is accepted for uniformity
 AlwaysJson = Annotated[bool, typer.Option("--json", help="Accepted: the output is JSON anyway.")]
-app.add_typer(theme_app, name="theme")
-app.add_typer(service_app, name="service")
 
 Ref = Annotated[str, typer.Argument(help="PUBLISHER.SERVICE.vMAJOR, e.g. dukcapil.penduduk.v1.")]
 

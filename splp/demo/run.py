@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from splp.adapters import Adapter, http_adapter, load_http_config
-from splp.adapters.directory import from_directory
+from splp.adapters.from_directory import from_directory
 from splp.adapters.grants import DirectoryGrants
 from splp.audit.verify import verify
 from splp.bus import Client

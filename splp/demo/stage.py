@@ -30,10 +30,11 @@ from pydantic import SecretStr
 from splp.audit.broker_events import BrokerEvents
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
+from splp.bus.directory_client import AsyncDirectoryClient
 from splp.bus.management import Management
 from splp.control_plane import close_app, create_app, init_stores
 from splp.demo.agency import create_app as create_agency
-from splp.errors import SplpError
+from splp.errors import RemoteError, SplpError
 from splp.http_server import serve_app
 from splp.settings import Settings
 
@@ -50,21 +51,26 @@ class Stage:
     directory_url: str
     agency_url: str
     audit: AuditStore
-    http: httpx.AsyncClient
     tokens: dict[str, str] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
+    directories: dict[str, AsyncDirectoryClient] = field(default_factory=dict)
 
     async def api(self, party: str, method: str, path: str, body: Any = None) -> Any:
         """Call the directory API as ``party``; a refusal is an error (the walk is scripted)."""
-        response = await self.http.request(
-            method,
-            self.directory_url + path,
-            json=body,
-            headers={"Authorization": f"Bearer {self.tokens[party]}"},
-        )
-        if not response.is_success:
-            raise DemoFailed(f"{method} {path} as {party}: {response.status_code} {response.text}")
-        return response.json()
+        directory = self.directories.get(party)
+        if directory is None:
+            directory = AsyncDirectoryClient(self.directory_url, self.tokens[party])
+            self.directories[party] = directory
+        try:
+            return await directory.request(method, path, body)
+        except RemoteError as exc:
+            raise DemoFailed(f"{method} {path} as {party}: {exc}") from None
+
+    async def aclose(self) -> None:
+        """Close the directory clients of the parties."""
+        for directory in self.directories.values():
+            await directory.aclose()
+        self.directories.clear()
 
     async def add_party(self, name: str, roles: list[str], title: str) -> None:
         created = await self.api(
@@ -131,9 +137,9 @@ async def staged(base: Settings) -> AsyncIterator[Stage]:
             stack.push_async_callback(close_app, app)
             directory_url = await stack.enter_async_context(serve_app(app))
             agency_url = await stack.enter_async_context(serve_app(create_agency()))
-            http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
             served = settings.model_copy(update={"directory_url": directory_url})
-            stage = Stage(served, directory_url, agency_url, audit, http)
+            stage = Stage(served, directory_url, agency_url, audit)
+            stack.push_async_callback(stage.aclose)
             stage.tokens["admin"] = admin_token
             yield stage
 
