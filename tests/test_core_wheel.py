@@ -126,3 +126,15 @@ async def test_the_core_wheel_calls_through_a_real_adapter(
     )
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome == {"name": "Siti Aminah", "loaded": []}
+
+    command = await asyncio.to_thread(
+        subprocess.run,
+        [str(env_dir / "bin" / "splp"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert command.returncode == 2
+    assert "pip install 'splp[cli]'" in command.stderr
+    assert "Traceback" not in command.stderr
