@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from splp.bus.compat import version_key
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
 from splp.bus.wire import (
@@ -29,7 +30,6 @@ from splp.bus.wire import (
     PROBLEM_CONTENT_TYPE,
     PROTOCOL_VERSION,
 )
-from splp.directory_service.compat import version_key
 from splp.errors import (
     BadRequest,
     DeadlineExpired,
