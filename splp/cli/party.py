@@ -9,6 +9,7 @@ import typer
 from splp.cli.app import app
 from splp.cli.directory import DEFAULT_URL, DirectoryUrl, Token, call_directory
 from splp.cli.output import AsJson, print_json, print_table
+from splp.vocabulary import ROLES
 
 party_app = typer.Typer(
     help="Manage parties: agencies and applications.",
@@ -16,8 +17,6 @@ party_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(party_app, name="party")
-
-ROLES = ("administrator", "publisher", "requester", "monitor")
 
 
 @party_app.command(

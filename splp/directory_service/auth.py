@@ -16,10 +16,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.directory_service.models import ROLES
 from splp.directory_service.parties import Caller, authenticate
 from splp.directory_service.problems import Problem
 from splp.directory_service.store import Store
+from splp.vocabulary import ROLES
 
 bearer = HTTPBearer(auto_error=False, description="The party's directory API token.")
 

@@ -16,10 +16,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-ROLES = ("administrator", "publisher", "requester", "monitor")
-LIFECYCLES = ("published", "deprecated", "retired")
-ACCESS_STATES = ("submitted", "approved", "rejected", "granted", "declined", "revoked", "suspended")
-
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

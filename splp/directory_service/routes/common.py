@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from splp.directory_service.audit import DirectoryAudit
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
-from splp.directory_service.models import ROLES
 from splp.directory_service.parties import Caller
 from splp.directory_service.problems import PROBLEM_RESPONSE, as_json
+from splp.vocabulary import ROLES
 
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Access request number.")]
 ServicePath = Annotated[
