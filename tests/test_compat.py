@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from splp.bus.compat import breaking_changes, check_version_bump
 from splp.bus.descriptor import ServiceDescriptor, load_descriptor, parse_descriptor
-from splp.directory_service.compat import breaking_changes, check_version_bump
 
 DEMO = Path(__file__).resolve().parent.parent / "splp" / "demo" / "penduduk.yaml"
 OP = "operation get-by-nik"

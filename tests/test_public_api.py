@@ -24,6 +24,7 @@ EXPECTED = {
         "theme_exchange",
         "topology_for",
     ],
+    "splp.bus.compat": ["breaking_changes", "check_version_bump", "version_key"],
     "splp.adapters": [
         "Adapter",
         "Handler",

@@ -137,7 +137,7 @@ class Throttled(Problem):
     """The requester's quota is used up: 429 with ``retry_after``, a ``throttled`` event."""
 
 
-class Admission:
+class GrantCheck:
     """Admits a request by its grant and quota, or raises the problem to answer with.
 
     The broker user of a party is ``<user_prefix><party>``; a ``user_id`` without the

@@ -2,23 +2,20 @@
 
 Every delivery goes through the same steps, in this order:
 
-1. a request whose deadline has passed, or whose ``reply_to`` is not a direct reply-to
-   address (missing, or naming some other queue), cannot be answered usefully or safely:
-   it is rejected to ``splp.dlx`` and a ``dropped`` audit event is emitted;
-2. a request that did not come through its theme exchange, or that carries no
-   ``user_id`` (so the broker vouched for no caller), gets 403 and a ``denied`` event;
-3. an unknown operation gets 404, an ``splp-protocol`` other than 1 gets 400;
-4. with grants from the directory, a caller without a grant in force for the operation
-   gets 403 (``denied``), one over its quota 429 with ``retry_after`` (``throttled``);
-5. an oversized body gets 413, a body that is not JSON 400, a schema violation 400 with
-   the failing JSON pointers;
-6. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
+1. the checks of :func:`~splp.adapters.admission.admit` (wire protocol §6.2): a request
+   that cannot be answered usefully or safely is rejected to ``splp.dlx`` and a
+   ``dropped`` audit event is emitted; a refused one gets its problem reply and a
+   ``denied`` (403), ``throttled`` (429) or ``response`` event;
+2. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
    any other exception a 500 (logged without the payload);
-7. the response is checked against the operation's response schema (500 if it fails);
-8. the reply is published, then the request is acked, then a ``response`` event is emitted.
+3. the response is checked against the operation's response schema (500 if it fails);
+4. the reply is published, then the request is acked, then a ``response`` event is emitted.
 
 Handlers run concurrently, up to ``prefetch`` at a time. A request is acked only after
-its reply was published, so a crash before that leaves it to another replica.
+its reply was published, so a crash before that leaves it to another replica. What the
+adapter owns (connection, audit emitter, grants, the handlers' clients) is closed on
+:meth:`Adapter.stop` through one :class:`contextlib.AsyncExitStack`, so one failing
+close does not leave the others open.
 """
 
 from __future__ import annotations
@@ -34,31 +31,23 @@ from typing import Any, cast
 import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 
-from splp.adapters.grants import Admission, DirectoryGrants, Throttled
+from splp.adapters.admission import (
+    AdmissionRules,
+    Admitted,
+    Dropped,
+    Incoming,
+    Refused,
+    admit,
+)
+from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
 from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
-from splp.bus.names import DIRECT_REPLY_TO, queue_for, routing_key_for, theme_exchange
+from splp.bus.names import queue_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
-from splp.bus.wire import (
-    HEADER_PROTOCOL,
-    HEADER_TRACEPARENT,
-    PROTOCOL_VERSION,
-    Problem,
-    Request,
-    deadline_of,
-    dumps,
-    loads,
-    reply_properties,
-)
-from splp.errors import (
-    ConfigurationError,
-    ContractError,
-    InternalError,
-    PayloadTooLarge,
-    SchemaViolation,
-)
+from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
+from splp.errors import ConfigurationError, InternalError
 from splp.log import get_logger
 from splp.metrics import MetricsServer
 from splp.settings import Settings
@@ -107,14 +96,14 @@ class Adapter:
         self.source = name or f"adapter:{descriptor.ref}"
         self.audit = AuditEmitter()
         self.grants = grants
-        self.admission = (
-            Admission(grants, self.settings.broker_user_prefix) if grants is not None else None
-        )
-        if grants is None:
+        grant_check = None
+        if grants is not None:
+            grant_check = GrantCheck(grants, self.settings.broker_user_prefix).check
+        else:
             log.warning("%s: no grants source: only the broker checks callers", self.source)
-        self._routing_keys = {
-            routing_key_for(descriptor.ref, op): op for op in descriptor.operations
-        }
+        self.rules = AdmissionRules(
+            descriptor, max_body_bytes=self.settings.max_body_bytes, grant_check=grant_check
+        )
         self._connection = BrokerConnection(
             url or self.settings.broker_url,
             name=self.source,
@@ -125,7 +114,7 @@ class Adapter:
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._resources: list[Callable[[], Awaitable[object]]] = []
+        self._resources = contextlib.AsyncExitStack()
         self.metrics_port = metrics_port
         self.metrics = AdapterMetrics(str(descriptor.ref))
         self.metrics.gauge(
@@ -170,17 +159,17 @@ class Adapter:
         if self._in_flight:
             log.warning("%s: %d requests still running at shutdown", self.source, self.in_flight)
         await self.audit.flush(timeout=max(0.5, end - loop.time()))
-        await self.audit.close()
-        await self._connection.close()
-        if self.grants is not None:
-            await self.grants.stop()
-        for close in reversed(self._resources):
-            await close()
-        self._resources.clear()
+        owned, self._resources = self._resources, contextlib.AsyncExitStack()
+        async with contextlib.AsyncExitStack() as closing:  # closes in reverse order
+            closing.push_async_exit(owned)  # last, newest first
+            if self.grants is not None:
+                closing.push_async_callback(self.grants.stop)
+            closing.push_async_callback(self._connection.close)
+            closing.push_async_callback(self.audit.close)
 
     def owns(self, close: Callable[[], Awaitable[object]]) -> None:
         """Have :meth:`stop` call ``close`` last (e.g. the HTTP client of the handlers)."""
-        self._resources.append(close)
+        self._resources.push_async_callback(close)
 
     async def __aenter__(self) -> Adapter:
         await self.start()
@@ -249,20 +238,18 @@ class Adapter:
             "correlation_id": props.correlation_id,
             "request_bytes": len(message.body),
         }
-        deadline = deadline_of(props)
-        reply_to = props.reply_to
-        expired = deadline is not None and deadline < time.time()
-        if expired or not reply_to or not reply_to.startswith(DIRECT_REPLY_TO):
-            # Replying to a named queue would let a caller push a service's data into any
-            # queue of the vhost; requesters can only receive through direct reply-to.
+        incoming = _incoming(message)
+        verdict = admit(incoming, self.rules, time.time())
+        if isinstance(verdict, Dropped):
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
-            reason = "expired" if expired else "bad-reply-to" if reply_to else "no-reply-to"
-            self.metrics.dropped(reason)
-            self.audit.emit(audit_event("dropped", self.source, reason=reason, **meta))
+            self.metrics.dropped(verdict.reason)
+            self.audit.emit(audit_event("dropped", self.source, reason=verdict.reason, **meta))
             return
 
-        operation = self._routing_keys.get(delivery.routing_key or "")
-        status, body, kind = await self._answer(message, operation, deadline)
+        reply_to = incoming.reply_to
+        assert reply_to is not None  # admit drops a request without one
+        operation = self.rules.operation_for(incoming.routing_key)
+        status, body, kind = await self._answer(verdict, operation)
         # Both frames go through the channel's ordered write queue, so the broker sees the
         # reply before the ack without this task waiting for the socket to drain.
         await channel.basic_publish(
@@ -288,15 +275,15 @@ class Adapter:
         )
 
     async def _answer(
-        self, message: DeliveredMessage, operation: str | None, deadline: float | None
+        self, verdict: Admitted | Refused, operation: str | None
     ) -> tuple[int, bytes, str]:
-        """Status, body and audit kind of the reply to ``message``."""
+        """Status, body and audit kind of the reply."""
+        if isinstance(verdict, Refused):
+            return _problem_reply(verdict.problem)
         try:
-            result = await self._dispatch(message, operation, deadline)
-        except Throttled as problem:
-            return problem.status, dumps(problem.body), "throttled"
+            result = await self._run(verdict)
         except Problem as problem:
-            return problem.status, dumps(problem.body), _kind(problem.status)
+            return _problem_reply(problem)
         except Exception:
             log.exception("%s: handler for %s failed", self.source, operation)
             failure = Problem.of(InternalError, "the service failed to handle the request")
@@ -310,56 +297,11 @@ class Adapter:
             failure = Problem.of(InternalError, "the service returned a value that is not JSON")
             return failure.status, dumps(failure.body), "response"
 
-    async def _dispatch(
-        self, message: DeliveredMessage, operation: str | None, deadline: float | None
-    ) -> Any:
-        delivery = message.delivery
-        assert isinstance(delivery, aiormq.spec.Basic.Deliver)
-        if delivery.exchange != self.exchange:
-            raise Problem.forbidden(f"requests must be published to {self.exchange}")
-        props = message.header.properties
-        if not props.user_id:
-            raise Problem.forbidden("the request carries no user_id, so no caller is known")
-        if operation is None:
-            raise Problem.not_found(
-                f"{delivery.routing_key!r} is not an operation of {self.descriptor.ref}"
-            )
-        protocol = (props.headers or {}).get(HEADER_PROTOCOL, PROTOCOL_VERSION)
-        if protocol != PROTOCOL_VERSION:
-            raise Problem.bad_request(
-                f"splp-protocol {protocol!r} is not supported (this adapter speaks 1)"
-            )
-        if self.admission is not None:
-            self.admission.check(props.user_id, operation)
-        limit = self.settings.max_body_bytes
-        if len(message.body) > limit:
-            raise Problem.of(
-                PayloadTooLarge, f"the body is {len(message.body)} bytes; the limit is {limit}"
-            )
-        try:
-            payload = loads(message.body)
-        except ContractError as exc:
-            raise Problem.bad_request(str(exc)) from None
-        request_validator, response_validator = self.descriptor.validators[operation]
-        errors = schema_errors(request_validator, payload)
-        if errors:
-            raise Problem.of(
-                SchemaViolation,
-                f"the request does not match the schema of {operation}",
-                errors=errors,
-            )
-        request = Request(
-            message_id=props.message_id or "",
-            correlation_id=props.correlation_id or "",
-            reply_to=props.reply_to,
-            requester=props.user_id,
-            operation=operation,
-            deadline=deadline,
-            traceparent=_text((props.headers or {}).get(HEADER_TRACEPARENT)),
-            redelivered=bool(delivery.redelivered),
-            body=message.body,
-        )
-        result = await self.handlers[operation](payload, request)
+    async def _run(self, admitted: Admitted) -> Any:
+        """The handler's result, checked against the operation's response schema."""
+        operation = admitted.request.operation
+        result = await self.handlers[operation](admitted.payload, admitted.request)
+        _, response_validator = self.descriptor.validators[operation]
         if schema_errors(response_validator, result):
             log.error("%s: response of %s does not match its schema", self.source, operation)
             raise Problem.of(
@@ -368,9 +310,29 @@ class Adapter:
         return result
 
 
+def _incoming(message: DeliveredMessage) -> Incoming:
+    """What :func:`~splp.adapters.admission.admit` reads of a delivery."""
+    delivery = message.delivery
+    assert isinstance(delivery, aiormq.spec.Basic.Deliver)
+    props = message.header.properties
+    return Incoming(
+        exchange=delivery.exchange or "",
+        routing_key=delivery.routing_key or "",
+        body=message.body,
+        user_id=props.user_id,
+        reply_to=props.reply_to,
+        deadline=deadline_of(props),
+        headers=props.headers or {},
+        message_id=props.message_id,
+        correlation_id=props.correlation_id,
+        redelivered=bool(delivery.redelivered),
+    )
+
+
+def _problem_reply(problem: Problem) -> tuple[int, bytes, str]:
+    kind = "throttled" if isinstance(problem, Throttled) else _kind(problem.status)
+    return problem.status, dumps(problem.body), kind
+
+
 def _kind(status: int) -> str:
     return "denied" if status == 403 else "response"
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

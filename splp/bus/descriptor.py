@@ -32,7 +32,9 @@ from splp.bus.names import ServiceRef, check_segment
 from splp.documents import read_document, validate_document
 from splp.errors import ContractError
 
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+VERSION_PATTERN = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$"
+"""``MAJOR.MINOR.PATCH`` in ASCII digits; ``schemas/service-descriptor.schema.json`` repeats it."""
+SEMVER = re.compile(VERSION_PATTERN)
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_ERRORS = 10
 
@@ -80,7 +82,7 @@ class ServiceDescriptor(BaseModel):
     @field_validator("version")
     @classmethod
     def _semver(cls, value: str) -> str:
-        if not SEMVER.match(value):
+        if not SEMVER.fullmatch(value):
             raise ValueError(f"version {value!r} is not MAJOR.MINOR.PATCH")
         return value
 

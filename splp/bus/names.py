@@ -18,7 +18,16 @@ from dataclasses import dataclass
 
 from splp.errors import ContractError
 
-SEGMENT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SEGMENT_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+"""One name segment, unanchored: the source of every other name pattern."""
+NAME_PATTERN = f"^{SEGMENT_PATTERN}$"
+"""A whole name (theme, publisher, service, operation, party); the JSON Schemas repeat it."""
+MAJOR_PATTERN = r"v(0|[1-9][0-9]{0,5})"
+SERVICE_REF_PATTERN = rf"^{SEGMENT_PATTERN}\.{SEGMENT_PATTERN}\.{MAJOR_PATTERN}$"
+"""A service reference ``<publisher>.<service>.v<major>``, as :meth:`ServiceRef.parse` reads it."""
+ANY_SEGMENT = "[a-z0-9-]+"
+"""In broker permissions: any one segment, never a dot (names are checked before that)."""
+SEGMENT = re.compile(NAME_PATTERN)
 
 AUDIT_EXCHANGE = "splp.audit"
 AUDIT_SINK_QUEUE = "splp.audit.sink"
@@ -31,7 +40,7 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 def check_segment(value: str, what: str = "name") -> str:
     """Return ``value`` if it is a valid name segment, else raise :class:`ContractError`."""
-    if not isinstance(value, str) or not SEGMENT.match(value):
+    if not isinstance(value, str) or not SEGMENT.fullmatch(value):
         raise ContractError(
             f"invalid {what} {value!r}: use 1-63 of a-z, 0-9 and '-', "
             "starting and ending with a letter or digit"
@@ -57,7 +66,7 @@ class ServiceRef:
     def parse(cls, text: str) -> ServiceRef:
         """Parse ``publisher.service.vMAJOR``."""
         parts = text.split(".")
-        if len(parts) != 3 or not re.fullmatch(r"v(0|[1-9][0-9]{0,5})", parts[2]):
+        if len(parts) != 3 or not re.fullmatch(MAJOR_PATTERN, parts[2]):
             raise ContractError(
                 f"invalid service reference {text!r}: expected PUBLISHER.SERVICE.vMAJOR, "
                 "for example dukcapil.penduduk.v1"

@@ -9,14 +9,13 @@ import typer
 from splp.cli.options import DEFAULT_URL, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
 from splp.cli.remote import call_directory
+from splp.vocabulary import ROLES
 
 party_app = typer.Typer(
     help="Manage parties: agencies and applications.",
     epilog="Example:\n\n  splp party add dinsos --role requester --title 'Dinas Sosial'",
     no_args_is_help=True,
 )
-
-ROLES = ("administrator", "publisher", "requester", "monitor")
 
 
 @party_app.command(

@@ -16,9 +16,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.directory_service.models import ROLES
 from splp.directory_service.parties import Caller, authenticate
 from splp.directory_service.store import Store
+from splp.vocabulary import ROLES
 from splp.web.problems import Problem
 
 bearer = HTTPBearer(auto_error=False, description="The party's directory API token.")

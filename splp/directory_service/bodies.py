@@ -1,28 +1,23 @@
 """Request and response bodies of the directory API.
 
 Request bodies are strict: unknown members are refused, names follow the naming rules
-of the bus (``[a-z0-9-]+``), text has a length limit and no NUL character.
+of the bus (:data:`splp.bus.names.NAME_PATTERN`), text has a length limit and no NUL character.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Role = Literal["administrator", "publisher", "requester", "monitor"]
-Lifecycle = Literal["published", "deprecated", "retired"]
-AccessState = Literal[
-    "submitted", "approved", "rejected", "granted", "declined", "revoked", "suspended"
-]
+from splp.bus.names import NAME_PATTERN, SERVICE_REF_PATTERN
+from splp.vocabulary import Lifecycle, Role
 
-NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
-REF_PATTERN = r"^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}\.v(0|[1-9][0-9]{0,5})$"
 TEXT_PATTERN = r"^[^\x00]*$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=63)]
-ServiceRefText = Annotated[str, StringConstraints(pattern=REF_PATTERN, max_length=140)]
+ServiceRefText = Annotated[str, StringConstraints(pattern=SERVICE_REF_PATTERN, max_length=140)]
 Title = Annotated[str, StringConstraints(max_length=200, pattern=TEXT_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]

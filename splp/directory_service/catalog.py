@@ -1,7 +1,7 @@
 """The metadata repository and service directory: themes, services and their versions.
 
 A service is known by its reference ``PUBLISHER.SERVICE.vMAJOR``; inside a major version
-only compatible changes are published (checked by :func:`compat.breaking_changes`,
+only compatible changes are published (checked by :func:`splp.bus.compat.breaking_changes`,
 which also keeps the theme: it names the exchange) and versions only go forward.
 """
 
@@ -131,7 +131,7 @@ async def publish(
             )
         group = ServiceMajor(caller.name, service, "", existing)
         if not group.retired:
-            from splp.directory_service.compat import breaking_changes
+            from splp.bus.compat import breaking_changes
 
             previous = group.current
             try:

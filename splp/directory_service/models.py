@@ -16,10 +16,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from splp.db import NAMING, UtcDateTime, utcnow
 
-ROLES = ("administrator", "publisher", "requester", "monitor")
-LIFECYCLES = ("published", "deprecated", "retired")
-ACCESS_STATES = ("submitted", "approved", "rejected", "granted", "declined", "revoked", "suspended")
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)

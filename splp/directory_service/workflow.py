@@ -26,21 +26,23 @@ rejects it first
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
+
+from splp.vocabulary import AccessState
 
 Step = Literal["approve", "reject", "grant", "decline", "revoke", "suspend", "resume"]
 Actor = Literal["administrator", "owner"]
 
-STEPS: tuple[Step, ...] = ("approve", "reject", "grant", "decline", "revoke", "suspend", "resume")
-TERMINAL = frozenset({"rejected", "declined", "revoked"})
-NEGATIVE_STEPS = frozenset({"reject", "decline", "revoke", "suspend"})
+STEPS: tuple[Step, ...] = get_args(Step)
+TERMINAL: frozenset[AccessState] = frozenset({"rejected", "declined", "revoked"})
+NEGATIVE_STEPS: frozenset[Step] = frozenset({"reject", "decline", "revoke", "suspend"})
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
     step: Step
-    source: frozenset[str]
-    target: str
+    source: frozenset[AccessState]
+    target: AccessState
     actors: frozenset[Actor]
 
 
@@ -66,7 +68,7 @@ TRANSITIONS: dict[Step, Transition] = {
     )
 }
 
-_NEXT_STEPS_HINT = {
+_NEXT_STEPS_HINT: dict[str, str] = {
     "submitted": "the administrator approves or rejects it first",
     "approved": "the owning publisher grants or declines it next",
     "granted": "it can only be suspended or revoked now",

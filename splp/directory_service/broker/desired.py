@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.names import (
+    ANY_SEGMENT,
     AUDIT_EXCHANGE,
     ServiceRef,
     check_segment,
@@ -68,7 +69,7 @@ class BrokerNames:
 
 def audit_pattern(publisher: str) -> str:
     """Audit routing keys ``<kind>.<theme>.<publisher>.<service>`` naming ``publisher``."""
-    segment = "[a-z0-9-]+"
+    segment = ANY_SEGMENT
     return f"^{segment}\\.{segment}\\.{re.escape(publisher)}\\.{segment}$"
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from splp.bus.names import ServiceRef, check_segment
+from splp.bus.names import ANY_SEGMENT, ServiceRef, check_segment
 
 NOTHING = "^$"
-ALL_OPERATIONS = "[a-z0-9-]+"
+ALL_OPERATIONS = ANY_SEGMENT
 """The operation segment of a grant of every operation: one name segment, never a dot."""
 
 _ALTERNATION = re.compile(r"^\^\(\?:(?P<body>[^()]*)\)\$$")

@@ -7,15 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from splp.bus.names import SERVICE_REF_PATTERN
 from splp.directory_service import access
 from splp.directory_service.access import StepTaken
 from splp.directory_service.auth import Session, allow
 from splp.directory_service.bodies import (
-    REF_PATTERN,
     AccessEventOut,
     AccessRequestIn,
     AccessRequestOut,
-    AccessState,
     GrantIn,
     GrantOut,
     StepIn,
@@ -31,6 +30,7 @@ from splp.directory_service.routes.common import (
     reconcile_broker,
     with_etag,
 )
+from splp.vocabulary import AccessState
 
 router = APIRouter(tags=["access"])
 
@@ -88,7 +88,7 @@ async def list_access_requests(
     caller: Anyone,
     session: Session,
     state: AccessState | None = None,
-    service: Annotated[str | None, Query(pattern=REF_PATTERN, max_length=140)] = None,
+    service: Annotated[str | None, Query(pattern=SERVICE_REF_PATTERN, max_length=140)] = None,
 ) -> Any:
     """Requests the caller may see: all for administrators and monitors, else its own and
     those for its services."""

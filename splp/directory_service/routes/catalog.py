@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from splp.bus.descriptor import ServiceDescriptor
+from splp.bus.names import NAME_PATTERN
 from splp.directory_service import catalog
 from splp.directory_service.access import active_grants
 from splp.directory_service.auth import Session, allow
 from splp.directory_service.bodies import (
-    NAME_PATTERN,
     TEXT_PATTERN,
     GrantOut,
     LifecycleIn,

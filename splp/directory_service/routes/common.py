@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.events import DirectoryEvents
-from splp.directory_service.models import ROLES
 from splp.directory_service.parties import Caller
+from splp.vocabulary import ROLES
 from splp.web.problems import as_json, problem_responses
 
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Access request number.")]

@@ -1,23 +1,14 @@
-"""Export the directory as API documents: OpenAPI 3.1 per service, AsyncAPI 3.0 per theme.
+"""The AsyncAPI 3.0 document of one theme: the bus contract that requesters follow.
 
-The OpenAPI document describes the HTTP gateway shape of a service version, one
-``POST /{publisher}/{service}/v{major}/{operation}`` per operation, the shape used for
-national SPLP interoperability (Musi Banyuasin Pasal 25). Each operation carries an
-``x-splp-amqp`` extension with the exchange and routing key of the same call on the bus.
-
-The AsyncAPI document describes the bus contract of one theme: a channel per routing key on
-the theme's topic exchange, the operations' schemas as message payloads, and the reply on
-RabbitMQ direct reply-to.
-
-Operation schemas are JSON Schema 2020-12. They are embedded as components; their local
-``$ref`` (``#/...``) are rebased onto the component so they resolve in the exported document.
+A channel per routing key on the theme's topic exchange, the operations' schemas as
+message payloads, and the reply on RabbitMQ direct reply-to.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from splp.bus.compat import version_key
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
 from splp.bus.wire import (
@@ -29,100 +20,11 @@ from splp.bus.wire import (
     PROBLEM_CONTENT_TYPE,
     PROTOCOL_VERSION,
 )
-from splp.directory_service.compat import version_key
-from splp.errors import (
-    BadRequest,
-    DeadlineExpired,
-    Forbidden,
-    InternalError,
-    NotFound,
-    PayloadTooLarge,
-    RemoteError,
-    SchemaViolation,
-    TooManyRequests,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from splp.directory_service.export.components import PROBLEMS, problem_schema, rebase
 
-OPENAPI_VERSION = "3.1.0"
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
-PROBLEMS: tuple[type[RemoteError], ...] = (
-    BadRequest, Forbidden, NotFound, DeadlineExpired, PayloadTooLarge, TooManyRequests,
-    InternalError, UpstreamError, UpstreamTimeout,
-)  # fmt: skip
-
-
-def openapi_for(descriptor: ServiceDescriptor) -> dict[str, Any]:
-    """An OpenAPI 3.1 document for one service version (the HTTP gateway shape).
-
-    >>> from splp.bus.descriptor import load_descriptor
-    >>> document = openapi_for(load_descriptor("splp/demo/penduduk.yaml"))  # doctest: +SKIP
-    >>> list(document["paths"])  # doctest: +SKIP
-    ['/dukcapil/penduduk/v1/get-by-nik']
-    """
-    ref, schemas = descriptor.ref, {"Problem": problem_schema()}
-    paths: dict[str, Any] = {}
-    for name, operation in descriptor.operations.items():
-        for part, schema in (("request", operation.request), ("response", operation.response)):
-            schemas[f"{name}.{part}"] = _rebase(schema, f"#/components/schemas/{name}.{part}")
-        responses: dict[str, Any] = {
-            "200": {
-                "description": "The operation's response.",
-                "content": {CONTENT_TYPE: {"schema": _component(f"{name}.response")}},
-            }
-        }
-        for error in PROBLEMS:
-            responses[str(error.default_status)] = {
-                "$ref": f"#/components/responses/{error.__name__}"
-            }
-        paths[f"/{ref.publisher}/{ref.service}/v{ref.major}/{name}"] = {
-            "post": {
-                "operationId": name,
-                "summary": operation.description or name,
-                "requestBody": {
-                    "required": True,
-                    "content": {CONTENT_TYPE: {"schema": _component(f"{name}.request")}},
-                },
-                "responses": responses,
-                "x-splp-amqp": {
-                    "exchange": theme_exchange(descriptor.theme),
-                    "routingKey": routing_key_for(ref, name),
-                    "type": name,
-                    "replyTo": DIRECT_REPLY_TO,
-                },
-            }
-        }
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": descriptor.title,
-            "version": descriptor.version,
-            "description": _service_text(descriptor),
-            "x-splp-service": str(ref),
-            "x-splp-classification": descriptor.classification,
-            "x-splp-theme": descriptor.theme,
-        },
-        "servers": [
-            {
-                "url": "{gateway}",
-                "description": "An SPLP HTTP gateway.",
-                "variables": {"gateway": {"default": "https://splp.example.go.id"}},
-            }
-        ],
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "responses": {
-                error.__name__: {
-                    "description": f"{error.title} ({error.problem_type}).",
-                    "content": {PROBLEM_CONTENT_TYPE: {"schema": _component("Problem")}},
-                }
-                for error in PROBLEMS
-            },
-        },
-    }
 
 
 def asyncapi_for(theme: str, descriptors: list[ServiceDescriptor]) -> dict[str, Any]:
@@ -155,7 +57,7 @@ def asyncapi_for(theme: str, descriptors: list[ServiceDescriptor]) -> dict[str, 
             for part, schema in (("request", operation.request), ("response", operation.response)):
                 where = f"#/components/messages/{address}.{part}/payload/schema"
                 messages[f"{address}.{part}"] = _message(
-                    address, part, _rebase(schema, where), descriptor, name
+                    address, part, rebase(schema, where), descriptor, name
                 )
             channels[address] = {
                 "address": address,
@@ -231,34 +133,6 @@ def asyncapi_for(theme: str, descriptors: list[ServiceDescriptor]) -> dict[str, 
     }
 
 
-def problem_schema() -> dict[str, Any]:
-    """The RFC 9457 problem body of every reply or response with a status of 400 or more."""
-    known: tuple[type[RemoteError], ...] = (*PROBLEMS, SchemaViolation)
-    types = [error.problem_type for error in known]
-    return {
-        "type": "object",
-        "description": "RFC 9457 problem details; SPLP types are urn:splp:problem:*.",
-        "required": ["type", "title", "status"],
-        "properties": {
-            "type": {"type": "string", "format": "uri-reference", "examples": sorted(types)},
-            "title": {"type": "string"},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "detail": {"type": "string"},
-            "instance": {"type": "string", "format": "uri-reference"},
-            "errors": {
-                "description": "Where the request failed its schema (schema-violation).",
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["pointer", "message"],
-                    "properties": {"pointer": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-            "retry_after": {"description": "Seconds to wait (429).", "type": "number"},
-        },
-    }
-
-
 def _headers(part: str) -> dict[str, Any]:
     """The AMQP headers of a request or a reply (the other envelope fields are properties)."""
     if part == "request":
@@ -304,41 +178,3 @@ def _problem_message() -> dict[str, Any]:
         "headers": _headers("reply"),
         "payload": {"schemaFormat": SCHEMA_FORMAT, "schema": problem_schema()},
     }
-
-
-def _service_text(descriptor: ServiceDescriptor) -> str:
-    text = descriptor.description.strip()
-    gateway = (
-        f"HTTP gateway shape of SPLP service {descriptor.ref} (national SPLP interoperability, "
-        f"Musi Banyuasin Pasal 25). On the bus, each operation is an AMQP request to exchange "
-        f"{theme_exchange(descriptor.theme)}; see x-splp-amqp."
-    )
-    return f"{text}\n\n{gateway}" if text else gateway
-
-
-def _component(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _rebase(schema: dict[str, Any], base: str) -> dict[str, Any]:
-    """A copy of ``schema`` whose JSON Pointer ``$ref`` (``#/...``) point below ``base``.
-
-    A schema with its own ``$id`` is a resource of its own, where ``#/...`` already resolves.
-    """
-    if "$id" in schema:
-        return copy.deepcopy(schema)
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                key: base + value[1:]
-                if key == "$ref" and isinstance(value, str) and value.startswith("#/")
-                else (base if key == "$ref" and value == "#" else walk(value))
-                for key, value in node.items()
-            }
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        return copy.deepcopy(node)
-
-    result: dict[str, Any] = walk(schema)
-    return result

@@ -1,0 +1,183 @@
+"""The checks an adapter makes on a request before its handler runs (wire protocol §6.2).
+
+:func:`admit` is a pure function of the request, the adapter's rules and the time: no
+broker, no I/O. Its verdict is one of
+
+* :class:`Dropped`: the request cannot be answered usefully or safely (deadline passed,
+  ``reply_to`` missing or not a direct reply-to address); it is rejected to the dead
+  letters, no one is told;
+* :class:`Refused`: the problem to answer with, checked in this order: not through the
+  theme exchange or no ``user_id`` (403), unknown operation (404), an ``splp-protocol``
+  other than 1 (400), no grant in force (403) or over quota (429), oversized body (413),
+  not JSON (400), not matching the request schema (400 with the failing JSON pointers);
+* :class:`Admitted`: the decoded payload and the :class:`~splp.bus.wire.Request` the
+  handler gets.
+
+>>> from dataclasses import replace
+>>> from splp.bus.descriptor import parse_descriptor
+>>> echo = parse_descriptor({"publisher": "dukcapil", "service": "echo", "version": "1.0.0",
+...     "theme": "uji", "title": "Echo", "operations": {
+...         "echo": {"request": {"type": "object"}, "response": {"type": "object"}}}})
+>>> rules = AdmissionRules(echo, max_body_bytes=1024)
+>>> incoming = Incoming("splp.theme.uji", "dukcapil.echo.v1.echo", b'{"a": 1}',
+...                     user_id="dinsos", reply_to="amq.rabbitmq.reply-to.g1h2")
+>>> admit(incoming, rules, now=0.0).payload
+{'a': 1}
+>>> admit(replace(incoming, user_id=None), rules, now=0.0).problem.status
+403
+>>> admit(replace(incoming, reply_to="splp.svc.other"), rules, now=0.0)
+Dropped(reason='bad-reply-to')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from splp.bus.descriptor import ServiceDescriptor, schema_errors
+from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
+from splp.bus.wire import (
+    HEADER_PROTOCOL,
+    HEADER_TRACEPARENT,
+    PROTOCOL_VERSION,
+    Problem,
+    Request,
+    loads,
+)
+from splp.errors import ContractError, PayloadTooLarge, SchemaViolation
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What the checks read from one delivery: its method, properties and body."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    user_id: str | None = None
+    reply_to: str | None = None
+    deadline: float | None = None  # epoch seconds
+    headers: Mapping[str, object] = field(default_factory=dict)
+    message_id: str | None = None
+    correlation_id: str | None = None
+    redelivered: bool = False
+
+
+class AdmissionRules:
+    """What an adapter of ``descriptor`` admits: its exchange, its operations, a body limit.
+
+    With grants from the directory, ``grant_check(user_id, operation)`` is the second
+    enforcement layer: it returns when the caller holds a grant in force and quota left,
+    else raises the problem to answer with (:class:`splp.adapters.grants.GrantCheck`).
+    """
+
+    def __init__(
+        self,
+        descriptor: ServiceDescriptor,
+        *,
+        max_body_bytes: int,
+        grant_check: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.descriptor = descriptor
+        self.exchange = theme_exchange(descriptor.theme)
+        self.max_body_bytes = max_body_bytes
+        self.grant_check = grant_check
+        self.operations = {routing_key_for(descriptor.ref, op): op for op in descriptor.operations}
+
+    def operation_for(self, routing_key: str) -> str | None:
+        """The operation a request routing key names, None when it names none of ours."""
+        return self.operations.get(routing_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Not answered: ``reason`` is ``expired``, ``no-reply-to`` or ``bad-reply-to``."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Answered with ``problem``, the handler does not run."""
+
+    problem: Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Handed to the handler of ``request.operation``."""
+
+    payload: Any
+    request: Request
+
+
+Verdict = Admitted | Refused | Dropped
+
+
+def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
+    """The verdict on ``incoming`` at ``now`` (epoch seconds), by the checks of §6.2."""
+    expired = incoming.deadline is not None and incoming.deadline < now
+    reply_to = incoming.reply_to
+    if expired or not reply_to or not reply_to.startswith(DIRECT_REPLY_TO):
+        # Replying to a named queue would let a caller push a service's data into any
+        # queue of the vhost; requesters can only receive through direct reply-to.
+        return Dropped("expired" if expired else "bad-reply-to" if reply_to else "no-reply-to")
+    try:
+        operation, payload = _check(incoming, rules)
+    except Problem as problem:
+        return Refused(problem)
+    request = Request(
+        message_id=incoming.message_id or "",
+        correlation_id=incoming.correlation_id or "",
+        reply_to=reply_to,
+        requester=incoming.user_id,
+        operation=operation,
+        deadline=incoming.deadline,
+        traceparent=_text(incoming.headers.get(HEADER_TRACEPARENT)),
+        redelivered=incoming.redelivered,
+        body=incoming.body,
+    )
+    return Admitted(payload, request)
+
+
+def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
+    """The operation and the decoded payload; raises the problem to answer with."""
+    if incoming.exchange != rules.exchange:
+        raise Problem.forbidden(f"requests must be published to {rules.exchange}")
+    if not incoming.user_id:
+        raise Problem.forbidden("the request carries no user_id, so no caller is known")
+    operation = rules.operation_for(incoming.routing_key)
+    if operation is None:
+        raise Problem.not_found(
+            f"{incoming.routing_key!r} is not an operation of {rules.descriptor.ref}"
+        )
+    protocol = incoming.headers.get(HEADER_PROTOCOL, PROTOCOL_VERSION)
+    if protocol != PROTOCOL_VERSION:
+        raise Problem.bad_request(
+            f"splp-protocol {protocol!r} is not supported (this adapter speaks 1)"
+        )
+    if rules.grant_check is not None:
+        rules.grant_check(incoming.user_id, operation)
+    limit = rules.max_body_bytes
+    if len(incoming.body) > limit:
+        raise Problem.of(
+            PayloadTooLarge, f"the body is {len(incoming.body)} bytes; the limit is {limit}"
+        )
+    try:
+        payload = loads(incoming.body)
+    except ContractError as exc:
+        raise Problem.bad_request(str(exc)) from None
+    request_validator, _ = rules.descriptor.validators[operation]
+    errors = schema_errors(request_validator, payload)
+    if errors:
+        raise Problem.of(
+            SchemaViolation,
+            f"the request does not match the schema of {operation}",
+            errors=errors,
+        )
+    return operation, payload
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

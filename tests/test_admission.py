@@ -1,0 +1,181 @@
+"""The adapter's admission checks, as a pure function: no broker, no I/O.
+
+The same checks run end to end against the real broker in ``test_adapter_input.py`` and
+``test_adapter_grants.py``; here each check, and their order, is pinned directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+
+from splp.adapters.admission import (
+    AdmissionRules,
+    Admitted,
+    Dropped,
+    Incoming,
+    Refused,
+    Verdict,
+    admit,
+)
+from splp.adapters.grants import Throttled
+from splp.bus.names import DIRECT_REPLY_TO
+from splp.bus.wire import HEADER_PROTOCOL, HEADER_TRACEPARENT, Problem
+from splp.errors import TooManyRequests
+from tests.services import echo_descriptor
+
+ECHO = echo_descriptor(service="echo-admission")
+NOW = 1_700_000_000.0
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+GOOD = Incoming(
+    exchange="splp.theme.uji",
+    routing_key=f"{ECHO.ref}.echo",
+    body=b'{"id": 7}',
+    user_id="dinsos",
+    reply_to=f"{DIRECT_REPLY_TO}.g1h2AA",
+    deadline=NOW + 5,
+    headers={HEADER_PROTOCOL: 1, HEADER_TRACEPARENT: TRACE},
+    message_id="m-1",
+    correlation_id="c-1",
+    redelivered=True,
+)
+
+
+def rules(**options: Any) -> AdmissionRules:
+    return AdmissionRules(ECHO, max_body_bytes=options.pop("max_body_bytes", 64), **options)
+
+
+def refused(verdict: Verdict) -> Problem:
+    assert isinstance(verdict, Refused), verdict
+    return verdict.problem
+
+
+def test_a_good_request_is_admitted_with_what_the_handler_needs() -> None:
+    verdict = admit(GOOD, rules(), NOW)
+    assert isinstance(verdict, Admitted)
+    assert verdict.payload == {"id": 7}
+    request = verdict.request
+    assert (request.operation, request.requester) == ("echo", "dinsos")
+    assert (request.message_id, request.correlation_id) == ("m-1", "c-1")
+    assert request.reply_to == GOOD.reply_to
+    assert request.deadline == NOW + 5
+    assert request.traceparent == TRACE
+    assert request.redelivered is True
+    assert request.body == GOOD.body
+
+
+def test_without_a_protocol_header_version_1_is_assumed() -> None:
+    assert isinstance(admit(replace(GOOD, headers={}), rules(), NOW), Admitted)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"deadline": NOW - 0.001}, "expired"),
+        ({"reply_to": None}, "no-reply-to"),
+        ({"reply_to": ""}, "no-reply-to"),
+        ({"reply_to": "splp.svc.other.queue.v1"}, "bad-reply-to"),
+    ],
+)
+def test_requests_that_cannot_be_answered_are_dropped(change: dict[str, Any], reason: str) -> None:
+    assert admit(replace(GOOD, **change), rules(), NOW) == Dropped(reason)
+
+
+def test_a_drop_comes_before_every_other_check() -> None:
+    hopeless = replace(GOOD, exchange="", user_id=None, body=b"x" * 100, reply_to=None)
+    assert admit(hopeless, rules(), NOW) == Dropped("no-reply-to")
+
+
+def test_no_deadline_never_expires() -> None:
+    assert isinstance(admit(replace(GOOD, deadline=None), rules(), NOW), Admitted)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "detail"),
+    [
+        ({"exchange": ""}, 403, "requests must be published to splp.theme.uji"),
+        ({"exchange": "splp.theme.other"}, 403, "requests must be published to"),
+        ({"user_id": None}, 403, "carries no user_id"),
+        ({"user_id": ""}, 403, "carries no user_id"),
+        ({"routing_key": f"{ECHO.ref}.nope"}, 404, "is not an operation of"),
+        ({"headers": {HEADER_PROTOCOL: 2}}, 400, "splp-protocol 2 is not supported"),
+        ({"headers": {HEADER_PROTOCOL: "1"}}, 400, "splp-protocol '1' is not supported"),
+        ({"body": b'{"id": "' + b"x" * 60 + b'"}'}, 413, "bytes; the limit is 64"),
+        ({"body": b"{not json"}, 400, "not valid UTF-8 JSON"),
+        ({"body": b'{"id": "seven"}'}, 400, "does not match the schema of echo"),
+    ],
+)
+def test_each_check_refuses_with_its_problem(
+    change: dict[str, Any], status: int, detail: str
+) -> None:
+    problem = refused(admit(replace(GOOD, **change), rules(), NOW))
+    assert problem.status == status
+    assert detail in problem.body["detail"]
+
+
+def test_a_schema_violation_names_the_failing_pointer() -> None:
+    problem = refused(admit(replace(GOOD, body=b'{"id": "seven"}'), rules(), NOW))
+    assert [error["pointer"] for error in problem.body["errors"]] == ["/id"]
+
+
+def test_the_checks_run_in_the_order_of_the_wire_protocol() -> None:
+    """A request failing every check is put right one check at a time: each fix uncovers
+    the next check's problem, so the first failing check is always the one that answers."""
+    granted: set[str] = set()
+
+    def grant_check(user_id: str, operation: str) -> None:
+        if user_id not in granted:
+            raise Problem.forbidden(f"{user_id} holds no grant for {operation}")
+
+    strict = rules(grant_check=grant_check)
+    request = replace(
+        GOOD,
+        exchange="",
+        user_id=None,
+        routing_key="x.y.v1.z",
+        headers={HEADER_PROTOCOL: 9},
+        body=b"{" * 100,
+    )
+    steps: list[tuple[str, str, Any]] = [
+        ("requests must be published", "exchange", GOOD.exchange),
+        ("carries no user_id", "user_id", GOOD.user_id),
+        ("is not an operation of", "routing_key", GOOD.routing_key),
+        ("splp-protocol 9", "headers", GOOD.headers),
+        ("dinsos holds no grant for echo", "grant", None),
+        ("the limit is 64", "body", b"{" * 10),
+        ("not valid UTF-8 JSON", "body", b"{}"),
+        ("does not match the schema", "body", b'{"id": 1}'),
+    ]
+    for detail, field, fix in steps:
+        assert detail in refused(admit(request, strict, NOW)).body["detail"]
+        if field == "grant":
+            granted.add("dinsos")
+        else:
+            request = replace(request, **{field: fix})
+    assert isinstance(admit(request, strict, NOW), Admitted)
+
+
+def test_the_grant_check_sees_the_broker_validated_caller_and_the_operation() -> None:
+    seen: list[tuple[str, str]] = []
+    verdict = admit(GOOD, rules(grant_check=lambda *call: seen.append(call)), NOW)
+    assert isinstance(verdict, Admitted)
+    assert seen == [("dinsos", "echo")]
+
+
+def test_a_throttled_caller_is_refused_with_the_throttled_problem() -> None:
+    def over_quota(user_id: str, operation: str) -> None:
+        raise Throttled.of(TooManyRequests, "the quota is used up", retry_after=3)
+
+    problem = refused(admit(GOOD, rules(grant_check=over_quota), NOW))
+    assert isinstance(problem, Throttled)
+    assert (problem.status, problem.body["retry_after"]) == (429, 3)
+
+
+def test_the_payload_is_the_decoded_body() -> None:
+    body = orjson.dumps({"id": 1, "delay": 0.5})
+    verdict = admit(replace(GOOD, body=body), rules(), NOW)
+    assert isinstance(verdict, Admitted)
+    assert verdict.payload == {"id": 1, "delay": 0.5}
