@@ -46,3 +46,22 @@ def test_exported_names_are_exactly_these(module: str) -> None:
     assert imported.__all__ == EXPECTED[module]
     for name in imported.__all__:
         assert getattr(imported, name) is not None
+
+
+def test_the_bus_loads_its_parts_when_first_used() -> None:
+    """``splp.bus`` resolves its names lazily: each has a home, and a process that only
+    needs the naming rules does not load the requester SDK or its HTTP client."""
+    import subprocess
+    import sys
+
+    import splp.bus
+
+    assert set(splp.bus._HOMES) == set(splp.bus.__all__)
+    code = (
+        "import sys, splp.bus.names, splp.bus.audit_events\n"
+        "print(sorted(m for m in ('httpx', 'jsonschema', 'splp.bus.client') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command, context
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_VERSION_TABLE = "alembic_version"
 
@@ -31,6 +31,10 @@ class Migrations:
     version_table: str = DEFAULT_VERSION_TABLE
 
     def config(self, connection: Connection | None = None) -> Config:
+        # alembic (and mako) load only when a store is migrated or its revision asked:
+        # the audit sink and the adapters' processes never pay for them otherwise
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(self.folder))
         config.attributes["connection"] = connection
@@ -39,11 +43,15 @@ class Migrations:
 
     async def upgrade(self, engine: AsyncEngine) -> None:
         """Bring the schema to the newest revision (creates the tables in an empty store)."""
+        from alembic import command
+
         async with engine.begin() as connection:
             await connection.run_sync(lambda sync: command.upgrade(self.config(sync), "head"))
 
     async def revision(self, engine: AsyncEngine) -> str | None:
         """The schema revision of the store, ``None`` before the first migration."""
+        from alembic.runtime.migration import MigrationContext
+
         async with engine.connect() as connection:
             return await connection.run_sync(
                 lambda sync: MigrationContext.configure(
@@ -53,6 +61,8 @@ class Migrations:
 
     def head(self) -> str:
         """The newest revision shipped with this version of SPLP."""
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(self.config()).get_current_head()
         assert head is not None
         return head
@@ -61,6 +71,8 @@ class Migrations:
 def run_environment(metadata: MetaData) -> None:
     """The body of a migrations folder's ``env.py``: run on the connection that
     :meth:`Migrations.upgrade` hands over, never on a URL of its own."""
+    from alembic import context
+
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through the store's migrate()")
