@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         default=None, description="The party's directory API token (SPLP_TOKEN)."
     )
+    gateway_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared by the HTTP gateway and the directory process: the gateway's "
+        "broker passwords and its token signing key are derived from it. At least 32 "
+        "characters; without it there is no gateway.",
+        min_length=32,
+    )
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "splp"
