@@ -188,8 +188,27 @@ class Client:
         refuses the publish, and a :class:`~splp.errors.RemoteError` subclass for a
         problem reply.
         """
+        reply = await self.call_raw(
+            theme, service, operation, dumps(payload), timeout=timeout, traceparent=traceparent
+        )
+        return _decode_reply(reply)
+
+    async def call_raw(
+        self,
+        theme: str,
+        service: ServiceRef | str,
+        operation: str,
+        body: bytes,
+        *,
+        timeout: float | None = None,
+        traceparent: str | None = None,
+    ) -> DeliveredMessage:
+        """:meth:`call` with a body encoded already, returning the reply message as it came
+        (its ``splp-status`` header and its body undecoded): for a front such as the HTTP
+        gateway that passes replies on. It raises what :meth:`call` raises, except for a
+        problem reply, which it returns.
+        """
         exchange, routing_key = self._destination(theme, service, operation)
-        body = dumps(payload)
         limit = self.settings.max_body_bytes
         if len(body) > limit:
             raise ContractError(f"request body is {len(body)} bytes; the limit is {limit}")
@@ -238,13 +257,12 @@ class Client:
                 if future.done() and not future.cancelled() and future.exception():
                     raise future.exception() from None  # type: ignore[misc]
                 raise _error_for_channel_close(exc, route.destination) from None
-            reply = await future
+            return await future
         finally:
             timer.cancel()
             route.pending.pop(correlation_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved: the error was raised above
-        return _decode_reply(reply)
 
     def _destination(
         self, theme: str, service: ServiceRef | str, operation: str
