@@ -54,6 +54,24 @@ class Settings(BaseSettings):
         "characters; without it there is no gateway.",
         min_length=32,
     )
+    gateway_token_ttl: float = Field(
+        default=900.0, ge=60, le=86400, description="Seconds an access token of the gateway lasts."
+    )
+    gateway_refresh: float = Field(
+        default=2.0,
+        gt=0,
+        le=5,
+        description="Seconds between the gateway's reads of applications and grants: a "
+        "revoked one stops working within this time.",
+    )
+    gateway_body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds the gateway waits for a request's body."
+    )
+    gateway_own_check: bool = Field(
+        default=True,
+        description="Whether the gateway checks grants itself. For tests only: off, the "
+        "broker and the adapter still refuse what is not granted.",
+    )
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "splp"

@@ -23,6 +23,7 @@ from splp.cli import (
     demo,
     directory,
     erd,
+    gateway,
     party,
     report,
     service,
@@ -60,6 +61,7 @@ app.add_typer(service.theme_app, name="theme")
 app.add_typer(service.service_app, name="service")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(adapter.adapter_app, name="adapter")
+app.add_typer(gateway.gateway_app, name="gateway")
 app.add_typer(erd.schema_app, name="schema")
 app.add_typer(report.report_app, name="report")
 
