@@ -157,7 +157,7 @@ async def test_a_duplicate_name_and_bad_revocations_are_clear_problems(api: Api)
     twice = await api.delete(path, headers=api.as_("admin"))
     assert twice.status_code == 409 and "revoked already" in twice.json()["detail"]
     other = await api.get("/parties/dinsos/clients", headers=api.as_("bapenda"))
-    assert other.status_code == 403 and "dinsos itself" in other.json()["detail"]
+    assert other.status_code == 403 and "be dinsos itself" in other.json()["detail"]
     unknown = await api.get("/parties/nobody/clients", headers=api.as_("admin"))
     assert unknown.status_code == 404
 

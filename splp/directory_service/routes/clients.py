@@ -37,7 +37,9 @@ def _party_or(*roles: str) -> Any:
     ) -> Caller:
         if caller.name != name and not caller.has(*roles):
             raise Problem(
-                403, f"only {name} itself or a party with the role {' or '.join(roles)} may"
+                403,
+                f"this needs the role {' or '.join(roles)}, or to be {name} itself; "
+                f"{caller.name} is neither",
             )
         return caller
 
