@@ -164,8 +164,7 @@ class GrantCheck:
         if grant is None:
             through = f" (through the {via})" if via else ""
             raise Problem.forbidden(
-                f"{own_user}{through} holds no grant in force for {self.grants.service} "
-                f"{operation}"
+                f"{own_user}{through} holds no grant in force for {self.grants.service} {operation}"
             )
         if grant.quota_per_minute is not None:
             wait = self.buckets.take(requester, grant.quota_per_minute)

@@ -42,9 +42,7 @@ def gateway_user(world: World, party: str) -> str:
     return f"{world.settings.broker_user_prefix}{party}@gateway"
 
 
-async def connect_as_gateway(
-    world: World, party: str, secret: str = SECRET
-) -> AbstractConnection:
+async def connect_as_gateway(world: World, party: str, secret: str = SECRET) -> AbstractConnection:
     user = gateway_user(world, party)
     password = gateway_password(secret.encode(), user)
     return await aiormq.connect(
@@ -53,7 +51,9 @@ async def connect_as_gateway(
     )
 
 
-async def publish_as_gateway(connection: AbstractConnection, world: World, party: str, key: str) -> None:
+async def publish_as_gateway(
+    connection: AbstractConnection, world: World, party: str, key: str
+) -> None:
     caller = await RawCaller(connection, gateway_user(world, party)).open()
     await caller.publish(key, NIK, caller.properties(key.rsplit(".", 1)[1]), exchange=THEME)
 
@@ -103,9 +103,7 @@ async def test_each_requester_has_a_gateway_user_with_its_requester_permissions(
         "read": "^$",
     }
     assert topics == {THEME: (r"^(?:dukcapil\.penduduk\.v1\.get\-by\-nik)$", "^$")}
-    tags = {
-        u["name"]: u["tags"] for u in (await world.management.get("/api/users")).json()
-    }
+    tags = {u["name"]: u["tags"] for u in (await world.management.get("/api/users")).json()}
     assert f"splp:{world.settings.vhost}" in tags[gateway_user(world, "dinsos")]
     assert (await world.reconciler.status()).plan.empty  # the derived hash is stable
 
@@ -134,9 +132,7 @@ async def test_a_gateway_user_calls_what_its_party_may_and_nothing_else(
         caller = await RawCaller(connection, gateway_user(world, "dinsos")).open()
         properties = caller.properties("get-by-nik")
         with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed, match="user_id"):
-            await caller.publish(
-                "dukcapil.penduduk.v1.get-by-nik", NIK, properties, exchange=THEME
-            )
+            await caller.publish("dukcapil.penduduk.v1.get-by-nik", NIK, properties, exchange=THEME)
     finally:
         await connection.close()
     with pytest.raises(aiormq.exceptions.ProbableAuthenticationError):
@@ -202,7 +198,9 @@ async def test_gateway_users_follow_the_role_and_the_secret(
     with pytest.raises(aiormq.exceptions.ProbableAuthenticationError):
         await connect_as_gateway(world, "gw-role")
     await (await connect_as_gateway(world, "gw-role", secret=OTHER_SECRET)).close()
-    unset = BrokerReconciler(world.store, world.settings.model_copy(update={"gateway_secret": None}))
+    unset = BrokerReconciler(
+        world.store, world.settings.model_copy(update={"gateway_secret": None})
+    )
     drift = await unset.sync()
     assert not [u for u in await users_of(world) if u.endswith("@gateway")]
     assert all(SECRET not in line and OTHER_SECRET not in line for line in drift.changes)

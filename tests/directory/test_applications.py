@@ -192,7 +192,11 @@ async def test_the_gateway_reads_every_grant_in_force_of_a_requester(
     later = datetime.now(UTC) + timedelta(hours=1)
     response = await api.post(
         f"/access-requests/{narrowed}/grant",
-        json={"operations": ["get-by-nik"], "quota_per_minute": 60, "expires_at": later.isoformat()},
+        json={
+            "operations": ["get-by-nik"],
+            "quota_per_minute": 60,
+            "expires_at": later.isoformat(),
+        },
         headers=api.as_("dukcapil"),
     )
     assert response.status_code == 200, response.text

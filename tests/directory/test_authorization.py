@@ -1,8 +1,9 @@
 """The authorization matrix: every route x every kind of caller, each with its expected status.
 
 Callers: an administrator, the publisher that owns the service, another publisher, a
-requester, a monitor, the HTTP gateway's party and an anonymous client. Each cell runs on fresh state made by the
-route's set-up, so a 200 for one caller never spoils the next caller's cell.
+requester, a monitor, the HTTP gateway's party and an anonymous client. Each cell runs on
+fresh state made by the route's set-up, so a 200 for one caller never spoils the next
+caller's cell.
 """
 
 from __future__ import annotations

@@ -32,9 +32,7 @@ ClientId = Annotated[str, Path(max_length=40, description="The application's cli
 def _party_or(*roles: str) -> Any:
     """A dependency: the caller is the party named in the path, or holds one of ``roles``."""
 
-    async def check(
-        name: PartyName, caller: Annotated[Caller, Depends(current_caller)]
-    ) -> Caller:
+    async def check(name: PartyName, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.name != name and not caller.has(*roles):
             raise Problem(
                 403,
@@ -81,9 +79,7 @@ async def add_client(
     }
 
 
-@router.get(
-    "/parties/{name}/clients", response_model=list[ApplicationOut], responses=problems(404)
-)
+@router.get("/parties/{name}/clients", response_model=list[ApplicationOut], responses=problems(404))
 async def list_clients(
     name: PartyName, caller: Reader, session: Session, revoked: bool = False
 ) -> Any:

@@ -23,9 +23,7 @@ router = APIRouter(tags=["gateway"])
 Gateway = Annotated[Caller, Depends(allow("gateway"))]
 
 
-@router.get(
-    "/gateway/credentials", response_model=list[GatewayCredential], responses=problems()
-)
+@router.get("/gateway/credentials", response_model=list[GatewayCredential], responses=problems())
 async def credentials(caller: Gateway, session: Session, request: Request) -> Response:
     """Every active application of a requester: its client id, its party and the SHA-256
     of its secret and API key (with an ETag)."""
