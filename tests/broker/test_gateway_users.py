@@ -44,7 +44,7 @@ def gateway_user(world: World, party: str) -> str:
 
 async def connect_as_gateway(world: World, party: str, secret: str = SECRET) -> AbstractConnection:
     user = gateway_user(world, party)
-    password = gateway_password(secret.encode(), user)
+    password = SECRETS.add(gateway_password(secret.encode(), user), "gateway broker password")
     return await aiormq.connect(
         f"amqp://{quote(user, safe='')}:{quote(password, safe='')}"
         f"@127.0.0.1:5672/{quote(world.settings.vhost, safe='')}"
