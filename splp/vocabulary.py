@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Role = Literal["administrator", "publisher", "requester", "monitor"]
-"""The roles of a party (Bungo Pasal 6(6)), plus the read-only monitor."""
+Role = Literal["administrator", "publisher", "requester", "monitor", "gateway"]
+"""The roles of a party (Bungo Pasal 6(6)), plus the read-only monitor and the HTTP gateway
+(the gateway process's own party: it reads the applications' credentials and the grants)."""
 ROLES: tuple[Role, ...] = get_args(Role)
 
 AccessState = Literal[

@@ -359,3 +359,79 @@ async def test_the_http_adapter_takes_its_service_from_the_directory(
             assert await dinsos.call("uji", ECHO.ref, "echo", marked) == marked
             with pytest.raises(Forbidden):
                 await bapenda.call("uji", ECHO.ref, "echo", {"id": 3})
+
+
+async def echo_with_via(payload: Any, request: Any) -> Any:
+    return {"id": payload["id"], "requester": request.requester, "via": request.via}
+
+
+async def test_a_gateway_call_is_the_requesters_call(
+    broker: Settings,
+    directory: Directory,
+    users: dict[str, Settings],
+    management: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    """A call on ``<prefix>dinsos@gateway`` (the HTTP gateway's broker user for dinsos) is
+    admitted on dinsos's grant, counted in dinsos's quota bucket (the same as its AMQP
+    calls), and audited as dinsos's call via the gateway; bapenda's gateway user is denied."""
+    prefix = users["dinsos"].broker_user_prefix
+    vhost = quote(broker.vhost, safe="")
+    gateway: dict[str, Settings] = {}
+    for party in ("dinsos", "bapenda"):
+        user = f"{prefix}{party}@gateway"
+        password = SECRETS.add(uuid.uuid4().hex, "broker password")
+        name = quote(user, safe="")
+        body = {"password": password, "tags": ""}
+        (await management.put(f"/api/users/{name}", json=body)).raise_for_status()
+        wide = {"configure": "", "write": ".*", "read": ""}  # the adapter's check is tested
+        (await management.put(f"/api/permissions/{vhost}/{name}", json=wide)).raise_for_status()
+        url = httpx.URL(broker.broker_url).copy_with(username=user, password=password, path="/")
+        gateway[party] = Settings(vhost=broker.vhost, amqp_url=str(url), broker_user_prefix=prefix)
+        assert gateway[party].username == user
+    settings = publisher_settings(broker, directory, users, tmp_path / "cache")
+    descriptor, grants = await from_directory(ECHO.ref, settings)
+    handlers = {**HANDLERS, "echo": echo_with_via}
+    adapter = Adapter(descriptor, handlers, settings, grants=grants, declare_topology=True)
+    tap, events = await audit_tap(broker)
+    try:
+        async with (
+            adapter,
+            Client(users["dinsos"]) as amqp,
+            Client(gateway["dinsos"]) as via_gateway,
+            Client(gateway["bapenda"]) as bapenda,
+        ):
+            for i in range(2):  # dinsos over AMQP
+                assert (await amqp.call("uji", ECHO.ref, "echo", {"id": i}))["via"] is None
+            for i in range(2, QUOTA):  # and through the gateway: one bucket
+                reply = await via_gateway.call("uji", ECHO.ref, "echo", {"id": i})
+                assert (reply["requester"], reply["via"]) == (users["dinsos"].username, "gateway")
+            with pytest.raises(TooManyRequests):
+                await via_gateway.call("uji", ECHO.ref, "echo", {"id": 98})
+            with pytest.raises(TooManyRequests):  # the gateway used up dinsos's own quota
+                await amqp.call("uji", ECHO.ref, "echo", {"id": 99})
+            with pytest.raises(Forbidden, match=r"through the gateway\) holds no grant"):
+                await bapenda.call("uji", ECHO.ref, "echo", {"id": 1, "note": PAYLOAD_MARKER})
+        for _ in range(100):
+            if len(events) >= QUOTA + 3:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await tap.close()
+        for settings_of in gateway.values():
+            await management.delete(f"/api/users/{quote(settings_of.username, safe='')}")
+    seen = [(e["kind"], e["requester"], e.get("via")) for e in events]
+    dinsos, other = users["dinsos"].username, users["bapenda"].username
+    assert sorted(seen, key=str) == sorted(
+        [("response", dinsos, None)] * 2
+        + [("response", dinsos, "gateway")] * (QUOTA - 2)
+        + [("throttled", dinsos, "gateway"), ("throttled", dinsos, None)]
+        + [("denied", other, "gateway")],
+        key=str,
+    )
+    for event in events:
+        assert errors_of("audit-event", event) == [], event
+        assert "@gateway" not in event["requester"]
+    from splp.audit import screen
+
+    assert all(screen(event)[1] is None for event in events)  # the sink stores them unflagged

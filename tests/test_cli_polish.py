@@ -189,6 +189,8 @@ async def directory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[D
         assert approved["state"] == "approved"
         granted = await d.json("dukcapil", "access", "grant", rid, "--quota", "60")
         assert (granted["state"], granted["quota_per_minute"]) == ("granted", 60)
+        client = await d.json("kominfo", "client", "add", "dinsos", "--name", "sipd")
+        assert client["client_id"].startswith("splp-app-") and client["client_secret"]
         yield d
     await close_app(app_)
 
@@ -206,6 +208,8 @@ LISTS = [
     ("dukcapil", ["access", "grants", "--service", "dukcapil.penduduk.v1"], list),
     ("inspektorat", ["report", "usage"], dict),
     ("inspektorat", ["report", "abuse"], dict),
+    ("dinsos", ["client", "list"], list),
+    ("inspektorat", ["client", "list", "dinsos"], list),
 ]
 
 
@@ -226,6 +230,40 @@ async def test_json_output_has_stable_keys(directory: Directory) -> None:
     usage = await directory.json("inspektorat", "report", "usage")  # --json = --format json
     as_format = await directory.run("inspektorat", "report", "usage", "--format", "json")
     assert usage == json.loads(as_format.stdout)
+
+
+async def test_clients_are_added_listed_and_revoked(directory: Directory) -> None:
+    added = await directory.run(
+        "dinsos", "client", "add", "dinsos", "--name", "e-bansos", "--api-key"
+    )
+    assert added.exit_code == 0, added.output
+    lines = dict(line.split(": ", 1) for line in added.stdout.splitlines()[1:])
+    client_id = lines["client id"]
+    assert lines["client secret (shown once)"] and lines["API key (shown once)"]
+    listed = await directory.run("kominfo", "client", "list", "dinsos")
+    assert listed.stdout.splitlines()[0].split() == ["name", "client_id", "api_key", "created_at"]
+    rows = [line.split()[:3] for line in listed.stdout.splitlines()]
+    assert ["e-bansos", client_id, "True"] in rows
+    assert lines["client secret (shown once)"] not in listed.stdout
+    revoked = await directory.run("dinsos", "client", "revoke", "dinsos", client_id)
+    assert revoked.exit_code == 0 and f"({client_id}) of dinsos revoked" in revoked.stdout
+    names = [c["name"] for c in await directory.json("dinsos", "client", "list")]
+    assert "e-bansos" not in names
+    every = await directory.json("dinsos", "client", "list", "--revoked")
+    assert [c["revoked_at"] is not None for c in every if c["name"] == "e-bansos"] == [True]
+    for party, args, code, words in [
+        ("dinsos", ["client", "revoke", "dinsos", client_id], 1, "revoked already"),
+        ("dinsos", ["client", "revoke", "dinsos", "splp-app-nope"], 1, "no application"),
+        ("dinsos", ["client", "add", "dinsos", "--name", "Bad.Name"], 1, "name"),
+        ("dukcapil", ["client", "add", "dukcapil", "--name", "x"], 1, "not a requester"),
+        ("dukcapil", ["client", "list", "dinsos"], 3, "be dinsos itself"),
+        ("dinsos", ["client", "add", "bapenda", "--name", "x"], 3, "be bapenda itself"),
+        ("kominfo", ["client", "add", "nobody", "--name", "x"], 1, "no party named"),
+        ("dinsos", ["client", "add", "dinsos"], 2, "--name"),
+    ]:
+        result = await directory.run(party, *args)
+        assert result.exit_code == code, (args, result.output)
+        assert words in result.output, (args, result.output)
 
 
 async def test_lists_are_tables_on_a_terminal_and_columns_when_piped(

@@ -11,7 +11,8 @@ broker, no I/O. Its verdict is one of
   other than 1 (400), no grant in force (403) or over quota (429), oversized body (413),
   not JSON (400), not matching the request schema (400 with the failing JSON pointers);
 * :class:`Admitted`: the decoded payload and the :class:`~splp.bus.wire.Request` the
-  handler gets.
+  handler gets; for a call through the HTTP gateway, its ``requester`` is the requester's
+  own broker user and its ``via`` is ``"gateway"``.
 
 >>> from dataclasses import replace
 >>> from splp.bus.descriptor import parse_descriptor
@@ -25,6 +26,9 @@ broker, no I/O. Its verdict is one of
 {'a': 1}
 >>> admit(replace(incoming, user_id=None), rules, now=0.0).problem.status
 403
+>>> gateway_call = admit(replace(incoming, user_id="dinsos@gateway"), rules, now=0.0).request
+>>> gateway_call.requester, gateway_call.via
+('dinsos', 'gateway')
 >>> admit(replace(incoming, reply_to="splp.svc.other"), rules, now=0.0)
 Dropped(reason='bad-reply-to')
 """
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
+from splp.bus.gateway_identity import requester_of
 from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
 from splp.bus.wire import (
     HEADER_PROTOCOL,
@@ -127,11 +132,13 @@ def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
         operation, payload = _check(incoming, rules)
     except Problem as problem:
         return Refused(problem)
+    requester, via = requester_of(incoming.user_id) if incoming.user_id else (None, None)
     request = Request(
         message_id=incoming.message_id or "",
         correlation_id=incoming.correlation_id or "",
         reply_to=reply_to,
-        requester=incoming.user_id,
+        requester=requester,
+        via=via,
         operation=operation,
         deadline=incoming.deadline,
         traceparent=_text(incoming.headers.get(HEADER_TRACEPARENT)),

@@ -6,6 +6,10 @@ its broker-validated ``user_id`` holds a grant in force for the operation, and o
 the grant's quota: a token bucket per requester refills ``quota_per_minute`` tokens a
 minute, up to that many at once.
 
+A call through the HTTP gateway carries the ``user_id`` ``<prefix><party>@gateway``
+(:mod:`splp.bus.gateway_identity`); it is the party's call, checked against the party's
+grants and counted in the party's bucket, the same as its calls over AMQP.
+
 Grants come from the directory (``GET /services/{ref}/grants``), refreshed every
 ``Settings.grants_refresh`` seconds through :class:`~splp.bus.directory_cache.DirectoryCache`,
 so they survive a directory outage. Until a first copy is had, nobody is admitted.
@@ -23,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from splp.bus.directory_cache import DirectoryCache
+from splp.bus.gateway_identity import requester_of
 from splp.bus.names import ServiceRef
 from splp.bus.wire import Problem
 from splp.errors import SplpError, TooManyRequests
@@ -140,8 +145,9 @@ class Throttled(Problem):
 class GrantCheck:
     """Admits a request by its grant and quota, or raises the problem to answer with.
 
-    The broker user of a party is ``<user_prefix><party>``; a ``user_id`` without the
-    prefix belongs to no party and is refused.
+    The broker user of a party is ``<user_prefix><party>``, its gateway user
+    ``<user_prefix><party>@gateway``; a ``user_id`` without the prefix belongs to no party
+    and is refused.
     """
 
     def __init__(self, grants: DirectoryGrants, user_prefix: str = "") -> None:
@@ -150,13 +156,15 @@ class GrantCheck:
         self.buckets = TokenBuckets()
 
     def check(self, user_id: str, operation: str) -> None:
-        requester = user_id[len(self.user_prefix) :]
+        own_user, via = requester_of(user_id)
+        requester = own_user[len(self.user_prefix) :]
         grant = None
-        if user_id.startswith(self.user_prefix):
+        if own_user.startswith(self.user_prefix):
             grant = self.grants.book.find(requester, operation)
         if grant is None:
+            through = f" (through the {via})" if via else ""
             raise Problem.forbidden(
-                f"{user_id} holds no grant in force for {self.grants.service} {operation}"
+                f"{own_user}{through} holds no grant in force for {self.grants.service} {operation}"
             )
         if grant.quota_per_minute is not None:
             wait = self.buckets.take(requester, grant.quota_per_minute)

@@ -115,6 +115,8 @@ class HttpOperationHandler:
             "Idempotency-Key": request.message_id,
             "SPLP-Requester": request.requester or "",
         }
+        if request.via:
+            headers["SPLP-Via"] = request.via
         if request.traceparent:
             headers["traceparent"] = request.traceparent
         timeout = self.timeout

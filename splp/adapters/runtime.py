@@ -44,6 +44,7 @@ from splp.adapters.metrics import AdapterMetrics
 from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
+from splp.bus.gateway_identity import requester_of
 from splp.bus.names import queue_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
@@ -231,9 +232,12 @@ class Adapter:
         assert delivery.delivery_tag is not None  # always set on a delivery
         # the concrete channel: its publish and ack take ``wait`` (the abstract class omits it)
         channel = cast(aiormq.Channel, message.channel)
+        # a gateway call is the requester's: its own broker user, and via "gateway"
+        requester, via = requester_of(props.user_id) if props.user_id else (None, None)
         meta = {
             **self._meta,
-            "requester": props.user_id,
+            "requester": requester,
+            "via": via,
             "message_id": props.message_id,
             "correlation_id": props.correlation_id,
             "request_bytes": len(message.body),

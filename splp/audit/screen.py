@@ -40,6 +40,7 @@ KNOWN = frozenset(
         "service",
         "major",
         "requester",
+        "via",
         "message_id",
         "correlation_id",
         "request_bytes",

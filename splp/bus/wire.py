@@ -110,6 +110,9 @@ class Request:
     redelivered: bool = False
     body: bytes = b""
     received: float = field(default_factory=time.time)
+    via: str | None = None
+    """``"gateway"`` for a call through the HTTP gateway; ``requester`` is then the
+    requester's own broker user, not the gateway user the message came from."""
 
     def remaining(self, now: float | None = None) -> float | None:
         """Seconds left before the caller gives up, or ``None`` without a deadline."""

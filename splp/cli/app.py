@@ -20,6 +20,7 @@ from splp.cli import (
     audit,
     broker,
     call,
+    client,
     demo,
     directory,
     erd,
@@ -57,6 +58,7 @@ app.add_typer(access.access_app, name="access")
 app.add_typer(broker.broker_app, name="broker")
 app.add_typer(broker.credentials_app, name="credentials")
 app.add_typer(party.party_app, name="party")
+app.add_typer(client.client_app, name="client")
 app.add_typer(service.theme_app, name="theme")
 app.add_typer(service.service_app, name="service")
 app.add_typer(audit.audit_app, name="audit")

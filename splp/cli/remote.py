@@ -1,7 +1,7 @@
 """Calls from a command to a running directory: a failure is one line and an exit code.
 
-The ``party``, ``theme``, ``service``, ``access``, ``credentials``, ``report`` and
-``audit tail`` commands take ``--directory-url`` and ``--token``
+The ``party``, ``client``, ``theme``, ``service``, ``access``, ``credentials``, ``report``
+and ``audit tail`` commands take ``--directory-url`` and ``--token``
 (:mod:`splp.cli.options`) and call the directory through
 :class:`~splp.bus.directory_client.DirectoryClient`.
 """

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from splp.bus.names import NAME_PATTERN, SERVICE_REF_PATTERN
-from splp.vocabulary import Lifecycle, Role
+from splp.vocabulary import ROLES, Lifecycle, Role
 
 TEXT_PATTERN = r"^[^\x00]*$"
 
@@ -47,7 +47,9 @@ class Strict(BaseModel):
 class PartyIn(Strict):
     name: Name = Field(description="Short name of the agency or application, e.g. dukcapil.")
     title: Title = ""
-    roles: Annotated[list[Role], Field(min_length=1, max_length=4), AfterValidator(_unique)]
+    roles: Annotated[
+        list[Role], Field(min_length=1, max_length=len(ROLES)), AfterValidator(_unique)
+    ]
 
 
 class PartyOut(BaseModel):
@@ -172,3 +174,39 @@ class GrantOut(BaseModel):
     operations: list[str] | None = Field(description="null for every operation")
     quota_per_minute: int | None
     expires_at: datetime | None
+
+
+class ApplicationIn(Strict):
+    name: Name = Field(description="The application's name, unique among the party's, e.g. sipd.")
+    api_key: bool = Field(
+        default=False, description="Also issue an API key, for a legacy application."
+    )
+
+
+class ApplicationOut(BaseModel):
+    party: str
+    name: str
+    client_id: str = Field(description="Public: the application sends it with its secret.")
+    api_key: bool = Field(description="Whether the application has an API key.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApplicationCreated(BaseModel):
+    party: str
+    name: str
+    client_id: str
+    client_secret: str = Field(description="Shown once; only its SHA-256 is kept.")
+    api_key: str | None = Field(
+        default=None, description="Shown once when asked for; only its SHA-256 is kept."
+    )
+
+
+class GatewayCredential(BaseModel):
+    """What the gateway checks an application's credentials against: hashes only."""
+
+    client_id: str
+    party: str = Field(description="The requester party the application calls for.")
+    application: str
+    secret_hash: str = Field(description="Hex SHA-256 of the client secret.")
+    api_key_hash: str | None = Field(description="Hex SHA-256 of the API key; null without one.")

@@ -1,5 +1,5 @@
-"""The directory's tables: parties and their tokens, themes, services and their versions,
-access requests with their history.
+"""The directory's tables: parties with their tokens and applications, themes, services
+and their versions, access requests with their history.
 
 The store is portable between SQLite and PostgreSQL: timestamps are kept in UTC
 (:class:`UtcDateTime` restores the zone SQLite drops), lists are JSON columns, and no
@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from splp.db import NAMING, UtcDateTime, utcnow
@@ -43,6 +53,36 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Application(Base):
+    """An application of a party that calls through the HTTP gateway (RFC 6749 §4.4 client
+    credentials). Only the SHA-256 of its client secret and of its API key are stored.
+
+    Its name is unique among the party's applications that are not revoked, so a revoked
+    name can be issued again.
+    """
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        Index(
+            "uq_applications_party_id_name_active",
+            "party_id",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    client_id: Mapped[str] = mapped_column(String(40), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 

@@ -4,7 +4,8 @@
   throw-away PostgreSQL database ``splp_test_<random>`` (dropped at the end);
 * ``store`` - the migrated store (and audit store, on the same database), emptied after
   each test;
-* ``parties`` - tokens of an administrator, two publishers, a requester and a monitor;
+* ``parties`` - tokens of an administrator, two publishers, a requester, a monitor and the
+  HTTP gateway's party;
 * ``api`` - an ``httpx.AsyncClient`` on the app in-process, with ``api.as_(name)``
   giving the headers of a party;
 * ``target`` - the app on a real uvicorn server in a thread of its own (for synchronous
@@ -45,6 +46,7 @@ PARTIES = {
     "bapenda": ["publisher"],
     "dinsos": ["requester"],
     "inspektorat": ["monitor"],
+    "gerbang": ["gateway"],
 }
 
 
@@ -186,7 +188,7 @@ async def target(api: Api, store: Store, penduduk: dict[str, Any]) -> AsyncItera
         await walk(api, penduduk, state)
     async with store.session() as session:
         _party, token = await create_party(
-            session, "fuzzer", ["administrator", "publisher", "requester", "monitor"]
+            session, "fuzzer", ["administrator", "publisher", "requester", "monitor", "gateway"]
         )
     # the server thread opens its own engine on the same database (lifespan closes it)
     app = create_app(directory_settings(store.url), store=Store(store.url))

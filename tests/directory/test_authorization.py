@@ -1,8 +1,9 @@
 """The authorization matrix: every route x every kind of caller, each with its expected status.
 
 Callers: an administrator, the publisher that owns the service, another publisher, a
-requester, a monitor and an anonymous client. Each cell runs on fresh state made by the
-route's set-up, so a 200 for one caller never spoils the next caller's cell.
+requester, a monitor, the HTTP gateway's party and an anonymous client. Each cell runs on
+fresh state made by the route's set-up, so a 200 for one caller never spoils the next
+caller's cell.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import pytest
 
 from tests.directory.conftest import Api, publish, walk
 
-CALLERS = ("admin", "owner", "other-publisher", "requester", "monitor", "anonymous")
+CALLERS = ("admin", "owner", "other-publisher", "requester", "monitor", "gateway", "anonymous")
 PARTY = {
     "admin": "admin",
     "owner": "dukcapil",
     "other-publisher": "bapenda",
     "requester": "dinsos",
     "monitor": "inspektorat",
+    "gateway": "gerbang",
     "anonymous": None,
 }
 _counter = itertools.count(1)
@@ -52,6 +54,16 @@ async def a_party(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     return {"n": n, "name": f"od-{n}"}
 
 
+async def a_client(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    """A new application of dinsos (the requester caller)."""
+    n = next(_counter)
+    response = await api.post(
+        "/parties/dinsos/clients", json={"name": f"app-{n}"}, headers=api.as_("admin")
+    )
+    assert response.status_code == 201, response.text
+    return {"n": n, "client_id": response.json()["client_id"]}
+
+
 def a_request(state: str) -> Setup:
     async def setup(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
         return {"n": next(_counter), "id": await walk(api, penduduk, state)}
@@ -66,7 +78,7 @@ def allowed(*callers: str, status: int = 200) -> dict[str, int]:
     return expected
 
 
-EVERYONE = ("admin", "owner", "other-publisher", "requester", "monitor")
+EVERYONE = ("admin", "owner", "other-publisher", "requester", "monitor", "gateway")
 
 
 @dataclass
@@ -100,6 +112,29 @@ MATRIX = [
         body=lambda s: {},
     ),
     Cell("GET", "/me", allowed(*EVERYONE)),
+    Cell(
+        "POST",
+        "/parties/dinsos/clients",
+        allowed("admin", "requester", status=201),
+        body=lambda s: {"name": f"app-{s['n']}"},
+        route="/parties/{name}/clients",
+    ),
+    Cell(
+        "GET",
+        "/parties/dinsos/clients",
+        allowed("admin", "monitor", "requester"),
+        a_client,
+        route="/parties/{name}/clients",
+    ),
+    Cell(
+        "DELETE",
+        "/parties/dinsos/clients/{client_id}",
+        allowed("admin", "requester"),
+        a_client,
+        route="/parties/{name}/clients/{client_id}",
+    ),
+    Cell("GET", "/gateway/credentials", allowed("gateway"), a_client),
+    Cell("GET", "/gateway/grants", allowed("gateway"), a_request("granted")),
     Cell(
         "POST", "/themes", allowed("admin", status=201), body=lambda s: {"name": f"theme-{s['n']}"}
     ),

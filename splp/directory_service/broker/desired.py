@@ -6,7 +6,11 @@
 * a **publisher** may read only its own service queues and write only what its adapter
   needs: replies through the default exchange (``amq.default``) and audit events to
   ``splp.audit``, whose topic permission admits only events naming that publisher;
-* nobody may configure anything: the reconciler declares the topology itself.
+* nobody may configure anything: the reconciler declares the topology itself;
+* with a gateway secret (``SPLP_GATEWAY_SECRET``), every requester also has a **gateway
+  user** ``<prefix><party>@gateway`` (:mod:`splp.bus.gateway_identity`) holding exactly its
+  requester permissions, whose password both the gateway and the directory derive from
+  the secret; the store keeps nothing of it.
 
 A row whose names break the naming rules (possible only by writing to the database
 directly, or restoring a doctored backup) is left out and reported, never escaped into
@@ -17,11 +21,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from splp.bus.gateway_identity import derive, gateway_password, gateway_user
 from splp.bus.names import (
     ANY_SEGMENT,
     AUDIT_EXCHANGE,
@@ -32,6 +37,7 @@ from splp.bus.names import (
 )
 from splp.bus.topology import QueueType, ServiceBinding, topology_for
 from splp.db import utcnow
+from splp.directory_service.broker.passwords import SALT_BYTES, password_hash
 from splp.directory_service.broker.patterns import (
     alternation,
     exact,
@@ -62,9 +68,25 @@ class BrokerNames:
     vhost: str
     user_prefix: str = ""
     queue_type: QueueType = "classic"
+    gateway_secret: bytes | None = field(default=None, repr=False)
+    """The HTTP gateway's secret; ``None``: no gateway users."""
 
     def user(self, party: str) -> str:
         return self.user_prefix + party
+
+    def gateway_user(self, party: str) -> str:
+        return gateway_user(party, self.user_prefix)
+
+    def gateway_password_hash(self, user: str) -> str:
+        """RabbitMQ's salted hash of the gateway user's derived password.
+
+        The salt is derived too, so the hash is the same on every run: a reconcile with
+        nothing to change changes nothing, and a new secret replaces the hash (and closes
+        the user's connections).
+        """
+        assert self.gateway_secret is not None
+        salt = derive(self.gateway_secret, "broker-salt:" + user)[:SALT_BYTES]
+        return password_hash(gateway_password(self.gateway_secret, user), salt=salt)
 
 
 def audit_pattern(publisher: str) -> str:
@@ -101,9 +123,15 @@ async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerStat
         writes: set[str] = set()
         reads: set[str] = set()
         if "requester" in party.roles:
-            for exchange, pieces in granted.get(party.id, {}).items():
-                writes.add(exchange)
-                state.topic_permissions[user, exchange] = TopicPermission(alternation(pieces))
+            topics = {
+                exchange: TopicPermission(alternation(pieces))
+                for exchange, pieces in granted.get(party.id, {}).items()
+            }
+            writes |= topics.keys()
+            for exchange, topic in topics.items():
+                state.topic_permissions[user, exchange] = topic
+            if names.gateway_secret is not None:
+                _gateway_user(state, names, party.name, tags, topics)
         if "publisher" in party.roles:
             writes |= {DEFAULT_EXCHANGE, AUDIT_EXCHANGE}
             reads |= queues_of.get(party.id, set())
@@ -113,6 +141,21 @@ async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerStat
         if {"requester", "publisher"} & set(party.roles):
             state.permissions[user] = Permission(write=exact(writes), read=exact(reads))
     return state
+
+
+def _gateway_user(
+    state: BrokerState,
+    names: BrokerNames,
+    party: str,
+    tags: frozenset[str],
+    topics: dict[str, TopicPermission],
+) -> None:
+    """The gateway user of requester ``party``: its requester permissions, nothing more."""
+    user = names.gateway_user(party)
+    state.users[user] = User(names.gateway_password_hash(user), tags)
+    state.permissions[user] = Permission(write=exact(set(topics)), read=exact(set()))
+    for exchange, topic in topics.items():
+        state.topic_permissions[user, exchange] = topic
 
 
 async def _services(

@@ -61,7 +61,13 @@ class BrokerReconciler:
     def __init__(self, store: Store, settings: Settings, *, timeout: float = 10.0) -> None:
         self.store = store
         self.settings = settings
-        self.names = BrokerNames(settings.vhost, settings.broker_user_prefix, settings.queue_type)
+        secret = settings.gateway_secret
+        self.names = BrokerNames(
+            settings.vhost,
+            settings.broker_user_prefix,
+            settings.queue_type,
+            secret.get_secret_value().encode() if secret is not None else None,
+        )
         self.timeout = timeout
         self._lock = asyncio.Lock()
 

@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from splp.directory_service.routes import access, catalog, parties
+    from splp.directory_service.routes import access, catalog, clients, gateway, parties
 
-    return [parties.router, catalog.router, access.router]
+    return [parties.router, clients.router, catalog.router, access.router, gateway.router]
