@@ -51,6 +51,7 @@ class World:
     reconciler: BrokerReconciler
     management: httpx.AsyncClient
     passwords: dict[str, str] = field(default_factory=dict)
+    app: Any = None  # the control plane's ASGI app, to serve over HTTP where a test needs it
 
     def user(self, party: str) -> str:
         return self.settings.broker_user_prefix + party
@@ -141,7 +142,7 @@ async def made_world(
     app = create_app(config, store=store)
     api = Api(transport=httpx.ASGITransport(app), base_url="http://directory")
     api.tokens = {"admin": admin_token}
-    w = World(config, store, api, app.state.broker, management)
+    w = World(config, store, api, app.state.broker, management, app=app)
     try:
         for name, roles in [
             ("dukcapil", ["publisher"]),
