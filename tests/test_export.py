@@ -96,6 +96,14 @@ def test_openapi_is_valid_3_1(penduduk: ServiceDescriptor) -> None:
     validate_openapi(openapi_for(kk_service()))
 
 
+def test_openapi_30_validates_and_keeps_the_gateway_shape(penduduk: ServiceDescriptor) -> None:
+    for descriptor in (penduduk, kk_service()):
+        document = openapi_for(descriptor, server="https://gw.example.go.id", version="3.0")
+        assert document["openapi"] == "3.0.3"
+        validate_openapi(document)
+        assert list(document["paths"]) == list(openapi_for(descriptor)["paths"])
+
+
 def test_openapi_validator_can_fail(penduduk: ServiceDescriptor) -> None:
     broken = openapi_for(penduduk)
     del broken["paths"]["/dukcapil/penduduk/v1/get-by-nik"]["post"]["responses"]["200"][

@@ -145,16 +145,38 @@ def _print_detail(detail: dict[str, Any]) -> None:
 
 
 @service_app.command(
-    "openapi", epilog="Example:\n\n  splp service openapi dukcapil.penduduk.v1 > penduduk.json"
+    "openapi",
+    epilog="Examples:\n\n  splp service openapi dukcapil.penduduk.v1 > penduduk.json\n\n"
+    "  splp service openapi dukcapil.penduduk.v1 --server https://splp.bungokab.go.id "
+    "--openapi 3.0 > penduduk-nasional.json",
 )
 def openapi(
     ref: Ref,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            help="The HTTP gateway's URL (splp gateway serve): the document's server and "
+            "OAuth2 token URL.",
+            show_default=False,
+        ),
+    ] = None,
+    openapi_version: Annotated[
+        str,
+        typer.Option(
+            "--openapi", help="OpenAPI version: 3.1, or 3.0 for the national SPLP's portal."
+        ),
+    ] = "3.1",
     as_json: AlwaysJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
-    """Print the OpenAPI document of a service."""
-    print_json(call_directory(directory_url, token, "GET", f"/services/{ref}/openapi"))
+    """Print the OpenAPI document of a service, as the gateway at --server serves it."""
+    from splp.errors import ContractError
+
+    if openapi_version not in ("3.1", "3.0"):
+        fail(ContractError(f"--openapi must be 3.1 or 3.0, not {openapi_version!r}"))
+    params = {"openapi": openapi_version, **({"server": server} if server else {})}
+    print_json(call_directory(directory_url, token, "GET", f"/services/{ref}/openapi", **params))
 
 
 @service_app.command(

@@ -185,6 +185,37 @@ async def test_exports(api: Api, penduduk: dict[str, Any]) -> None:
     assert "dukcapil.penduduk.v1.get-by-nik" in str(document["channels"])
 
 
+async def test_openapi_for_the_national_portal(api: Api, penduduk: dict[str, Any]) -> None:
+    """``?server=`` puts the real gateway in the document (paths, token URL), ``?openapi=3.0``
+    gives a 3.0 document that the national platform's publisher portal can import."""
+    from openapi_spec_validator import validate
+
+    assert (await publish(api, penduduk)).status_code == 201
+    path = "/services/dukcapil.penduduk.v1/openapi"
+    gateway = "https://splp.bungokab.go.id"
+    response = await api.get(
+        path, params={"server": gateway, "openapi": "3.0"}, headers=api.as_("dinsos")
+    )
+    assert response.status_code == 200, response.text
+    document = response.json()
+    validate(document)
+    assert document["openapi"] == "3.0.3"
+    assert document["servers"] == [
+        {"url": f"{gateway}/api", "description": "The regency's SPLP HTTP gateway."}
+    ]
+    flows = document["components"]["securitySchemes"]["clientCredentials"]["flows"]
+    assert flows["clientCredentials"]["tokenUrl"] == f"{gateway}/oauth2/token"
+    assert document["info"]["contact"]["name"]
+    assert "$schema" not in str(document) and "'const'" not in str(document)
+    assert list(document["paths"]) == [
+        "/dukcapil/penduduk/v1/get-by-nik",
+        *[p for p in document["paths"] if p != "/dukcapil/penduduk/v1/get-by-nik"],
+    ]
+    for bad in ({"server": "javascript:alert(1)"}, {"server": "x" * 300}, {"openapi": "2.0"}):
+        refused = await api.get(path, params=bad, headers=api.as_("dinsos"))
+        assert refused.status_code == 422, bad
+
+
 async def test_themes(api: Api) -> None:
     response = await api.post(
         "/themes", json={"name": "kesehatan", "title": "Health"}, headers=api.as_("admin")

@@ -7,7 +7,7 @@ national SPLP interoperability (Musi Banyuasin Pasal 25). Each operation carries
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
@@ -15,10 +15,20 @@ from splp.bus.wire import CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from splp.directory_service.export.components import PROBLEMS, problem_schema, rebase
 
 OPENAPI_VERSION = "3.1.0"
+PLACEHOLDER_GATEWAY = "https://splp.example.go.id"
 
 
-def openapi_for(descriptor: ServiceDescriptor) -> dict[str, Any]:
-    """An OpenAPI 3.1 document for one service version (the HTTP gateway shape).
+def openapi_for(
+    descriptor: ServiceDescriptor,
+    *,
+    server: str | None = None,
+    version: Literal["3.1", "3.0"] = "3.1",
+    contact: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An OpenAPI document for one service version: the paths of the HTTP gateway
+    (``splp gateway serve``) at ``server``, its OAuth2 client-credentials token URL and
+    its API-key header as security schemes, and the publisher's ``contact``. Version
+    ``3.0`` gives OpenAPI 3.0.3, for portals that import only that (the national SPLP's).
 
     >>> from splp.bus.descriptor import load_descriptor
     >>> document = openapi_for(load_descriptor("splp/demo/penduduk.yaml"))  # doctest: +SKIP
@@ -57,25 +67,52 @@ def openapi_for(descriptor: ServiceDescriptor) -> dict[str, Any]:
                 },
             }
         }
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": descriptor.title,
-            "version": descriptor.version,
-            "description": _service_text(descriptor),
-            "x-splp-service": str(ref),
-            "x-splp-classification": descriptor.classification,
-            "x-splp-theme": descriptor.theme,
-        },
-        "servers": [
+    gateway = (server or PLACEHOLDER_GATEWAY).rstrip("/")
+    info: dict[str, Any] = {
+        "title": descriptor.title,
+        "version": descriptor.version,
+        "description": _service_text(descriptor),
+        "x-splp-service": str(ref),
+        "x-splp-classification": descriptor.classification,
+        "x-splp-theme": descriptor.theme,
+    }
+    if contact:
+        info["contact"] = contact
+    servers: list[dict[str, Any]] = (
+        [{"url": f"{gateway}/api", "description": "The regency's SPLP HTTP gateway."}]
+        if server
+        else [
             {
-                "url": "{gateway}",
-                "description": "An SPLP HTTP gateway.",
-                "variables": {"gateway": {"default": "https://splp.example.go.id"}},
+                "url": "{gateway}/api",
+                "description": "An SPLP HTTP gateway (give its URL with --server).",
+                "variables": {"gateway": {"default": gateway}},
             }
-        ],
+        ]
+    )
+    document = {
+        "openapi": OPENAPI_VERSION,
+        "info": info,
+        "servers": servers,
+        "security": [{"clientCredentials": []}, {"apiKey": []}],
         "paths": paths,
         "components": {
+            "securitySchemes": {
+                "clientCredentials": {
+                    "type": "oauth2",
+                    "description": "RFC 6749 client credentials: the client id and secret "
+                    "from `splp client add`, as HTTP Basic or in the form body.",
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": f"{gateway}/oauth2/token", "scopes": {}}
+                    },
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "apikey",
+                    "description": "For legacy applications: the API key from "
+                    "`splp client add --api-key`.",
+                },
+            },
             "schemas": schemas,
             "responses": {
                 error.__name__: {
@@ -86,6 +123,11 @@ def openapi_for(descriptor: ServiceDescriptor) -> dict[str, Any]:
             },
         },
     }
+    if version == "3.0":
+        from splp.directory_service.export.openapi30 import downgrade
+
+        return downgrade(document)
+    return document
 
 
 def _service_text(descriptor: ServiceDescriptor) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy import select
 
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.names import NAME_PATTERN
@@ -20,7 +21,7 @@ from splp.directory_service.bodies import (
     ThemeIn,
     ThemeOut,
 )
-from splp.directory_service.models import Theme
+from splp.directory_service.models import Party, Theme
 from splp.directory_service.parties import Caller
 from splp.directory_service.routes.common import (
     Administrator,
@@ -163,13 +164,35 @@ async def service_descriptor(
     return with_etag(request, chosen.descriptor)
 
 
-@router.get("/services/{ref}/openapi", responses=problems(404), tags=["services", "exports"])
-async def service_openapi(ref: ServicePath, caller: Anyone, session: Session) -> dict[str, Any]:
-    """The OpenAPI document of a service's current version."""
+GATEWAY_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+
+
+@router.get("/services/{ref}/openapi", responses=problems(404, 422), tags=["services", "exports"])
+async def service_openapi(
+    ref: ServicePath,
+    caller: Anyone,
+    session: Session,
+    server: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=GATEWAY_URL,
+            description="The HTTP gateway's URL (splp gateway serve), e.g. "
+            "https://splp.bungokab.go.id",
+        ),
+    ] = None,
+    openapi: Annotated[
+        Literal["3.1", "3.0"], Query(description="3.0 for portals that import only 3.0.")
+    ] = "3.1",
+) -> dict[str, Any]:
+    """The OpenAPI document of a service's current version, as the gateway at ``server``
+    serves it (paths, OAuth2 client-credentials token URL, the publisher as contact)."""
     group = await catalog.find_service(session, catalog.parse_ref(ref))
     from splp.directory_service.export import openapi_for
 
-    return openapi_for(group.descriptor())
+    publisher = await session.scalar(select(Party).where(Party.id == group.service.publisher_id))
+    contact = {"name": (publisher.title or publisher.name) if publisher else group.publisher}
+    return openapi_for(group.descriptor(), server=server, version=openapi, contact=contact)
 
 
 @router.put(
