@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import string
 import sys
 from pathlib import Path
 
@@ -195,3 +196,59 @@ async def test_demo_walks_the_whole_bus_and_leaves_nothing_behind(
     assert not [u for u in users if u.startswith(prefix)]
     queues = [q["name"] for q in (await management.get("/api/queues/%2F")).json()]
     assert "splp.audit.broker-events.demo-" + vhost.removeprefix("splp-demo-") not in queues
+
+
+def english_fragments() -> set[str]:
+    """The fixed words of every English narration line that the Indonesian one lacks."""
+    from splp.demo.phrases import TEMPLATES
+
+    def pieces(template: str) -> set[str]:
+        return {text.strip() for text, *_ in string.Formatter().parse(template) if text.strip()}
+
+    indonesian = set().union(*(pieces(t) for t in TEMPLATES["id"].values()))
+    english = set().union(*(pieces(t) for t in TEMPLATES["en"].values()))
+    # a tag such as [call], or words; a lone word (user, by) may be data in a line
+    return {p for p in english - indonesian if " " in p or re.fullmatch(r"\[\w+\]", p)}
+
+
+async def test_demo_narrates_in_indonesian(management: httpx.AsyncClient) -> None:
+    """`splp demo --lang id`: the same walk, every step and line in Bahasa Indonesia."""
+    code, out, err = await splp("demo", "--lang", "id")
+    assert code == 0, err
+    steps = re.findall(r"^\[(\d)/9\] (.*)$", out, flags=re.MULTILINE)
+    assert [int(n) for n, _ in steps] == list(range(1, 10)), out
+    assert [title for _, title in steps] == [
+        "menjalankan layanan direktori, penyelaras broker, dan penampung audit",
+        "administrator mendaftarkan Dukcapil, Dinsos, dan tema layanan kependudukan",
+        "Dukcapil memublikasikan layanan data kependudukan dan menjalankan adapter HTTP-nya",
+        "Dinsos memanggil layanan sebelum memperoleh hak akses",
+        "Pasal 7: Dinsos mengajukan permohonan akses, administrator menyetujui, "
+        "Dukcapil memberikan akses",
+        "Dinsos melakukan panggilan nyata melalui bus",
+        "Dinsos mengirim 5 panggilan sekaligus: adapter menegakkan kuota",
+        "administrator mencabut hak akses",
+        "jejak audit, verifikasinya, laporan penggunaan, dan laporan penyalahgunaan",
+    ]
+    refusals = re.findall(r"\[ditolak\] (.*?): broker menolak .*ACCESS_REFUSED", out)
+    assert refusals == ["belum ada hak akses", "setelah pencabutan"], out
+    assert "dinsos mengajukan permohonan akses: permohonan 1 berstatus submitted" in out
+    assert re.search(r"\[panggilan\] get-by-nik -> 200 dalam .*Siti Aminah", out)
+    assert "150801**********" in out and "1508010101900001" not in out  # NIKs are masked
+    assert "[galat] NIK tidak terdaftar: NotFound 404" in out
+    assert "[galat] format NIK salah: SchemaViolation 400" in out
+    assert re.search(r"\[dibatasi\] \d dari 5 panggilan: TooManyRequests 429", out)
+    assert re.search(r"\[verifikasi\] rantai audit utuh: \d+ catatan", out)
+    assert re.search(r"\[penggunaan\] \S+ layanan dukcapil.penduduk.v1: calls=9 errors=2", out)
+    assert re.search(r"\[penyalahgunaan\] \S+-dinsos: \d ditolak", out)
+    assert "demo selesai: 9 panggilan melalui bus" in out
+    leaked = sorted(f for f in english_fragments() if f in out)
+    assert not leaked, f"English narration in the Indonesian demo: {leaked}\n{out}"
+    vhost = re.search(r"vhost (splp-demo-[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
+    vhosts = [v["name"] for v in (await management.get("/api/vhosts")).json()]
+    assert vhost not in vhosts
+
+
+async def test_demo_refuses_a_language_it_does_not_speak() -> None:
+    code, out, err = await splp("demo", "--lang", "fr")
+    assert code == 2 and out == ""
+    assert "'fr' is not one of 'en', 'id'" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from splp.cli import app
@@ -16,14 +17,16 @@ from splp.control_plane.er_diagram import (
     stores,
 )
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "database.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOC = DOCS / "database.md"
 
 
-def test_the_documented_er_diagram_is_the_models_diagram() -> None:
-    document = DOC.read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", ["database.md", "id/database.md"])
+def test_the_documented_er_diagram_is_the_models_diagram(page: str) -> None:
+    document = (DOCS / page).read_text(encoding="utf-8")
     assert document == replace_between_markers(document, markdown()), (
-        "docs/database.md is stale: the models changed. Refresh it with\n"
-        "    splp schema er-diagram --write docs/database.md"
+        f"docs/{page} is stale: the models changed. Refresh it with\n"
+        f"    splp schema er-diagram --write docs/{page}"
     )
 
 

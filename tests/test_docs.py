@@ -1,4 +1,5 @@
-"""Every command in README.md and docs/*.md is run or checked, so the documentation cannot rot.
+"""Every command in README.md, docs/*.md and docs/id/*.md is run or checked, so the
+documentation cannot rot.
 
 * Every ``splp ...`` command line in any code block of any language, and every inline
   code span of the prose that starts with ``splp <word>``, must name an existing command
@@ -14,6 +15,10 @@
   stopped after the file.
   Blocks for other machines (a production cluster, Docker) are fenced ``text``/``ini``/
   ``yaml``: validated, not run.
+* Every Pasal 32(2) page of the index (docs/README.md) has its Bahasa Indonesia
+  counterpart in docs/id/ under the same name, linked from the same row, with the same
+  headings (by level) and the same commands: the same shell lines block by block (their
+  comments may be translated) and the same ``splp`` commands in code and prose.
 """
 
 from __future__ import annotations
@@ -49,7 +54,14 @@ from tests.doc_commands import (
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = ROOT / "docs"
+DOCUMENTS = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted((DOCS / "id").glob("*.md"))]
+
+
+def doc_id(path: Path) -> str:
+    """``cli.md`` for an English page, ``id/cli.md`` for its Indonesian counterpart."""
+    return path.relative_to(DOCS).as_posix() if path.is_relative_to(DOCS) else path.name
+
 
 # Lines of executed blocks that are not run here, each with the reason and what covers it.
 EXEMPT = {
@@ -106,7 +118,7 @@ def command_problems(path: Path) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DOCUMENTS, ids=doc_id)
 def test_every_documented_splp_command_exists(path: Path) -> None:
     problems = command_problems(path)
     assert not problems, "documented commands the CLI does not accept:\n" + "\n".join(problems)
@@ -326,7 +338,7 @@ DOCUMENTS_WITH_SHELL = [p for p in DOCUMENTS if shell_blocks(p)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", DOCUMENTS_WITH_SHELL, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DOCUMENTS_WITH_SHELL, ids=doc_id)
 def test_shell_blocks_run(path: Path, doc_environment: DocEnvironment) -> None:
     if path.name in NEEDS_SAMPLE_SERVICE:
         start_sample_service(doc_environment)

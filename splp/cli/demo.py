@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,7 +27,9 @@ class ProgressNarrator:
 
         self.done += 1
         self.progress.update(self.task, completed=self.done - 1, description=title)
-        self.console.print(f"\n[{self.done}/{STEPS}] {title}", markup=False, style="bold")
+        self.console.print(
+            f"\n[{self.done}/{STEPS}] {title}", markup=False, style="bold", soft_wrap=True
+        )
 
     def say(self, line: str) -> None:
         self.console.print(f"  {line}", markup=False, soft_wrap=True)
@@ -35,14 +38,31 @@ class ProgressNarrator:
 demo_app = typer.Typer()
 
 
+class Language(StrEnum):
+    """The languages of the narration (:data:`splp.demo.phrases.LANGUAGES`)."""
+
+    en = "en"
+    id = "id"
+
+
+LanguageOption = Annotated[
+    Language,
+    typer.Option(
+        "--lang",
+        help="Language of the narration: en (English) or id (Bahasa Indonesia).",
+        case_sensitive=False,
+    ),
+]
+
+
 @demo_app.command(
     epilog=(
-        "Example:\n\n  splp demo\n\n"
+        "Example:\n\n  splp demo\n\n  splp demo --lang id\n\n"
         "  SPLP_AMQP_URL=amqp://admin:secret@127.0.0.1:5672/ "
         "SPLP_MANAGEMENT_URL=http://admin:secret@127.0.0.1:15672 splp demo"
     )
 )
-def demo() -> None:
+def demo(lang: LanguageOption = Language.en) -> None:
     """Run the whole bus: directory, reconciler, audit sink, two agencies, Pasal 7, audit.
 
     Starts the directory service (SQLite store in a temporary folder), its broker
@@ -55,17 +75,22 @@ def demo() -> None:
     set-up provides both; `SPLP_AMQP_URL`, `SPLP_MANAGEMENT_URL`). Everything runs in a
     throw-away vhost `splp-demo-<tag>` with broker users `demo<tag>-*`, all deleted at the
     end: the demo exits 0 with nothing left running.
+
+    `--lang id` narrates every step in Bahasa Indonesia, for the socialisation and
+    training of regency staff (Bungo Pasal 8(2); exercises in docs/id/latihan.md).
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+    from splp.demo.phrases import Phrases
     from splp.demo.run import STEPS, run_demo
 
+    say = Phrases(lang.value)
     console = Console(highlight=False)
     settings = settings_from()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=STEPS)
-        calls = run(run_demo(settings, ProgressNarrator(console, progress, task)))
+        task = progress.add_task(say("progress.starting"), total=STEPS)
+        calls = run(run_demo(settings, ProgressNarrator(console, progress, task), say))
         progress.update(task, completed=STEPS)
-    console.print(f"\ndemo finished: {calls} calls through the bus", markup=False)
+    console.print("\n" + say("finished", calls=calls), markup=False)

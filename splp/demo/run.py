@@ -26,6 +26,7 @@ from splp.adapters.grants import DirectoryGrants
 from splp.audit.verify import verify
 from splp.bus import Client
 from splp.demo.agency import RESIDENTS
+from splp.demo.phrases import Phrases
 from splp.demo.show import mask, trail_lines, usage_lines
 from splp.demo.stage import DemoFailed, Stage, staged
 from splp.errors import AccessDenied, RemoteError, TooManyRequests
@@ -46,84 +47,89 @@ class Narrator(Protocol):
     def say(self, line: str) -> None: ...
 
 
-async def run_demo(settings: Settings, narrator: Narrator) -> int:
-    """Run the demo on the broker and management API of ``settings``; returns the calls made."""
-    narrator.step("starting the directory service, its broker reconciler and the audit sink")
+async def run_demo(settings: Settings, narrator: Narrator, phrases: Phrases | None = None) -> int:
+    """Run the demo on the broker and management API of ``settings``; returns the calls made.
+
+    ``phrases`` is the language of the narration (default English, ``Phrases("id")`` for
+    Bahasa Indonesia).
+    """
+    say = phrases or Phrases()
+    narrator.step(say("step.start"))
     async with staged(settings) as stage:
-        narrator.say(f"directory service on {stage.directory_url} (SQLite store, temporary)")
-        narrator.say(f"audit sink consuming splp.audit.sink in vhost {stage.settings.vhost}")
-        await _register(stage, narrator)
-        adapter, grants = await _publish(stage, narrator)
+        narrator.say(say("say.directory", url=stage.directory_url))
+        narrator.say(say("say.sink", vhost=stage.settings.vhost))
+        await _register(stage, narrator, say)
+        adapter, grants = await _publish(stage, narrator, say)
         try:
-            calls = await _walk(stage, narrator, grants)
+            calls = await _walk(stage, narrator, say, grants)
         finally:
             await adapter.stop(grace=5)
-        await _report(stage, narrator, calls)
-    narrator.say("[done] adapter, agency API, audit sink and directory stopped; vhost deleted")
+        await _report(stage, narrator, say, calls)
+    narrator.say(say("say.done"))
     return calls
 
 
-async def _register(stage: Stage, narrator: Narrator) -> None:
-    narrator.step("the administrator registers Dukcapil, Dinsos and the theme kependudukan")
+async def _register(stage: Stage, narrator: Narrator, say: Phrases) -> None:
+    narrator.step(say("step.register", theme=THEME))
     await stage.add_party("dukcapil", ["publisher"], "Dinas Kependudukan dan Pencatatan Sipil")
     await stage.add_party("dinsos", ["requester"], "Dinas Sosial")
     await stage.api("admin", "POST", "/themes", {"name": THEME, "title": "Kependudukan"})
     for party in ("dukcapil", "dinsos"):
         user = stage.settings.broker_user_prefix + party
-        narrator.say(f"party {party}: API token issued, broker user {user} made by the reconciler")
+        narrator.say(say("say.party", party=party, user=user))
 
 
-async def _publish(stage: Stage, narrator: Narrator) -> tuple[Adapter, DirectoryGrants]:
-    narrator.step("Dukcapil publishes its population register and starts its HTTP adapter")
+async def _publish(
+    stage: Stage, narrator: Narrator, say: Phrases
+) -> tuple[Adapter, DirectoryGrants]:
+    narrator.step(say("step.publish"))
     import yaml
 
     document = yaml.safe_load((HERE / "penduduk.yaml").read_text(encoding="utf-8"))
     await stage.api("dukcapil", "POST", "/services", document)
-    narrator.say(f"published {SERVICE} in theme {THEME}; REST API on {stage.agency_url}")
+    narrator.say(say("say.published", service=SERVICE, theme=THEME, url=stage.agency_url))
     config, _file_descriptor = load_http_config(HERE / "adapter.yaml")
     config.base_url = stage.agency_url
     dukcapil = stage.as_party("dukcapil")
     descriptor, grants = await from_directory(SERVICE, dukcapil)
     adapter = http_adapter(config, descriptor, dukcapil, grants=grants)
     await adapter.start()
-    narrator.say(
-        f"HTTP adapter consuming {adapter.queue}, descriptor and grants from the directory"
-    )
+    narrator.say(say("say.adapter", queue=adapter.queue))
     return adapter, grants
 
 
-async def _walk(stage: Stage, narrator: Narrator, grants: DirectoryGrants) -> int:
+async def _walk(stage: Stage, narrator: Narrator, say: Phrases, grants: DirectoryGrants) -> int:
     dinsos = stage.as_party("dinsos")
-    narrator.step("Dinsos calls before it has a grant")
-    await _refused(dinsos, narrator, "no grant yet")
+    narrator.step(say("step.before-grant"))
+    await _refused(dinsos, narrator, say, say("when.no-grant"))
 
-    narrator.step("Pasal 7: Dinsos applies, the administrator approves, Dukcapil grants")
+    narrator.step(say("step.pasal-7"))
     body = {"service": SERVICE, "operations": [OPERATION], "reason": "bansos eligibility"}
     request = await stage.api("dinsos", "POST", "/access-requests", body)
-    narrator.say(f"dinsos applied: request {request['id']} is {request['state']}")
+    narrator.say(say("say.applied", id=request["id"], state=request["state"]))
     path = f"/access-requests/{request['id']}"
     approved = await stage.api("admin", "POST", f"{path}/approve", {"reason": "Pasal 7 checked"})
-    narrator.say(f"the administrator approved: {approved['state']}")
+    narrator.say(say("say.approved", state=approved["state"]))
     granted = await stage.api(
         "dukcapil", "POST", f"{path}/grant", {"reason": "ok", "quota_per_minute": QUOTA_PER_MINUTE}
     )
-    narrator.say(f"dukcapil granted: {granted['state']}, quota {QUOTA_PER_MINUTE} calls/minute")
+    narrator.say(say("say.granted", state=granted["state"], quota=QUOTA_PER_MINUTE))
     await _adapter_knows_grant(grants, "dinsos")
 
     async with Client(dinsos, name="dinsos-app") as client:
-        narrator.step("Dinsos makes real calls through the bus")
-        calls = await _real_calls(client, narrator)
-        narrator.step(f"Dinsos sends {FLOOD} calls at once: the adapter enforces the quota")
-        calls += await _flood(client, narrator)
+        narrator.step(say("step.calls"))
+        calls = await _real_calls(client, narrator, say)
+        narrator.step(say("step.flood", flood=FLOOD))
+        calls += await _flood(client, narrator, say)
 
-    narrator.step("the administrator revokes the grant")
+    narrator.step(say("step.revoke"))
     await stage.api("admin", "POST", f"{path}/revoke", {"reason": "end of the bansos programme"})
-    narrator.say("revoked: the reconciler withdrew the broker permission and closed the connection")
-    await _refused(dinsos, narrator, "after the revocation")
+    narrator.say(say("say.revoked"))
+    await _refused(dinsos, narrator, say, say("when.revoked"))
     return calls
 
 
-async def _real_calls(client: Client, narrator: Narrator) -> int:
+async def _real_calls(client: Client, narrator: Narrator, say: Phrases) -> int:
     """Two residents, then an unknown and a malformed NIK; returns the calls answered."""
     calls = 0
     for nik in RESIDENTS:
@@ -131,23 +137,31 @@ async def _real_calls(client: Client, narrator: Narrator) -> int:
         reply = await client.call(THEME, SERVICE, OPERATION, {"nik": nik}, timeout=10)
         calls += 1
         ms = (time.perf_counter() - started) * 1000
-        narrator.say(f"[call] {OPERATION} -> 200 in {ms:.1f} ms: {mask(reply)}")
+        narrator.say(say("say.call", operation=OPERATION, ms=ms, reply=mask(reply)))
     for label, payload in (
-        ("unknown NIK", {"nik": "1508019999999999"}),
-        ("malformed NIK", {"nik": "15-08"}),
+        ("unknown-nik", {"nik": "1508019999999999"}),
+        ("malformed-nik", {"nik": "15-08"}),
     ):
         try:
             await client.call(THEME, SERVICE, OPERATION, payload, timeout=10)
         except RemoteError as exc:
             calls += 1
-            name = type(exc).__name__
-            narrator.say(f"[error] {label}: {name} {exc.status} {exc.type}: {exc.detail}")
+            narrator.say(
+                say(
+                    "say.error",
+                    label=say(f"label.{label}"),
+                    name=type(exc).__name__,
+                    status=exc.status,
+                    type=exc.type,
+                    detail=exc.detail,
+                )
+            )
         else:
             raise DemoFailed(f"the {label} call should have failed")
     return calls
 
 
-async def _flood(client: Client, narrator: Narrator) -> int:
+async def _flood(client: Client, narrator: Narrator, say: Phrases) -> int:
     """:data:`FLOOD` calls at once, beyond the grant's quota (Pasal 8(5)b): the adapter's
     token bucket answers the excess with 429 and ``retry_after``; returns the calls."""
     nik = {"nik": next(iter(RESIDENTS))}
@@ -161,10 +175,16 @@ async def _flood(client: Client, narrator: Narrator) -> int:
         raise DemoFailed(f"the quota was not enforced as expected: {outcomes!r}")
     first = throttled[0]
     narrator.say(
-        f"[throttled] {len(throttled)} of {FLOOD} calls: TooManyRequests {first.status}, "
-        f"retry after {first.retry_after or 0:g} s ({first.detail})"
+        say(
+            "say.throttled",
+            throttled=len(throttled),
+            flood=FLOOD,
+            status=first.status,
+            retry=first.retry_after or 0,
+            detail=first.detail,
+        )
     )
-    narrator.say(f"[call] the other {FLOOD - len(throttled)} were answered within the quota")
+    narrator.say(say("say.within-quota", count=FLOOD - len(throttled)))
     return FLOOD
 
 
@@ -177,38 +197,34 @@ async def _adapter_knows_grant(grants: DirectoryGrants, requester: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _refused(settings: Settings, narrator: Narrator, when: str) -> None:
+async def _refused(settings: Settings, narrator: Narrator, say: Phrases, when: str) -> None:
     """A call that the broker must refuse (its topic permission lacks the routing key)."""
     async with Client(settings, name="dinsos-app") as client:
         try:
             await client.call(THEME, SERVICE, OPERATION, {"nik": next(iter(RESIDENTS))}, timeout=5)
         except AccessDenied as exc:
-            narrator.say(f"[refused] {when}: the broker refused the publish ({exc})")
+            reason = str(exc).partition(": ")[2] or str(exc)
+            narrator.say(say("say.refused", when=when, error=exc, reason=reason))
         else:
             raise DemoFailed(f"the call {when} should have been refused by the broker")
 
 
-async def _report(stage: Stage, narrator: Narrator, calls: int) -> None:
-    narrator.step("the audit trail, its verification, the usage and the abuse reports")
+async def _report(stage: Stage, narrator: Narrator, say: Phrases, calls: int) -> None:
+    narrator.step(say("step.report"))
     trail = await _settled_trail(stage, calls)
-    for line in trail_lines(trail, stage.settings):
+    for line in trail_lines(trail, stage.settings, say):
         narrator.say(line)
     verdict = await verify(stage.audit)
     if not verdict.ok:
         raise DemoFailed(f"audit verify: record {verdict.bad_seq}: {verdict.problem}")
-    narrator.say(
-        f"[verify] audit chain intact: {verdict.records} records, head {verdict.head_hash[:16]}"
-    )
+    narrator.say(say("say.verify", records=verdict.records, head=verdict.head_hash[:16]))
     today = datetime.now(UTC).date().isoformat()
     report = await stage.api("admin", "GET", f"/audit/reports/usage?since={today}")
-    for line in usage_lines(report):
+    for line in usage_lines(report, say):
         narrator.say(line)
     abuse = await stage.api("admin", "GET", f"/audit/reports/abuse?since={today}")
     for row in abuse["requesters"]:
-        narrator.say(
-            f"[abuse] {row['requester']}: {row['refused']} refused "
-            f"({row['throttled']} throttled, {row['denied']} denied) of {row['calls']} calls"
-        )
+        narrator.say(say("say.abuse", **row))
 
 
 async def _settled_trail(stage: Stage, calls: int) -> list[dict[str, object]]:

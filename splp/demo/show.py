@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from splp.audit.tail import line
+from splp.demo.phrases import Phrases
 from splp.settings import Settings
 
 USAGE_COLUMNS = ("calls", "errors", "error_rate", "p50_ms", "p95_ms", "denied", "throttled")
@@ -42,27 +43,39 @@ def ours(event: dict[str, Any], settings: Settings) -> bool:
     )
 
 
-def trail_lines(records: list[dict[str, Any]], settings: Settings) -> Iterator[str]:
+def trail_lines(
+    records: list[dict[str, Any]], settings: Settings, say: Phrases | None = None
+) -> Iterator[str]:
     """``[audit]`` lines, as ``splp audit tail`` prints them."""
+    say = say or Phrases()
     shown = [r for r in records if ours(r["event"], settings)]
-    yield f"[audit] {len(shown)} records of the demo in the hash-chained audit store:"
+    yield say("say.trail", count=len(shown))
     for record in shown:
         event = record["event"]
         if str(event.get("kind", "")).startswith("broker.") and event.get("user"):
             # a broker event: whom it concerns, and who did it
-            text = f"{event.get('time')} {event['kind']} user {event['user']}"
+            text = say(
+                "say.broker-event", time=event.get("time"), kind=event["kind"], user=event["user"]
+            )
             if event.get("actor") not in (None, event["user"]):
-                text += f" by {event['actor']}"
+                text += say("say.broker-actor", actor=event["actor"])
         else:
             text = line(event)
-        yield f"[audit] #{record['seq']} {text}"
+        yield say("say.record", seq=record["seq"], text=text)
 
 
-def usage_lines(report: dict[str, Any]) -> Iterator[str]:
+def usage_lines(report: dict[str, Any], say: Phrases | None = None) -> Iterator[str]:
     """``[usage]`` lines: one per service and one per requester for each day."""
-    yield f"[usage] from {report['from']} to {report['to']}"
+    say = say or Phrases()
+    yield say("say.usage-period", start=report["from"], end=report["to"])
     for by in ("service", "requester"):
         for row in report[f"by_{by}"]:
             figures = " ".join(f"{c}={row[c]}" for c in USAGE_COLUMNS)
-            grants = row["active_grants"]
-            yield f"[usage] {row['day']} {by} {row[by]}: {figures} active_grants={grants}"
+            yield say(
+                "say.usage-row",
+                day=row["day"],
+                by=say(f"usage.by-{by}"),
+                name=row[by],
+                figures=figures,
+                grants=row["active_grants"],
+            )
