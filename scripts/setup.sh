@@ -409,6 +409,16 @@ ensure_node_example() {
     cp "$dir/package-lock.json" "$stamp"
 }
 
+# The docs' shell walks (run by tests/test_docs.py) use jq and curl, as an operator does.
+ensure_shell_tools() {
+    local missing=()
+    command -v jq >/dev/null 2>&1 || missing+=(jq)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
 # --------------------------------------------------------------------------- main
 
 # One set-up at a time per checkout (demo.sh and test.sh may start together).
@@ -422,6 +432,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 ensure_venv
+ensure_shell_tools
 ensure_node_example
 ensure_rabbitmq
 ensure_postgres
