@@ -41,6 +41,7 @@ import pytest
 
 from splp.http_server import free_port
 from tests.conftest import BASE, management_endpoint
+from tests.logcapture import SECRETS
 from tests.doc_commands import (
     SHELL_LANGUAGES,
     Block,
@@ -53,6 +54,7 @@ from tests.doc_commands import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+GATEWAY_SECRET = SECRETS.add("docs-gateway-secret-of-the-regency-0123456789", "gateway secret")
 VENV_BIN = Path(sys.executable).parent
 DOCS = ROOT / "docs"
 DOCUMENTS = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted((DOCS / "id").glob("*.md"))]
@@ -76,7 +78,7 @@ EXEMPT = {
 
 # The sample service (the directory knows it, an adapter serves it) for documents whose
 # examples assume a running bus, as the README's `splp call` does after `scripts/demo.sh`.
-NEEDS_SAMPLE_SERVICE = {"README.md"}
+NEEDS_SAMPLE_SERVICE = {"README.md", "requester-guide.md"}
 
 
 def bare(line: str) -> str:
@@ -266,6 +268,9 @@ def doc_environment(tmp_path: Path) -> Iterator[DocEnvironment]:
         SPLP_BROKER_USER_PREFIX=prefix,
         SPLP_CACHE_DIR=str(tmp_path / "cache"),
         AGENCY_PORT=str(free_port()),
+        GATEWAY_PORT=str(free_port()),
+        SPLP_GATEWAY_SECRET=GATEWAY_SECRET,
+        SPLP_GRANTS_REFRESH="1",
         PYTHONUNBUFFERED="1",
     )
     environment = DocEnvironment(env, workdir)
@@ -294,6 +299,7 @@ def start_sample_service(environment: DocEnvironment) -> None:
     token = re.search(r'"token": "([^"]+)"', created)
     assert token, created
     environment.splp("service", "publish", "splp/demo/penduduk.yaml", token=token.group(1))
+    env["DUKCAPIL_TOKEN"] = token.group(1)  # the publisher's, for the grants in the walks
     agency = environment.start(
         [sys.executable, "-m", "uvicorn", "--factory", "splp.demo.agency:create_app",
          "--port", env["AGENCY_PORT"], "--log-level", "warning"],
