@@ -164,28 +164,35 @@ async def test_demo_walks_the_whole_bus_and_leaves_nothing_behind(
     assert "150801**********" in out and "1508010101900001" not in out  # NIKs are masked
     assert "[error] unknown NIK: NotFound 404" in out
     assert "[error] malformed NIK: SchemaViolation 400" in out
+    # an HTTP-only application: client credentials, a token, a call through the gateway
+    assert re.search(r"\[gateway\] POST /api/dukcapil/penduduk/v1/get-by-nik -> 200 .*Siti", out)
+    assert 'curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials' in out
     # the trail it printed: the Pasal 7 steps, the four answered calls, the broker's events
     trail = [line for line in out.splitlines() if line.strip().startswith("[audit] #")]
     kinds = [line.split()[3] for line in trail]
     steps = [k for k in kinds if k.startswith("access.")]
     assert steps == ["access.request", "access.approve", "access.grant", "access.revoke"]
     statuses = [line.split()[7] for line in trail if line.split()[3] == "response"]
-    # the quota (6 a minute) lets 2 of the 5 flooding calls through, throttles 3
+    # the quota (7 a minute) lets 2 of the 5 flooding calls through, throttles 3
     throttled = re.search(r"\[throttled\] (\d) of 5 calls: TooManyRequests 429, retry after", out)
     assert throttled is not None, out
     refused = int(throttled.group(1))
-    assert sorted(statuses) == ["200"] * (2 + 5 - refused) + ["400", "404"]
+    assert sorted(statuses) == ["200"] * (2 + 1 + 5 - refused) + ["400", "404"]
+    gateway_calls = [line for line in trail if line.split()[3] == "response" and "gateway" in line]
+    assert len(gateway_calls) == 1, trail
     assert kinds.count("throttled") == refused
     assert "broker.topic-permission-created" in kinds and "broker.user-created" in kinds
     assert re.search(r"\[verify\] audit chain intact: \d+ records", out)
     usage = re.search(r"\[usage\] \S+ service dukcapil.penduduk.v1: (.*)", out)
     assert usage is not None
-    assert "calls=9 errors=2 error_rate=0.2222" in usage.group(1)
+    assert "calls=10 errors=2 error_rate=0.2" in usage.group(1)
     assert f"throttled={refused} active_grants=1" in usage.group(1)
     assert re.search(rf"\[abuse\] \S+-dinsos: {refused} refused \({refused} throttled", out)
-    assert "demo finished: 9 calls through the bus" in out
+    assert "demo finished: 10 calls through the bus" in out
     # nothing left running or left behind: the ports are closed, the vhost and users gone
-    for port in re.findall(r"on http://127\.0\.0\.1:(\d+)", out):
+    ports = re.findall(r"(?:on|\[gateway\]) http://127\.0\.0\.1:(\d+)", out)
+    assert len(ports) >= 3, out  # the directory, the agency API and the gateway
+    for port in ports:
         with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
             sock.connect(("127.0.0.1", int(port)))
     vhost = re.search(r"vhost (splp-demo-[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
@@ -215,8 +222,8 @@ async def test_demo_narrates_in_indonesian(management: httpx.AsyncClient) -> Non
     """`splp demo --lang id`: the same walk, every step and line in Bahasa Indonesia."""
     code, out, err = await splp("demo", "--lang", "id")
     assert code == 0, err
-    steps = re.findall(r"^\[(\d)/9\] (.*)$", out, flags=re.MULTILINE)
-    assert [int(n) for n, _ in steps] == list(range(1, 10)), out
+    steps = re.findall(r"^\[(\d+)/10\] (.*)$", out, flags=re.MULTILINE)
+    assert [int(n) for n, _ in steps] == list(range(1, 11)), out
     assert [title for _, title in steps] == [
         "menjalankan layanan direktori, penyelaras broker, dan penampung audit",
         "administrator mendaftarkan Dukcapil, Dinsos, dan tema layanan kependudukan",
@@ -225,6 +232,8 @@ async def test_demo_narrates_in_indonesian(management: httpx.AsyncClient) -> Non
         "Pasal 7: Dinsos mengajukan permohonan akses, administrator menyetujui, "
         "Dukcapil memberikan akses",
         "Dinsos melakukan panggilan nyata melalui bus",
+        "aplikasi Dinsos yang hanya berbicara HTTP memperoleh token dan memanggil melalui "
+        "gerbang HTTP",
         "Dinsos mengirim 5 panggilan sekaligus: adapter menegakkan kuota",
         "administrator mencabut hak akses",
         "jejak audit, verifikasinya, laporan penggunaan, dan laporan penyalahgunaan",
@@ -238,9 +247,10 @@ async def test_demo_narrates_in_indonesian(management: httpx.AsyncClient) -> Non
     assert "[galat] format NIK salah: SchemaViolation 400" in out
     assert re.search(r"\[dibatasi\] \d dari 5 panggilan: TooManyRequests 429", out)
     assert re.search(r"\[verifikasi\] rantai audit utuh: \d+ catatan", out)
-    assert re.search(r"\[penggunaan\] \S+ layanan dukcapil.penduduk.v1: calls=9 errors=2", out)
+    assert re.search(r"\[penggunaan\] \S+ layanan dukcapil.penduduk.v1: calls=10 errors=2", out)
+    assert re.search(r"\[gerbang\] POST /api/dukcapil/penduduk/v1/get-by-nik -> 200 dalam", out)
     assert re.search(r"\[penyalahgunaan\] \S+-dinsos: \d ditolak", out)
-    assert "demo selesai: 9 panggilan melalui bus" in out
+    assert "demo selesai: 10 panggilan melalui bus" in out
     leaked = sorted(f for f in english_fragments() if f in out)
     assert not leaked, f"English narration in the Indonesian demo: {leaked}\n{out}"
     vhost = re.search(r"vhost (splp-demo-[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]

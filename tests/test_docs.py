@@ -41,7 +41,6 @@ import pytest
 
 from splp.http_server import free_port
 from tests.conftest import BASE, management_endpoint
-from tests.logcapture import SECRETS
 from tests.doc_commands import (
     SHELL_LANGUAGES,
     Block,
@@ -52,6 +51,7 @@ from tests.doc_commands import (
     normalise,
     splp_commands,
 )
+from tests.logcapture import SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_SECRET = SECRETS.add("docs-gateway-secret-of-the-regency-0123456789", "gateway secret")

@@ -32,7 +32,8 @@ log = get_logger("audit.tail")
 
 
 def line(event: dict[str, Any]) -> str:
-    """One event as one line of text: time, kind, service, operation, who, status, latency."""
+    """One event as one line of text: time, kind, service, operation, who, status, latency,
+    and ``via gateway`` for a call that came through the HTTP gateway."""
     ref = (
         f"{event.get('publisher')}.{event.get('service')}.v{event.get('major')}"
         if event.get("service")
@@ -48,6 +49,8 @@ def line(event: dict[str, Any]) -> str:
     ]
     if event.get("duration_ms") is not None:
         fields.append(f"{event['duration_ms']}ms")
+    if event.get("via"):
+        fields.append(f"via {event['via']}")
     return " ".join(str(field) for field in fields)
 
 

@@ -37,6 +37,12 @@ _EN = {
     "label.unknown-nik": "unknown NIK",
     "label.malformed-nik": "malformed NIK",
     "say.error": "[error] {label}: {name} {status} {type}: {detail}",
+    "step.gateway": (
+        "an HTTP-only application of Dinsos gets a token and calls through the HTTP gateway"
+    ),
+    "say.gateway": "[gateway] {url}: {client} registered as an application of dinsos",
+    "say.curl": "[curl] the same with curl: {command}",
+    "say.gateway-call": "[gateway] POST {path} -> {status} in {ms:.1f} ms: {reply}",
     "step.flood": "Dinsos sends {flood} calls at once: the adapter enforces the quota",
     "say.throttled": (
         "[throttled] {throttled} of {flood} calls: TooManyRequests {status}, "
@@ -101,6 +107,13 @@ _ID = {
     "label.unknown-nik": "NIK tidak terdaftar",
     "label.malformed-nik": "format NIK salah",
     "say.error": "[galat] {label}: {name} {status} {type}: {detail}",
+    "step.gateway": (
+        "aplikasi Dinsos yang hanya berbicara HTTP memperoleh token dan memanggil melalui "
+        "gerbang HTTP"
+    ),
+    "say.gateway": "[gerbang] {url}: {client} terdaftar sebagai aplikasi dinsos",
+    "say.curl": "[curl] setara dengan curl: {command}",
+    "say.gateway-call": "[gerbang] POST {path} -> {status} dalam {ms:.1f} ms: {reply}",
     "step.flood": "Dinsos mengirim {flood} panggilan sekaligus: adapter menegakkan kuota",
     "say.throttled": (
         "[dibatasi] {throttled} dari {flood} panggilan: TooManyRequests {status}, "

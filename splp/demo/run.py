@@ -6,10 +6,12 @@
 4. Dinsos calls before it has a grant: the broker itself refuses;
 5. the Pasal 7 procedure: Dinsos applies, the administrator approves, Dukcapil grants;
 6. Dinsos makes real calls (two residents, an unknown and a malformed NIK);
-7. Dinsos floods: the adapter throttles the calls beyond the grant's quota (429);
-8. the administrator revokes the grant: the call is refused again;
-9. the audit trail, its verification, the usage and the abuse reports;
-10. everything stops and is deleted (:mod:`splp.demo.stage`).
+7. an HTTP-only application of Dinsos calls through the HTTP gateway (OAuth2 client
+   credentials), printing the curl commands an OD's PHP application would mirror;
+8. Dinsos floods: the adapter throttles the calls beyond the grant's quota (429);
+9. the administrator revokes the grant: the call is refused again;
+10. the audit trail, its verification, the usage and the abuse reports;
+11. everything stops and is deleted (:mod:`splp.demo.stage`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from pydantic import SecretStr
 
 from splp.adapters import Adapter, http_adapter, load_http_config
 from splp.adapters.from_directory import from_directory
@@ -34,9 +38,9 @@ from splp.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 THEME, SERVICE, OPERATION = "kependudukan", "dukcapil.penduduk.v1", "get-by-nik"
-QUOTA_PER_MINUTE = 6  # tokens for a burst of 6, then one every 10 s
-FLOOD = 5  # calls at once after the four real ones: two fit in the quota, three do not
-STEPS = 9
+QUOTA_PER_MINUTE = 7  # tokens for a burst of 7, then one every 8.6 s
+FLOOD = 5  # after the four real calls and the gateway's: two fit in the quota, three do not
+STEPS = 10
 
 
 class Narrator(Protocol):
@@ -119,6 +123,8 @@ async def _walk(stage: Stage, narrator: Narrator, say: Phrases, grants: Director
     async with Client(dinsos, name="dinsos-app") as client:
         narrator.step(say("step.calls"))
         calls = await _real_calls(client, narrator, say)
+        narrator.step(say("step.gateway"))
+        calls += await _through_the_gateway(stage, narrator, say)
         narrator.step(say("step.flood", flood=FLOOD))
         calls += await _flood(client, narrator, say)
 
@@ -159,6 +165,54 @@ async def _real_calls(client: Client, narrator: Narrator, say: Phrases) -> int:
         else:
             raise DemoFailed(f"the {label} call should have failed")
     return calls
+
+
+async def _through_the_gateway(stage: Stage, narrator: Narrator, say: Phrases) -> int:
+    """Dinsos registers an application; it takes a token from the gateway with its client
+    credentials and calls over HTTP, on Dinsos's own grant and quota. Returns 1."""
+    import httpx
+
+    from splp.gateway import gateway_app, serving
+
+    await stage.add_party("gerbang", ["gateway"], "SPLP HTTP gateway")
+    application = await stage.api("dinsos", "POST", "/parties/dinsos/clients", {"name": "sipd"})
+    gateway = stage.settings.model_copy(update={"token": SecretStr(stage.tokens["gerbang"])})
+    path = f"/api/{SERVICE.replace('.', '/')}/{OPERATION}"
+    async with serving(gateway_app(gateway)) as url, httpx.AsyncClient(timeout=10) as http:
+        narrator.say(say("say.gateway", url=url, client=application["client_id"]))
+        narrator.say(
+            say(
+                "say.curl",
+                command=f'curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials '
+                f"{url}/oauth2/token",
+            )
+        )
+        token = await http.post(
+            f"{url}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(application["client_id"], application["client_secret"]),
+        )
+        if token.status_code != 200:
+            raise DemoFailed(f"the gateway refused the client credentials: {token.text}")
+        nik = next(iter(RESIDENTS))
+        body = mask({"nik": nik})  # the NIK masked in the output, as everywhere
+        command = (
+            'curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" '
+            f"-d '{body}' {url}{path}"
+        )
+        narrator.say(say("say.curl", command=command))
+        started = time.perf_counter()
+        reply = await http.post(
+            url + path,
+            json={"nik": nik},
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        ms = (time.perf_counter() - started) * 1000
+        if reply.status_code != 200:
+            raise DemoFailed(f"the gateway call failed: {reply.status_code} {reply.text}")
+        shown = mask(reply.json())
+        narrator.say(say("say.gateway-call", path=path, status=200, ms=ms, reply=shown))
+    return 1
 
 
 async def _flood(client: Client, narrator: Narrator, say: Phrases) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -77,7 +78,8 @@ class Stage:
             "admin", "POST", "/parties", {"name": name, "roles": roles, "title": title}
         )
         self.tokens[name] = created["token"]
-        self.passwords[name] = created["broker_password"]
+        if created.get("broker_password"):
+            self.passwords[name] = created["broker_password"]
 
     def as_party(self, party: str, **updates: Any) -> Settings:
         """The settings an agency's own application would have: its broker user and token."""
@@ -105,6 +107,9 @@ async def staged(base: Settings) -> AsyncIterator[Stage]:
                 "broker_sync_interval": 0,
                 "cache_dir": Path(folder) / "cache",
                 "grants_refresh": 0.5,
+                # the HTTP gateway's broker users and token key derive from it
+                "gateway_secret": SecretStr(secrets.token_urlsafe(32)),
+                "gateway_refresh": 0.5,
             }
         )
         events_queue = f"splp.audit.broker-events.demo-{tag}"

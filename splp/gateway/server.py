@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator
@@ -27,9 +26,7 @@ async def serving(
     try:
         site = web.TCPSite(runner, host, port, backlog=1024)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        bound = server.sockets[0].getsockname()[1]
+        bound = runner.addresses[0][1]
         yield f"http://{host}:{bound}"
     finally:
         await runner.cleanup()
