@@ -12,7 +12,6 @@ httpx-aiohttp`` to measure them; only aiohttp is a project dependency).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import statistics
 import sys

@@ -276,11 +276,11 @@ async def test_an_answer_over_the_size_limit_is_502(setup, kind: str) -> None:
     assert (await client.call("uji", "uji.http.v1", "answer", {"kind": "small"}))["text"]
 
 
-def _connections_to(port: int) -> Iterator[psutil._common.pconn]:
+def _connections_to(port: int) -> Iterator[Any]:
+    """This process's open client connections to ``port``."""
     for connection in psutil.Process().net_connections(kind="tcp"):
         if connection.raddr and connection.raddr.port == port:
-            if connection.status == psutil.CONN_ESTABLISHED:
-                yield connection
+            yield from [connection] if connection.status == psutil.CONN_ESTABLISHED else []
 
 
 async def test_connections_are_kept_alive_bounded_by_prefetch_and_closed_on_stop(
