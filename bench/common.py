@@ -31,6 +31,7 @@ PREFETCH = 64
 # bounds one replica, and the replicas scenarios measure how the broker spreads the load.
 HANDLER_WAIT = 0.005
 REPLICA_PREFETCH = 2
+SERVICES_PER_CONNECTION = 100  # services-N: adapters per shared AMQP connection (server.py)
 
 RAW_QUEUE = "bench.raw.echo"
 FASTSTREAM_QUEUE = "bench.faststream.echo"

@@ -37,6 +37,7 @@ from bench.common import (
     SERVICE_COUNTS,
     SERVICE_HTTP,
     SERVICE_PYTHON,
+    SERVICES_PER_CONNECTION,
     THEME,
     echo_descriptor,
     run,
@@ -86,13 +87,38 @@ async def wait_then_echo(payload: Any, request: Request) -> Any:
     return payload
 
 
+class SharedConnection:
+    """Stands in for an adapter's own broker connection, so that the adapters of the
+    services scenarios share one AMQP connection per ``SERVICES_PER_CONNECTION``: this
+    broker allows 1,024 file descriptors, fewer than 1,000 connections and the rest.
+    (In production each agency's adapter has its own; a broker for 1,000 of them needs a
+    higher ``ulimit -n``.) It does not reconnect: a lost broker fails the benchmark."""
+
+    def __init__(self, connection: aiormq.abc.AbstractConnection, adapter: Adapter) -> None:
+        self.connection = connection
+        self.adapter = adapter
+
+    async def start(self) -> None:
+        await self.adapter._on_ready(self.connection)
+
+    async def close(self) -> None:
+        """The adapter's channels close with the shared connection."""
+
+
 @contextlib.asynccontextmanager
 async def adapters(
-    settings: Settings, services: list[str], theme: str = THEME, *, replica: bool = False
+    settings: Settings,
+    services: list[str],
+    theme: str = THEME,
+    *,
+    replica: bool = False,
+    shared: bool = False,
 ) -> AsyncIterator[Info]:
-    """One SPLP adapter with a Python handler per service, started 50 at a time."""
+    """One SPLP adapter with a Python handler per service, started 50 at a time; with
+    ``shared``, over one connection per ``SERVICES_PER_CONNECTION`` adapters."""
     handler, prefetch = (wait_then_echo, REPLICA_PREFETCH) if replica else (echo, PREFETCH)
     started: list[Adapter] = []
+    connections: list[aiormq.abc.AbstractConnection] = []
     try:
         for first in range(0, len(services), 50):
             batch = [
@@ -105,11 +131,19 @@ async def adapters(
                 )
                 for service in services[first : first + 50]
             ]
-            started += batch
+            if shared:
+                for adapter in batch:
+                    if len(connections) * SERVICES_PER_CONNECTION <= len(started):
+                        connections.append(await aiormq.connect(settings.broker_url))
+                    adapter._connection = SharedConnection(connections[-1], adapter)  # type: ignore[assignment]
+                    started.append(adapter)
+            else:
+                started += batch
             await asyncio.gather(*(adapter.start() for adapter in batch))
         yield {}
     finally:
         await asyncio.gather(*(adapter.stop(grace=5) for adapter in started))
+        await asyncio.gather(*(connection.close() for connection in connections))
 
 
 def splp_server(settings: Settings) -> contextlib.AbstractAsyncContextManager[Info]:
@@ -197,7 +231,9 @@ async def faststream_server(settings: Settings) -> AsyncIterator[Info]:
 
 def _scale(scenario: str) -> Callable[[Settings], contextlib.AbstractAsyncContextManager[Info]]:
     replica = scenario.startswith("replicas-")
-    return lambda settings: adapters(settings, scale_services(scenario), replica=replica)
+    return lambda settings: adapters(
+        settings, scale_services(scenario), replica=replica, shared=not replica
+    )
 
 
 SERVERS: dict[str, Callable[[Settings], contextlib.AbstractAsyncContextManager[Info]]] = {
