@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from typing import Any, Protocol
 
 import aio_pika
-import httpx
+import aiohttp
 import orjson
 
 from bench.common import (
+    AUDIT_THEME,
     FASTSTREAM_QUEUE,
     HTTP_PATH,
     OPERATION,
     PREFETCH,
     PUBLISHER,
     RAW_QUEUE,
+    SERVICE_AUDIT,
     SERVICE_HTTP,
     SERVICE_PYTHON,
     THEME,
+    scale_services,
 )
 from splp.bus import Client
 from splp.settings import Settings
@@ -80,41 +84,48 @@ class RawCaller:
 
 
 class SplpCaller:
-    """``splp.bus.Client.call`` to an echo service (Python handler or HTTP adapter)."""
+    """``splp.bus.Client.call`` to echo services, in turn (one service: always that one)."""
 
-    def __init__(self, settings: Settings, service: str) -> None:
+    def __init__(self, settings: Settings, services: list[str], theme: str = THEME) -> None:
         self.client = Client(settings, name="bench-requester")
-        self.service = f"{PUBLISHER}.{service}.v1"
+        self.theme = theme
+        self.services = itertools.cycle([f"{PUBLISHER}.{service}.v1" for service in services])
 
     async def start(self) -> None:
         await self.client.connect()
 
     async def call(self, payload: dict[str, Any]) -> Any:
-        return await self.client.call(THEME, self.service, OPERATION, payload, timeout=TIMEOUT)
+        service = next(self.services)
+        return await self.client.call(self.theme, service, OPERATION, payload, timeout=TIMEOUT)
 
     async def close(self) -> None:
         await self.client.close()
 
 
 class HttpCaller:
-    """A direct HTTP call to the agency stub, with as many keep-alive connections as workers."""
+    """A direct HTTP call to the agency stub with aiohttp, the HTTP adapter's client, and as
+    many keep-alive connections as workers."""
 
     def __init__(self, base_url: str) -> None:
-        limits = httpx.Limits(max_connections=PREFETCH, max_keepalive_connections=PREFETCH)
-        self.client = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=TIMEOUT)
+        self.url = base_url + HTTP_PATH
+        self.session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> None:
-        pass
+    async def start(self) -> None:  # aiohttp wants a running loop
+        connector = aiohttp.TCPConnector(limit=PREFETCH)
+        timeout = aiohttp.ClientTimeout(total=TIMEOUT)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
 
     async def call(self, payload: dict[str, Any]) -> Any:
-        response = await self.client.post(
-            HTTP_PATH, content=orjson.dumps(payload), headers={"content-type": "application/json"}
-        )
-        response.raise_for_status()
-        return orjson.loads(response.content)
+        assert self.session is not None
+        async with self.session.post(
+            self.url, data=orjson.dumps(payload), headers={"content-type": "application/json"}
+        ) as response:
+            response.raise_for_status()
+            return orjson.loads(await response.read())
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self.session is not None:
+            await self.session.close()
 
 
 class FastStreamCaller:
@@ -141,9 +152,13 @@ def make_caller(scenario: str, settings: Settings, info: dict[str, Any]) -> Call
     if scenario == "aio-pika":
         return RawCaller(settings)
     if scenario == "splp":
-        return SplpCaller(settings, SERVICE_PYTHON)
+        return SplpCaller(settings, [SERVICE_PYTHON])
+    if scenario == "splp-audit":
+        return SplpCaller(settings, [SERVICE_AUDIT], AUDIT_THEME)
     if scenario == "splp-http":
-        return SplpCaller(settings, SERVICE_HTTP)
+        return SplpCaller(settings, [SERVICE_HTTP])
+    if scenario.startswith(("services-", "replicas-")):
+        return SplpCaller(settings, scale_services(scenario))
     if scenario == "http":
         return HttpCaller(info["url"])
     if scenario == "faststream":

@@ -35,16 +35,25 @@ def find_broker(port: int) -> psutil.Process | None:
     return None
 
 
+def _sum(values: list[float | None]) -> float | None:
+    return None if not values or None in values else sum(v for v in values if v is not None)
+
+
 class CpuMeter:
-    def __init__(self, server_pid: int | None, broker: psutil.Process | None) -> None:
+    """The CPU of the client, of all the scenario's server processes together, and of the broker."""
+
+    def __init__(self, server_pids: list[int], broker: psutil.Process | None) -> None:
         self.processes = {
-            "client": psutil.Process(),
-            "server": psutil.Process(server_pid) if server_pid else None,
-            "broker": broker,
+            "client": [psutil.Process()],
+            "server": [psutil.Process(pid) for pid in server_pids],
+            "broker": [broker] if broker else [],
         }
 
     def snapshot(self) -> dict[str, float | None]:
-        return {role: _cpu(process) for role, process in self.processes.items()}
+        return {
+            role: _sum([_cpu(process) for process in processes])
+            for role, processes in self.processes.items()
+        }
 
     @staticmethod
     def per_call_us(

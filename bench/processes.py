@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-READY_TIMEOUT = 60.0
+READY_TIMEOUT = 300.0  # 1,000 adapters take a while to declare and start
 STOP_TIMEOUT = 15.0
 
 

@@ -1,8 +1,10 @@
-"""RPC benchmark: raw aio-pika, SPLP (Python handler and HTTP adapter), direct HTTP, FastStream.
+"""RPC benchmark: raw aio-pika, SPLP (Python handler, with the audit sink, HTTP adapter,
+services at scale, replicas), direct HTTP, FastStream.
 
 Run from the repository root::
 
     .venv/bin/python -m bench.rpc [--calls N] [--rounds R] [--only splp,aio-pika] [--json FILE]
+    .venv/bin/python -m bench.rpc --all      # also services-1000 (1,000 adapters)
 
 Everything runs in one throw-away vhost on one broker. Each scenario's server side (echo
 consumer, adapter, HTTP stub) runs in its own process, so the client and the server each
@@ -27,7 +29,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as ``python bench/rpc.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BASELINE, SCENARIOS, run
+from bench.common import BASELINE, DEFAULT_SCENARIOS, SCENARIOS, run
 from bench.report import add_ratios, table, targets
 from bench.session import (
     Options,
@@ -40,7 +42,7 @@ from bench.session import (
 from bench.vhost import throwaway_vhost
 from splp.settings import Settings
 
-PACKAGES = ("splp", "aio-pika", "aiormq", "faststream", "httpx", "uvicorn", "uvloop")
+PACKAGES = ("splp", "aio-pika", "aiormq", "faststream", "aiohttp", "uvicorn", "uvloop")
 
 
 def metadata(options: Options) -> dict[str, Any]:
@@ -97,8 +99,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
     parser.add_argument("--rounds", type=int, default=3, help="rounds, interleaving scenarios")
     parser.add_argument("--warmup", type=int, default=300, help="calls per mode before timing")
     parser.add_argument("--concurrency", type=int, default=64, help="calls in flight")
-    parser.add_argument("--only", type=scenarios, default=list(SCENARIOS),
-                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--only", type=scenarios, default=list(DEFAULT_SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} "
+                        "(default: all but services-1000)")
+    parser.add_argument("--all", action="store_true", help="every scenario")
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
                         help="use uvloop in every process (default: on)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
@@ -109,6 +113,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
     args = parser.parse_args(argv)
     if min(args.calls, args.rounds, args.concurrency) < 1 or args.warmup < 0:
         parser.error("--calls, --rounds and --concurrency must be positive")
+    if args.all:
+        args.only = list(SCENARIOS)
     if BASELINE not in args.only:
         log(f"note: without {BASELINE} there are no ratios")
     if args.profile:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.callers import Caller, make_caller
+from bench.common import scaled
 from bench.cpu import CpuMeter, find_broker
 from bench.measure import Result, concurrent, sequential
 from bench.processes import ServerProcess
@@ -36,32 +37,45 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def server_processes(scenario: str) -> list[str]:
+    """The server processes of ``scenario``: its own, and the audit sink or more replicas."""
+    if scenario == "splp-audit":
+        return [scenario, "audit-sink"]
+    if scenario.startswith("replicas-"):
+        return [scenario] * scaled(scenario)
+    return [scenario]
+
+
 async def start_servers(
     options: Options, vhost: str, stack: contextlib.AsyncExitStack
-) -> dict[str, ServerProcess]:
-    """One server process per scenario, each stopped when ``stack`` closes."""
-    servers: dict[str, ServerProcess] = {}
+) -> dict[str, list[ServerProcess]]:
+    """The server processes of each scenario, each stopped when ``stack`` closes."""
+    servers: dict[str, list[ServerProcess]] = {}
     for scenario in options.scenarios:
-        args = ["--amqp-url", options.amqp_url, "--vhost", vhost]
-        args.append("--uvloop" if options.uvloop else "--no-uvloop")
-        if options.profile:
-            args += ["--profile", str(options.profile / f"server-{scenario}.prof")]
-        server = ServerProcess(scenario, args)
-        stack.push_async_callback(server.stop)
-        servers[scenario] = server
+        servers[scenario] = []
+        for number, name in enumerate(server_processes(scenario)):
+            args = ["--amqp-url", options.amqp_url, "--vhost", vhost]
+            args.append("--uvloop" if options.uvloop else "--no-uvloop")
+            if options.profile:
+                args += ["--profile", str(options.profile / f"server-{name}-{number}.prof")]
+            server = ServerProcess(name, args)
+            stack.push_async_callback(server.stop)
+            servers[scenario].append(server)
     async with asyncio.TaskGroup() as group:
-        for server in servers.values():
-            group.create_task(server.start())
-    log("servers ready: " + ", ".join(f"{s} (pid {p.pid})" for s, p in servers.items()))
+        for processes in servers.values():
+            for server in processes:
+                group.create_task(server.start())
+    log("servers ready: " + ", ".join(
+        f"{s} (pid {', '.join(str(p.pid) for p in ps)})" for s, ps in servers.items()))
     return servers
 
 
 async def start_callers(
-    servers: dict[str, ServerProcess], settings: Settings, stack: contextlib.AsyncExitStack
+    servers: dict[str, list[ServerProcess]], settings: Settings, stack: contextlib.AsyncExitStack
 ) -> dict[str, Caller]:
     callers: dict[str, Caller] = {}
-    for scenario, server in servers.items():
-        caller = make_caller(scenario, settings, server.info)
+    for scenario, processes in servers.items():
+        caller = make_caller(scenario, settings, processes[0].info)
         await caller.start()
         stack.push_async_callback(caller.close)
         callers[scenario] = caller
@@ -69,7 +83,7 @@ async def start_callers(
 
 
 async def measure(
-    options: Options, callers: dict[str, Caller], servers: dict[str, ServerProcess]
+    options: Options, callers: dict[str, Caller], servers: dict[str, list[ServerProcess]]
 ) -> list[Result]:
     """Warm every scenario up, then time each one per round, both modes back to back."""
     for scenario, caller in callers.items():
@@ -79,7 +93,10 @@ async def measure(
     results = {(s, m): Result(s, m) for s in callers for m in ("sequential", "concurrent")}
     order = list(callers)
     broker = find_broker(urlsplit(options.amqp_url).port or 5672)
-    meters = {scenario: CpuMeter(servers[scenario].pid, broker) for scenario in order}
+    meters = {
+        scenario: CpuMeter([p.pid for p in servers[scenario] if p.pid], broker)
+        for scenario in order
+    }
     profiler = cProfile.Profile() if options.profile else None
     for number in range(options.rounds):
         shift = number % len(order)  # rotate, so that no scenario always runs first
@@ -106,11 +123,15 @@ async def measure(
 
 
 async def while_servers_live(
-    work: Coroutine[Any, Any, list[Result]], servers: dict[str, ServerProcess]
+    work: Coroutine[Any, Any, list[Result]], servers: dict[str, list[ServerProcess]]
 ) -> list[Result]:
     """Run ``work``, but fail at once if a server dies (a call to it would never return)."""
     task = asyncio.ensure_future(work)
-    exits = {asyncio.ensure_future(server.exited()): server for server in servers.values()}
+    exits = {
+        asyncio.ensure_future(server.exited()): server
+        for processes in servers.values()
+        for server in processes
+    }
     try:
         done, _ = await asyncio.wait({task, *exits}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from splp.adapters import http_adapter, load_http_config
 from splp.bus import Client
@@ -37,6 +38,7 @@ operations:
   create: {request: {type: object}, response: {type: object}}
   status: {request: {type: object, required: [code]}, response: {type: object}}
   slow: {request: {type: object}, response: {type: object}}
+  answer: {request: {type: object}, response: {type: object}}
 """
 
 CONFIG = """
@@ -50,6 +52,8 @@ operations:
   create: {{method: POST, path: /things, headers: {{X-Extra: "yes"}}}}
   status: {{method: GET, path: "/status/{{code}}", status: {{409: 404}}}}
   slow: {{method: GET, path: /slow, timeout: 0.3}}
+  answer: {{method: GET, path: "/answer/{{kind}}"}}
+max_response_bytes: 1000
 """
 
 
@@ -66,6 +70,7 @@ def agency() -> tuple[FastAPI, list[dict[str, Any]]]:
             "query": dict(request.query_params),
             "headers": dict(request.headers),
             "body": body.decode(),
+            "client_port": request.client.port if request.client else None,
         }
         seen.append(entry)
         return entry
@@ -92,6 +97,24 @@ def agency() -> tuple[FastAPI, list[dict[str, Any]]]:
     async def slow(request: Request) -> Any:
         await asyncio.sleep(2)
         return {}
+
+    @app.get("/answer/{kind}")
+    async def answer(request: Request, kind: str) -> Any:
+        await record(request)
+        if kind == "redirect":
+            return RedirectResponse("/things/elsewhere/1", status_code=302)
+        if kind == "large":  # announced by its Content-Length
+            return JSONResponse({"text": "x" * 1000})
+        if kind == "large-chunked":  # no Content-Length: only reading tells
+
+            async def chunks() -> AsyncIterator[bytes]:
+                yield b'{"text": "'
+                for _ in range(10):
+                    yield b"x" * 100
+                yield b'"}'
+
+            return StreamingResponse(chunks(), media_type="application/json")
+        return {"text": "x" * 900}
 
     return app, seen
 
@@ -220,6 +243,67 @@ def test_bad_configs_are_refused_with_one_clear_line(
     (tmp_path / "adapter.yaml").write_text(text.replace(*change))
     with pytest.raises(ConfigurationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_http_config(tmp_path / "adapter.yaml")
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+async def test_a_dot_segment_cannot_reach_another_path(setup, value: str) -> None:
+    client, seen = setup
+    before = len(seen)
+    with pytest.raises(BadRequest, match="cannot be"):
+        await client.call("uji", "uji.http.v1", "lookup", {"kind": value, "id": 7})
+    assert len(seen) == before  # nothing reached the agency
+    # dots inside a value are data, sent as written, not resolved
+    reply = await client.call("uji", "uji.http.v1", "lookup", {"kind": "..a", "id": "..."})
+    assert reply["raw_path"] == "/things/..a/..."
+    reply = await client.call("uji", "uji.http.v1", "lookup", {"kind": "a", "id": "../x"})
+    assert reply["raw_path"] == "/things/a/..%2Fx"
+
+
+async def test_a_redirect_is_not_followed(setup) -> None:
+    client, seen = setup
+    with pytest.raises(UpstreamError, match="answered 302"):
+        await client.call("uji", "uji.http.v1", "answer", {"kind": "redirect"})
+    assert not any(entry["path"] == "/things/elsewhere/1" for entry in seen)
+
+
+@pytest.mark.parametrize("kind", ["large", "large-chunked"])
+async def test_an_answer_over_the_size_limit_is_502(setup, kind: str) -> None:
+    client, _ = setup
+    assert (await client.call("uji", "uji.http.v1", "answer", {"kind": "small"}))["text"]
+    with pytest.raises(UpstreamError, match="more than 1000 bytes"):
+        await client.call("uji", "uji.http.v1", "answer", {"kind": kind})
+    # the adapter goes on serving
+    assert (await client.call("uji", "uji.http.v1", "answer", {"kind": "small"}))["text"]
+
+
+def _connections_to(port: int) -> Iterator[Any]:
+    """This process's open client connections to ``port``."""
+    for connection in psutil.Process().net_connections(kind="tcp"):
+        if connection.raddr and connection.raddr.port == port:
+            yield from [connection] if connection.status == psutil.CONN_ESTABLISHED else []
+
+
+async def test_connections_are_kept_alive_bounded_by_prefetch_and_closed_on_stop(
+    broker: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPLP_TEST_AGENCY_TOKEN", "agency-secret")
+    app, seen = agency()
+    async with serve_app(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        (tmp_path / "uji-http.yaml").write_text(DESCRIPTOR)
+        (tmp_path / "adapter.yaml").write_text(CONFIG.format(base_url=url) + "prefetch: 3\n")
+        config, descriptor = load_http_config(tmp_path / "adapter.yaml")
+        adapter = http_adapter(config, descriptor, broker, declare_topology=True)
+        async with adapter, Client(broker) as client:
+            calls = [
+                client.call("uji", "uji.http.v1", "lookup", {"kind": "k", "id": n})
+                for n in range(30)
+            ]
+            await asyncio.gather(*calls)
+            ports = {entry["client_port"] for entry in seen}
+            assert 1 <= len(ports) <= 3  # 30 calls over at most prefetch connections
+            assert 1 <= len(list(_connections_to(port))) <= 3  # still open between calls
+        assert list(_connections_to(port)) == []  # closed when the adapter stopped
 
 
 def test_unset_environment_variable_is_refused(

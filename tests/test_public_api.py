@@ -65,3 +65,21 @@ def test_the_bus_loads_its_parts_when_first_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_python_adapter_does_not_load_the_agency_http_client() -> None:
+    """``splp.adapters`` imports the HTTP adapter (and aiohttp) only when it is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from splp.adapters import Adapter, Service, HttpAdapterConfig\n"
+        "print('aiohttp' in sys.modules)\n"
+        "from splp.adapters import http_adapter\n"
+        "print('aiohttp' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
 import yaml
@@ -25,6 +24,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.header import ContentHeader
 
 from splp.adapters import Adapter, HttpAdapterConfig, Problem, Request
+from splp.adapters.agency_client import AgencyClient
 from splp.adapters.http import HttpOperationHandler
 from splp.adapters.http_config import HttpOperation
 from splp.bus.audit_events import audit_event, audit_routing_key
@@ -37,6 +37,7 @@ from splp.errors import (
     SchemaViolation,
     TooManyRequests,
 )
+from splp.http_server import serve_app
 from splp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,27 +368,33 @@ def jsonschema_rs_validator(schema: dict[str, Any]) -> Any:
 async def test_problems_of_the_http_adapter_validate(
     upstream: int, headers: dict[str, str], status: int
 ) -> None:
-    def agency(request: httpx.Request) -> httpx.Response:
-        assert request.headers["Idempotency-Key"] == "m-1"
-        body = (
-            b'{"detail": "no resident"}' if "problem" in headers.get("content-type", "") else b"{}"
-        )
-        return httpx.Response(upstream, headers=headers, content=body)
+    keys: list[str] = []
+    body = b'{"detail": "no resident"}' if "problem" in headers.get("content-type", "") else b"{}"
 
-    config = HttpAdapterConfig(
-        descriptor=DEMO_DESCRIPTOR,
-        base_url="http://agency.test",
-        operations={"get-by-nik": HttpOperation(path="/residents/{nik}")},
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(agency), base_url="http://agency.test"
-    ) as client:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The agency: answers ``upstream`` with ``headers`` (a plain ASGI app)."""
+        keys.extend(v.decode() for k, v in scope["headers"] if k == b"idempotency-key")
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": upstream, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    async with serve_app(app) as url:
+        config = HttpAdapterConfig(
+            descriptor=DEMO_DESCRIPTOR,
+            base_url=url,
+            operations={"get-by-nik": HttpOperation(path="/residents/{nik}")},
+        )
+        client = AgencyClient(url, ca_file=None, connections=1, max_response_bytes=1 << 20)
         handler = HttpOperationHandler(
             "get-by-nik", config.operations["get-by-nik"], config, client
         )
         request = Request("m-1", "c-1", "amq.rabbitmq.reply-to.x", "dinsos", "get-by-nik", None)
-        with pytest.raises(Problem) as caught:
-            await handler({"nik": NIK}, request)
+        try:
+            with pytest.raises(Problem) as caught:
+                await handler({"nik": NIK}, request)
+        finally:
+            await client.aclose()
+    assert keys == ["m-1"], caught.value.body
     assert caught.value.status == status
     assert errors_of("problem", caught.value.body) == []
     if status == 429:

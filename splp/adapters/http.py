@@ -19,19 +19,22 @@ agency answers         splp-status
 anything else          502 (its detail is not passed on)
 =====================  ==============================================
 
-An operation's ``status`` map overrides a row.
+An operation's ``status`` map overrides a row. An answer larger than
+``max_response_bytes`` (default: ``SPLP_MAX_BODY_BYTES``) is a 502; redirects are not
+followed (a 3xx is a 502 too). A path field of ``.`` or ``..`` is refused (400): it
+would name another resource.
 """
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 
+from splp.adapters.agency_client import AgencyClient, AgencyResponse, ResponseTooLarge
 from splp.adapters.from_directory import from_directory
 from splp.adapters.http_config import (
     HttpAdapterConfig,
@@ -42,7 +45,7 @@ from splp.adapters.http_config import (
 )
 from splp.adapters.runtime import Adapter, Handler
 from splp.bus.descriptor import ServiceDescriptor
-from splp.bus.wire import Problem, Request
+from splp.bus.wire import Problem, Request, dumps, loads
 from splp.errors import (
     BadRequest,
     NotFound,
@@ -54,9 +57,12 @@ from splp.errors import (
 )
 from splp.log import get_logger
 from splp.settings import Settings
-from splp.tls import verifying_context
 
 log = get_logger("adapter.http")
+
+# characters of a template's own text that stay as written (its {fields} are filled later)
+_TEMPLATE_SAFE = "/{}%:@!$&'()*+,;=~-._"
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 DEFAULT_STATUS_MAP: Mapping[int, int] = {
     400: 400,
@@ -91,7 +97,7 @@ class HttpOperationHandler:
     """The handler of one operation: builds the HTTP request and maps the answer."""
 
     def __init__(
-        self, name: str, op: HttpOperation, config: HttpAdapterConfig, client: httpx.AsyncClient
+        self, name: str, op: HttpOperation, config: HttpAdapterConfig, client: AgencyClient
     ) -> None:
         self.name = name
         self.op = op
@@ -99,13 +105,12 @@ class HttpOperationHandler:
         self.timeout = op.timeout or config.timeout
         self.headers = {k: expand_env(v) for k, v in {**config.headers, **op.headers}.items()}
         self.path_fields = set(op.path_fields)
+        self.template = quote(op.path, safe=_TEMPLATE_SAFE)
 
     async def __call__(self, payload: Any, request: Request) -> Any:
         fields = payload if isinstance(payload, dict) else {}
         try:
-            path = self.op.path.format_map(
-                {f: quote(_scalar(fields, f), safe="") for f in self.path_fields}
-            )
+            path = self.template.format_map({f: _segment(fields, f) for f in self.path_fields})
         except KeyError as exc:
             raise Problem.bad_request(f"field {exc.args[0]} is needed for the path") from None
         query = {f: _scalar(fields, f) for f in self.op.query if f in fields}
@@ -119,37 +124,45 @@ class HttpOperationHandler:
             headers["SPLP-Via"] = request.via
         if request.traceparent:
             headers["traceparent"] = request.traceparent
+        body = None
+        if self.op.sends_body:
+            body = dumps(rest if isinstance(payload, dict) else payload)
+            headers["Content-Type"] = "application/json"
         timeout = self.timeout
         remaining = request.remaining()
         if remaining is not None:
             timeout = max(0.001, min(timeout, remaining))
         try:
-            response = await self.client.request(
+            response = await self.client.send(
                 self.op.method,
-                path,
-                params=query,
-                json=(rest if isinstance(payload, dict) else payload)
-                if self.op.sends_body
-                else None,
+                self.client.url(path),
+                query=query,
+                body=body,
                 headers=headers,
                 timeout=timeout,
             )
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise Problem.of(
                 UpstreamTimeout, f"the agency API did not answer within {timeout:g} s"
             ) from None
-        except httpx.HTTPError as exc:
+        except ResponseTooLarge:
+            limit = self.client.max_response_bytes
+            log.warning("%s: agency answer over %d bytes", self.name, limit)
+            raise Problem.of(
+                UpstreamError, f"the agency API answered with more than {limit} bytes"
+            ) from None
+        except aiohttp.ClientError as exc:
             log.warning("%s: agency API unreachable: %s", self.name, type(exc).__name__)
             raise Problem.of(UpstreamError, "the agency API is unreachable") from None
         return self._result(response)
 
-    def _result(self, response: httpx.Response) -> Any:
-        status = reply_status(response.status_code, self.op.status)
+    def _result(self, response: AgencyResponse) -> Any:
+        status = reply_status(response.status, self.op.status)
         if status == 200:
-            if not response.content:
+            if not response.body:
                 return None
             try:
-                return response.json()
+                return loads(response.body)
             except ValueError:
                 raise Problem.of(
                     UpstreamError, "the agency API answered with a body that is not JSON"
@@ -159,7 +172,7 @@ class HttpOperationHandler:
         retry_after = response.headers.get("retry-after", "")
         if status == 429 and retry_after.isdigit():
             extra["retry_after"] = int(retry_after)
-        detail = f"the agency API answered {response.status_code}"
+        detail = f"the agency API answered {response.status}"
         if status in (400, 404) and response.headers.get("content-type", "").startswith(
             "application/problem+json"
         ):
@@ -169,6 +182,14 @@ class HttpOperationHandler:
         raise Problem.of(error, detail, status=status, **extra)
 
 
+def _segment(fields: Mapping[str, Any], name: str) -> str:
+    """A field as one percent-encoded path segment; never ``.`` or ``..``."""
+    value = _scalar(fields, name)
+    if value in _DOT_SEGMENTS:
+        raise Problem.bad_request(f"field {name} cannot be {value!r} in the URL")
+    return quote(value, safe="")
+
+
 def _scalar(fields: Mapping[str, Any], name: str) -> str:
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -176,21 +197,13 @@ def _scalar(fields: Mapping[str, Any], name: str) -> str:
     return str(value)
 
 
-def _problem_detail(response: httpx.Response) -> str | None:
+def _problem_detail(response: AgencyResponse) -> str | None:
     try:
-        body = response.json()
+        body = loads(response.body)
     except ValueError:
         return None
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail[:500] if isinstance(detail, str) else None
-
-
-def agency_verify(config: HttpAdapterConfig) -> ssl.SSLContext | bool:
-    """How the agency API's certificate is checked: against ``ca_file`` when given, else
-    against httpx's own bundle. Never off."""
-    if config.ca_file is None:
-        return True
-    return verifying_context(config.ca_file, "ca_file")
 
 
 def http_adapter(
@@ -200,12 +213,12 @@ def http_adapter(
     **options: Any,
 ) -> Adapter:
     """An :class:`Adapter` whose handlers call the agency API (its client closes with it)."""
-    client = httpx.AsyncClient(
-        base_url=config.base_url,
-        verify=agency_verify(config),
-        limits=httpx.Limits(
-            max_connections=config.prefetch, max_keepalive_connections=config.prefetch
-        ),
+    settings = settings or Settings()
+    client = AgencyClient(
+        config.base_url,
+        ca_file=config.ca_file,
+        connections=config.prefetch,
+        max_response_bytes=config.max_response_bytes or settings.max_body_bytes,
     )
     handlers: dict[str, Handler] = {
         name: HttpOperationHandler(name, op, config, client)

@@ -6,7 +6,8 @@
     descriptor: penduduk.yaml          # a local descriptor file (no grant checks: development)
     base_url: http://127.0.0.1:8081    # the agency's own REST API
     timeout: 5                         # seconds, per call to the agency API
-    prefetch: 64                       # requests handled at once
+    prefetch: 64                       # requests handled at once (and connections to the API)
+    max_response_bytes: 1048576        # larger answers are a 502; default SPLP_MAX_BODY_BYTES
     headers:                           # sent on every call; ${VAR} reads the environment
       Authorization: Bearer ${DUKCAPIL_API_TOKEN}
     operations:
@@ -103,6 +104,12 @@ class HttpAdapterConfig(BaseModel):
     )
     timeout: float = Field(default=10.0, gt=0, le=300)
     prefetch: int = Field(default=64, ge=1, le=10_000)
+    max_response_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="the largest agency answer passed on (larger: 502); "
+        "default SPLP_MAX_BODY_BYTES",
+    )
     headers: dict[str, str] = {}
     operations: dict[str, HttpOperation]
 
