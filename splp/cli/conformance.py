@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -79,6 +80,31 @@ def call(
 
     settings = settings_from(amqp_url=amqp_url, management_url=management_url)
     _report(run(check_caller(command, settings)), as_json)
+
+
+@conformance_app.command(epilog="Example:\n\n  splp conformance bus --json")
+def bus(
+    seconds: Annotated[
+        float | None, typer.Option(help="Delete the bus after this long (default: on Ctrl-C).")
+    ] = None,
+    amqp_url: AmqpUrl = None,
+    management_url: ManagementUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set up a throw-away vhost with the topology of §4 and a publisher and a requester
+    user with the reconciler's permissions; print their URLs; delete it all on Ctrl-C."""
+    from splp.conformance.testbus import hold
+
+    def show(urls: dict[str, str]) -> None:
+        if as_json:
+            print_json(urls)
+        else:
+            for name, value in urls.items():
+                typer.echo(f"{name}: {value}")
+        sys.stdout.flush()
+
+    settings = settings_from(amqp_url=amqp_url, management_url=management_url)
+    run(hold(settings, seconds, show))
 
 
 def _report(checklist: Checklist, as_json: bool) -> None:

@@ -21,7 +21,7 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 
 from splp.bus.names import AUDIT_EXCHANGE, DEAD_LETTER_EXCHANGE, DIRECT_REPLY_TO
 from splp.conformance.checklist import Failed
-from splp.conformance.testbus import EXCHANGE, OPERATION, QUEUE, ROUTING_KEY
+from splp.conformance.testbus import EXCHANGE, OPERATION, QUEUE, ROUTING_KEY, SERVICE
 
 WAIT = 5.0
 
@@ -95,7 +95,7 @@ class Probe:
         watch = await self.connection.channel()
         self.audit = await tap(watch, AUDIT_EXCHANGE, "#")
         self.dead = await tap(watch, DEAD_LETTER_EXCHANGE, "#")
-        self.requests = await tap(watch, EXCHANGE, "#")
+        self.requests = await tap(watch, EXCHANGE, f"{SERVICE}.*")  # "#" would route anything
         self.watch = watch
         self.channel = await self.connection.channel(publisher_confirms=True)
         self.replies = Inbox()

@@ -10,9 +10,12 @@ of ``SPLP_AMQP_URL`` and ``SPLP_MANAGEMENT_URL``. Everything is deleted on exit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import secrets
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -136,3 +139,29 @@ class TestBus:
             json={"exchange": exchange, "write": pattern, "read": "^$"},
         )
         return Party(user, self.url_of(user, password))
+
+
+async def hold(
+    settings: Settings, seconds: float | None, show: Callable[[dict[str, str]], None]
+) -> None:
+    """Set up a :class:`TestBus`, ``show`` its URLs, and keep it until SIGINT or SIGTERM
+    (or ``seconds``), then delete it: a bus to try a client on by hand (§4)."""
+    async with TestBus(settings, max_body_bytes=settings.max_body_bytes) as bus:
+        show(
+            {
+                "vhost": bus.vhost,
+                "publisher_url": bus.publisher.url,
+                "requester_url": bus.requester.url,
+                "max_body_bytes": str(bus.max_body_bytes),
+            }
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
