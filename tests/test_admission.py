@@ -85,6 +85,21 @@ def test_without_a_protocol_header_version_1_is_assumed() -> None:
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [
+        {HEADER_PROTOCOL: 1.0, HEADER_DEADLINE: (NOW + 5) * 1000},
+        {HEADER_PROTOCOL: 1, HEADER_DEADLINE: int((NOW + 5) * 1000)},
+    ],
+    ids=["whole-floats", "integers"],
+)
+def test_a_whole_number_in_a_floating_point_field_reads_as_the_integer(
+    headers: dict[str, Any],
+) -> None:
+    """JavaScript's AMQP clients cannot tell 1 from 1.0: both read the same (§5.2)."""
+    assert isinstance(admit(replace(GOOD, headers=headers), rules(), NOW), Admitted)
+
+
+@pytest.mark.parametrize(
     ("change", "reason"),
     [
         ({"deadline": NOW - 0.001}, "expired"),
@@ -151,7 +166,8 @@ def test_no_deadline_never_expires() -> None:
         ({"body": b'{"id": "seven"}'}, 400, "does not match the schema of echo"),
         # issue 20, point 2: the header types are pinned; nothing is silently ignored
         ({"headers": {HEADER_PROTOCOL: True}}, 400, "splp-protocol True is not supported"),
-        ({"headers": {HEADER_PROTOCOL: 1.0}}, 400, "splp-protocol 1.0 is not supported"),
+        ({"headers": {HEADER_PROTOCOL: 1.5}}, 400, "splp-protocol 1.5 is not supported"),
+        ({"headers": {HEADER_PROTOCOL: "1"}}, 400, "sent as an AMQP integer"),
         ({"headers": {HEADER_DEADLINE: str(int(NOW * 1000))}}, 400, "not a string field"),
         ({"headers": {HEADER_DEADLINE: b"1700000005000"}}, 400, "not a string field"),
         ({"headers": {HEADER_DEADLINE: NOW * 1000 + 5.5}}, 400, "not a floating-point field"),

@@ -85,8 +85,16 @@ def _has_duplicate_names(data: bytes) -> bool:
 
 
 def is_integer(value: object) -> bool:
-    """Whether a header value is an AMQP integer field (of any width), not a boolean."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """Whether a header value reads as an integer (wire protocol §5.2): an AMQP integer
+    field of any width, or a floating-point field with no fraction (JavaScript's AMQP
+    clients cannot tell ``1`` from ``1.0``); never a boolean, a string or a decimal.
+
+    >>> [is_integer(v) for v in (1, 2**40, 1.0, 1.5, True, "1")]
+    [True, True, True, False, False, False]
+    """
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 class Problem(Exception):
@@ -176,7 +184,7 @@ def deadline_of(properties: spec.Basic.Properties) -> float | None:
     headers = properties.headers or {}
     raw = headers.get(HEADER_DEADLINE)
     if is_integer(raw):
-        assert isinstance(raw, int)
+        assert isinstance(raw, int | float)
         return raw / 1000.0
     if properties.expiration and properties.timestamp is not None:
         try:
@@ -232,6 +240,6 @@ def reply_properties(correlation_id: str | None, status: int) -> spec.Basic.Prop
 def status_of(properties: spec.Basic.Properties) -> int:
     """The ``splp-status`` of a reply; a reply without one is a contract breach (502)."""
     status = (properties.headers or {}).get(HEADER_STATUS)
-    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
-        return status
+    if is_integer(status) and isinstance(status, int | float) and 100 <= status <= 599:
+        return int(status)
     return 502

@@ -188,10 +188,8 @@ class CallerChecks:
         request = await self.request_of(RECORD["nik"])
         properties = request.header.properties
         deadline = (properties.headers or {}).get("splp-deadline")
-        expect(
-            isinstance(deadline, int) and not isinstance(deadline, bool),
-            f"splp-deadline {deadline!r} is not an AMQP integer",
-        )
+        if not isinstance(deadline, int) or isinstance(deadline, bool):
+            raise Failed(f"splp-deadline {deadline!r} is not an AMQP integer")
         stamp = properties.timestamp.timestamp() if properties.timestamp else 0.0
         expect(abs(stamp - time.time()) < 60, "timestamp is not now in POSIX seconds")
         left = deadline / 1000 - stamp

@@ -212,7 +212,7 @@ class ServerChecks:
     def check_problem(self, reply: Reply) -> None:
         expect(
             reply.properties.content_type == "application/problem+json",
-            f"content_type {reply.properties.content_type!r} with status {reply.status}",
+            f"content_type {reply.properties.content_type!r} with status {reply.status!r}",
         )
         problems = violations("problem", reply.body)
         expect(not problems, f"the problem breaks schemas/problem.schema.json: {problems}")
