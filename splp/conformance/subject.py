@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 
-def environment(url: str, max_body_bytes: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "SPLP_VHOST"}
-    env.update(SPLP_AMQP_URL=url, SPLP_MAX_BODY_BYTES=str(max_body_bytes))
-    return env
+def environment(url: str, max_body_bytes: int) -> list[str]:
+    """The prefix that runs a command in the kit's environment: ``env(1)`` changes it on
+    the way, so the kit itself never reads the environment (only Settings does)."""
+    return [
+        "env",
+        "-u",
+        "SPLP_VHOST",
+        f"SPLP_AMQP_URL={url}",
+        f"SPLP_MAX_BODY_BYTES={max_body_bytes}",
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +39,15 @@ class Finished:
 
 
 async def run_once(
-    command: Sequence[str], args: Sequence[str], env: dict[str, str], limit: float
+    command: Sequence[str], args: Sequence[str], env: Sequence[str], limit: float
 ) -> Finished:
     """Run ``command args``; killed (code -9) after ``limit`` seconds."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     process = await asyncio.create_subprocess_exec(
+        *env,
         *command,
         *args,
-        env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -64,7 +69,7 @@ async def run_once(
 class Server:
     """``async with Server(command, env):`` the server under test, stopped on exit."""
 
-    def __init__(self, command: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, command: Sequence[str], env: Sequence[str]) -> None:
         self.command = list(command)
         self.env = env
         self.process: asyncio.subprocess.Process | None = None
@@ -73,8 +78,8 @@ class Server:
 
     async def __aenter__(self) -> Server:
         self.process = await asyncio.create_subprocess_exec(
+            *self.env,
             *self.command,
-            env=self.env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=self._stderr,
