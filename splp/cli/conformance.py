@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 conformance_app = typer.Typer(
     help="Check a server or requester written from docs/wire-protocol.md against its MUSTs.",
+    epilog=(
+        "Example:\n\n  splp conformance serve -- node examples/node-requester/server.mjs"
+        "\n  splp conformance call --json -- python examples/python-aiormq/requester.py"
+    ),
     no_args_is_help=True,
 )
 
