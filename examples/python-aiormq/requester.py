@@ -1,8 +1,8 @@
 """Calling an SPLP service with a plain AMQP client (aiormq) and the standard library only,
 following docs/wire-protocol.md section 5 and nothing else: no ``splp`` import.
 
-    SPLP_AMQP_URL=amqp://dinsos:PASSWORD@127.0.0.1:5672/splp \\
-        python requester.py kependudukan dukcapil.penduduk.v1 get-by-nik '{"nik": "1508010101900001"}'
+    SPLP_AMQP_URL=amqp://dinsos:PASSWORD@127.0.0.1:5672/splp python requester.py \\
+        kependudukan dukcapil.penduduk.v1 get-by-nik '{"nik": "1508010101900001"}'
 
 Prints the reply (JSON) on stdout and exits 0; otherwise one line on stderr and the exit
 code of the splp CLI: 1 a problem reply, 2 bad usage, 3 refused (by the broker, or a

@@ -34,7 +34,11 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 LIMIT = int(os.environ.get("SPLP_MAX_BODY_BYTES", 1024 * 1024))
 SOURCE = f"python-server:{REF}"
 RESIDENTS = {
-    "1508010101900001": {"nik": "1508010101900001", "name": "Siti Aminah", "village": "Sungai Binjai"}
+    "1508010101900001": {
+        "nik": "1508010101900001",
+        "name": "Siti Aminah",
+        "village": "Sungai Binjai",
+    }
 }
 
 
@@ -110,9 +114,7 @@ def _well_formed(value: Any) -> None:
 
 def strict_json(body: bytes) -> Any:
     """§5.3 "UTF-8 JSON": strict UTF-8 without a BOM, no NaN, no duplicate names."""
-    value = json.loads(
-        body.decode("utf-8"), object_pairs_hook=_unique, parse_constant=_no_constant
-    )
+    value = json.loads(body.decode("utf-8"), object_pairs_hook=_unique, parse_constant=_no_constant)
     _well_formed(value)
     return value
 
@@ -140,7 +142,11 @@ async def answer(message: DeliveredMessage) -> tuple[int, Any, str | None]:
     assert isinstance(delivery, spec.Basic.Deliver)
     route = OPERATIONS.get(delivery.routing_key or "")
     if route is None:
-        return 404, ProblemError(404, "not-found", "Not found", f"no operation of {REF}").problem, None
+        return (
+            404,
+            ProblemError(404, "not-found", "Not found", f"no operation of {REF}").problem,
+            None,
+        )
     operation, handler = route
     try:
         headers = message.header.properties.headers or {}
@@ -175,11 +181,17 @@ async def answer(message: DeliveredMessage) -> tuple[int, Any, str | None]:
         return problem.problem["status"], problem.problem, operation
     except Exception as exc:  # the handler failed: never the payload in the log
         print(f"{SOURCE}: {operation} failed: {type(exc).__name__}", file=sys.stderr)
-        return 500, ProblemError(500, "internal", "Internal error", "the service failed").problem, operation
+        return (
+            500,
+            ProblemError(500, "internal", "Internal error", "the service failed").problem,
+            operation,
+        )
 
 
 class Server:
-    def __init__(self, channel: aiormq.abc.AbstractChannel, audit: aiormq.abc.AbstractChannel) -> None:
+    def __init__(
+        self, channel: aiormq.abc.AbstractChannel, audit: aiormq.abc.AbstractChannel
+    ) -> None:
         self.channel = channel
         self.audit_channel = audit  # with publisher confirms (§11)
 
