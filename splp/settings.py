@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -19,17 +19,26 @@ DEFAULT_MAX_BODY = 1024 * 1024
 class Settings(BaseSettings):
     """Settings shared by the SDKs, adapters, directory service and CLI.
 
-    >>> Settings(amqp_url="amqp://dinsos:secret@127.0.0.1:5672/", vhost="splp").broker_url
-    'amqp://dinsos:secret@127.0.0.1:5672/splp'
+    The broker URL names the vhost in its path, as every AMQP client reads it; without a
+    path (or with ``/``) the vhost is ``SPLP_VHOST`` (default ``splp``):
+
+    >>> Settings(amqp_url="amqp://dinsos:secret@127.0.0.1:5672/splp").vhost
+    'splp'
+    >>> Settings(amqp_url="amqp://dinsos:secret@127.0.0.1:5672/", vhost="uji").broker_url
+    'amqp://dinsos:secret@127.0.0.1:5672/uji'
     """
 
-    model_config = SettingsConfigDict(env_prefix="SPLP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SPLP_", extra="ignore", hide_input_in_errors=True)
 
     amqp_url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
-        description="Broker URL; its path, if any, is ignored in favour of `vhost`.",
+        description="Broker URL; its path, when not empty or `/`, is the vhost "
+        "(percent-encoded), and a different `vhost` setting is an error.",
     )
-    vhost: str = Field(default="splp", description="RabbitMQ virtual host of the bus.")
+    vhost: str = Field(
+        default="splp",
+        description="RabbitMQ virtual host of the bus, when the URL's path names none.",
+    )
     management_url: str = Field(
         default="http://guest:guest@127.0.0.1:15672",
         description="RabbitMQ management API, used by set-up, tests and the reconciler.",
@@ -109,6 +118,19 @@ class Settings(BaseSettings):
         description="The vhost where rabbitmq_event_exchange publishes (its "
         "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
     )
+
+    @model_validator(mode="after")
+    def _vhost_of_the_url(self) -> Self:
+        named = unquote(urlsplit(self.amqp_url).path[1:])
+        if named:
+            if "vhost" not in self.model_fields_set:
+                self.vhost = named
+            elif named != self.vhost:
+                raise ValueError(
+                    f"SPLP_AMQP_URL names vhost {named!r} but SPLP_VHOST is {self.vhost!r}: "
+                    "give the vhost once (the URL's path is what AMQP clients read)"
+                )
+        return self
 
     @property
     def broker_url(self) -> str:

@@ -7,10 +7,13 @@ The same checks run end to end against the real broker in ``test_adapter_input.p
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiormq import spec
 
 from splp.adapters.admission import (
     AdmissionRules,
@@ -22,10 +25,20 @@ from splp.adapters.admission import (
     admit,
 )
 from splp.adapters.grants import Throttled
+from splp.bus.descriptor import parse_descriptor
 from splp.bus.names import DIRECT_REPLY_TO
-from splp.bus.wire import HEADER_PROTOCOL, HEADER_TRACEPARENT, Problem
+from splp.bus.wire import (
+    HEADER_DEADLINE,
+    HEADER_PROTOCOL,
+    HEADER_TRACEPARENT,
+    Problem,
+    deadline_of,
+)
+from splp.documents import read_document
 from splp.errors import TooManyRequests
 from tests.services import echo_descriptor
+
+PENDUDUK = Path(__file__).resolve().parent.parent / "splp" / "demo" / "penduduk.yaml"
 
 ECHO = echo_descriptor(service="echo-admission")
 NOW = 1_700_000_000.0
@@ -72,6 +85,21 @@ def test_without_a_protocol_header_version_1_is_assumed() -> None:
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [
+        {HEADER_PROTOCOL: 1.0, HEADER_DEADLINE: (NOW + 5) * 1000},
+        {HEADER_PROTOCOL: 1, HEADER_DEADLINE: int((NOW + 5) * 1000)},
+    ],
+    ids=["whole-floats", "integers"],
+)
+def test_a_whole_number_in_a_floating_point_field_reads_as_the_integer(
+    headers: dict[str, Any],
+) -> None:
+    """JavaScript's AMQP clients cannot tell 1 from 1.0: both read the same (§5.2)."""
+    assert isinstance(admit(replace(GOOD, headers=headers), rules(), NOW), Admitted)
+
+
+@pytest.mark.parametrize(
     ("change", "reason"),
     [
         ({"deadline": NOW - 0.001}, "expired"),
@@ -84,9 +112,39 @@ def test_requests_that_cannot_be_answered_are_dropped(change: dict[str, Any], re
     assert admit(replace(GOOD, **change), rules(), NOW) == Dropped(reason)
 
 
-def test_a_drop_comes_before_every_other_check() -> None:
-    hopeless = replace(GOOD, exchange="", user_id=None, body=b"x" * 100, reply_to=None)
+def test_a_drop_comes_before_every_check_but_the_callers() -> None:
+    hopeless = replace(GOOD, routing_key="x.y.v1.z", body=b"x" * 100, reply_to=None)
     assert admit(hopeless, rules(), NOW) == Dropped("no-reply-to")
+    # an injection is checked first of all: it is still dropped (no one can be told) but
+    # recorded as denied, so the abuse report counts it (issue 20, point 10)
+    injection = replace(hopeless, exchange="", user_id=None)
+    verdict = admit(injection, rules(), NOW)
+    assert isinstance(verdict, Dropped)
+    assert (verdict.reason, verdict.kind) == ("no-reply-to", "denied")
+    assert verdict.denied is not None and verdict.denied.status == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"reply_to": "splp.svc.other.queue.v1"}, "bad-reply-to"),
+        ({"reply_to": None}, "no-reply-to"),
+        ({"deadline": NOW - 1}, "expired"),
+    ],
+)
+@pytest.mark.parametrize(
+    "injection",
+    [{"exchange": ""}, {"exchange": "splp.theme.other"}, {"user_id": None}],
+    ids=["default-exchange", "other-exchange", "no-user-id"],
+)
+def test_an_unanswerable_injection_is_denied_not_dropped(
+    injection: dict[str, Any], change: dict[str, Any], reason: str
+) -> None:
+    verdict = admit(replace(GOOD, **injection, **change), rules(), NOW)
+    assert isinstance(verdict, Dropped)
+    assert (verdict.kind, verdict.reason) == ("denied", reason)
+    assert verdict.denied is not None
+    assert verdict.denied.type == "urn:splp:problem:forbidden"
 
 
 def test_no_deadline_never_expires() -> None:
@@ -106,6 +164,22 @@ def test_no_deadline_never_expires() -> None:
         ({"body": b'{"id": "' + b"x" * 60 + b'"}'}, 413, "bytes; the limit is 64"),
         ({"body": b"{not json"}, 400, "not valid UTF-8 JSON"),
         ({"body": b'{"id": "seven"}'}, 400, "does not match the schema of echo"),
+        # issue 20, point 2: the header types are pinned; nothing is silently ignored
+        ({"headers": {HEADER_PROTOCOL: True}}, 400, "splp-protocol True is not supported"),
+        ({"headers": {HEADER_PROTOCOL: 1.5}}, 400, "splp-protocol 1.5 is not supported"),
+        ({"headers": {HEADER_PROTOCOL: "1"}}, 400, "sent as an AMQP integer"),
+        ({"headers": {HEADER_DEADLINE: str(int(NOW * 1000))}}, 400, "not a string field"),
+        ({"headers": {HEADER_DEADLINE: b"1700000005000"}}, 400, "not a string field"),
+        ({"headers": {HEADER_DEADLINE: NOW * 1000 + 5.5}}, 400, "not a floating-point field"),
+        ({"headers": {HEADER_DEADLINE: True}}, 400, "not a boolean field"),
+        # point 3: "UTF-8 JSON" is RFC 8259 text in UTF-8, no BOM, NaN or duplicate names
+        ({"body": b'{"id": NaN}'}, 400, "not valid UTF-8 JSON"),
+        ({"body": b'{"id": Infinity}'}, 400, "not valid UTF-8 JSON"),
+        ({"body": b"\xef\xbb\xbf{}"}, 400, "not valid UTF-8 JSON"),
+        ({"body": b'{"id": 1, "id": 2}'}, 400, "duplicate member name"),
+        ({"body": b'[{"a": {"b": 1, "b": 1}}]'}, 400, "duplicate member name"),
+        ({"body": b'{"id": "\\ud800"}'}, 400, "not valid UTF-8 JSON"),
+        ({"body": b'{"id": 1} x'}, 400, "not valid UTF-8 JSON"),
     ],
 )
 def test_each_check_refuses_with_its_problem(
@@ -119,6 +193,32 @@ def test_each_check_refuses_with_its_problem(
 def test_a_schema_violation_names_the_failing_pointer() -> None:
     problem = refused(admit(replace(GOOD, body=b'{"id": "seven"}'), rules(), NOW))
     assert [error["pointer"] for error in problem.body["errors"]] == ["/id"]
+
+
+def test_a_missing_member_is_pointed_at_and_no_message_repeats_a_value() -> None:
+    """Point 4: the pointer of a missing required member is where it should be, and the
+    messages are built from the schema: a NIK sent in the wrong place never comes back."""
+    nik = "1508010101900001"
+    penduduk = AdmissionRules(parse_descriptor(read_document(PENDUDUK)), max_body_bytes=1024)
+    incoming = replace(
+        GOOD, exchange="splp.theme.kependudukan", routing_key="dukcapil.penduduk.v1.get-by-nik"
+    )
+    problem = refused(admit(replace(incoming, body=b"{}"), penduduk, NOW))
+    assert problem.body["errors"] == [{"pointer": "/nik", "message": "is required"}]
+
+    body = orjson.dumps({"nik": nik + "0", "name": nik})
+    problem = refused(admit(replace(incoming, body=body), penduduk, NOW))
+    assert problem.body["errors"] == [
+        {"pointer": "/nik", "message": "must match the pattern ^[0-9]{16}$"},
+        {"pointer": "", "message": "has members the schema does not allow"},
+    ]
+    assert nik not in orjson.dumps(problem.body).decode()
+
+
+def test_a_payload_too_large_problem_tells_the_limit() -> None:
+    """Point 5: the limit is discoverable from the 413 itself."""
+    problem = refused(admit(replace(GOOD, body=b"[" + b"1," * 40 + b"1]"), rules(), NOW))
+    assert (problem.status, problem.body["max_body_bytes"]) == (413, 64)
 
 
 def test_the_checks_run_in_the_order_of_the_wire_protocol() -> None:
@@ -179,3 +279,18 @@ def test_the_payload_is_the_decoded_body() -> None:
     verdict = admit(replace(GOOD, body=body), rules(), NOW)
     assert isinstance(verdict, Admitted)
     assert verdict.payload == {"id": 1, "delay": 0.5}
+
+
+def test_a_deadline_that_is_not_an_integer_is_not_read_but_the_fallback_still_drops() -> None:
+    """Point 2: a string splp-deadline never counts as a deadline; the timestamp and
+    expiration still decide whether the request is dropped, else check 3b answers 400."""
+    sent = datetime.fromtimestamp(int(NOW) - 60, tz=UTC)
+    stale = spec.Basic.Properties(
+        timestamp=sent, expiration="5000", headers={HEADER_DEADLINE: str(int(NOW * 1000) + 5000)}
+    )
+    assert deadline_of(stale) == int(NOW) - 60 + 5 + 1
+    fresh = spec.Basic.Properties(headers={HEADER_DEADLINE: str(int(NOW * 1000) + 5000)})
+    assert deadline_of(fresh) is None
+    assert deadline_of(spec.Basic.Properties(headers={HEADER_DEADLINE: 1_700_000_005_000})) == (
+        NOW + 5
+    )

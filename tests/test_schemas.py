@@ -427,6 +427,11 @@ ANSWER = {"operation": "get-by-nik", "status": 200, "duration_ms": 3.25, "respon
             {**META, **ANSWER, "requester": None, "message_id": None, "correlation_id": None},
         ),
         ("denied", {**META, **ANSWER, "status": 403}),
+        # an injection that could not be answered (issue 20, point 10)
+        (
+            "denied",
+            {**META, **ANSWER, "status": 403, "response_bytes": 0, "reason": "bad-reply-to"},
+        ),
         ("throttled", {**META, **ANSWER, "status": 429}),
         ("dropped", {**META, "reason": "expired"}),
         ("dropped", {**META, "reason": "no-reply-to", "requester": None}),
@@ -434,7 +439,6 @@ ANSWER = {"operation": "get-by-nik", "status": 200, "duration_ms": 3.25, "respon
             "access.grant",
             {
                 "actor": "dukcapil",
-                "reason": "approved by the head of agency",
                 "theme": "kependudukan",
                 "publisher": "dukcapil",
                 "service": "penduduk",
@@ -446,6 +450,7 @@ ANSWER = {"operation": "get-by-nik", "status": 200, "duration_ms": 3.25, "respon
             },
         ),
         ("broker.reconciled", {"users_created": 2, "permissions_changed": 5}),
+        ("broker.connection-closed", {"user": "dinsos", "reason": "connection_closed_abruptly"}),
         # the shapes splp/directory_service/routes emit today
         *[
             (
@@ -520,6 +525,9 @@ def test_events_built_by_audit_event_validate(kind: str, fields: dict[str, Any])
             "an object in a control event",
         ),
         ("access.grant", {"actor": "dukcapil", "password": "s3cret"}, "a password"),
+        # issue 20, point 7: a person's reason text stays in the directory's history
+        ("access.grant", {"actor": "dukcapil", "reason": "approved by Pak Budi"}, "a reason"),
+        ("admin.party-added", {"actor": "admin", "reason": "new agency"}, "a reason"),
         ("access.Grant", {"actor": "dukcapil"}, "a kind that is not a name"),
     ],
 )

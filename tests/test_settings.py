@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import splp
 from splp.settings import Settings
@@ -64,3 +65,30 @@ def test_no_module_but_the_settings_reads_the_environment() -> None:
         if re.search(r"\bos\.environ\b|\bgetenv\(", path.read_text(encoding="utf-8"))
     }
     assert readers <= ENVIRONMENT_READERS, readers - ENVIRONMENT_READERS
+
+
+def test_the_broker_url_names_the_vhost_as_every_amqp_client_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 20, point 8: the URL handed to a requester works in any AMQP library, and
+    the SDK reads the same vhost from it; a second, different vhost is refused."""
+    monkeypatch.delenv("SPLP_VHOST", raising=False)
+    monkeypatch.setenv("SPLP_AMQP_URL", "amqp://dinsos:s3cret@bus:5672/splp-uji")
+    assert Settings().vhost == "splp-uji"
+    assert Settings().broker_url == "amqp://dinsos:s3cret@bus:5672/splp-uji"
+    monkeypatch.setenv("SPLP_AMQP_URL", "amqp://dinsos:s3cret@bus:5672/%2F")
+    assert Settings().vhost == "/"
+    for no_path in ("amqp://dinsos:s3cret@bus:5672/", "amqp://dinsos:s3cret@bus:5672"):
+        monkeypatch.setenv("SPLP_AMQP_URL", no_path)
+        assert Settings().vhost == "splp"
+        monkeypatch.setenv("SPLP_VHOST", "lain")
+        assert Settings().broker_url == "amqp://dinsos:s3cret@bus:5672/lain"
+        monkeypatch.delenv("SPLP_VHOST")
+    monkeypatch.setenv("SPLP_AMQP_URL", "amqp://dinsos:s3cret@bus:5672/splp")
+    monkeypatch.setenv("SPLP_VHOST", "splp")
+    assert Settings().vhost == "splp"
+    monkeypatch.setenv("SPLP_VHOST", "lain")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "names vhost 'splp' but SPLP_VHOST is 'lain'" in str(refused.value)
+    assert "s3cret" not in str(refused.value)

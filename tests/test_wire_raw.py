@@ -247,8 +247,11 @@ async def test_raw_requester_gets_a_problem_for_a_handler_error(
         (b'{"nik": "1508', "urn:splp:problem:bad-request"),
         (b"\xff\xfe not utf-8", "urn:splp:problem:bad-request"),
         (b'{"nik": 42}', "urn:splp:problem:schema-violation"),
+        (b'{"nik": NaN}', "urn:splp:problem:bad-request"),
+        (b'\xef\xbb\xbf{"nik": "1508010101900001"}', "urn:splp:problem:bad-request"),
+        (b'{"nik": "1508010101900001", "nik": "1508010101900002"}', "urn:splp:problem:bad-request"),
     ],
-    ids=["truncated-json", "not-utf8", "schema-violation"],
+    ids=["truncated-json", "not-utf8", "schema-violation", "nan", "bom", "duplicate-names"],
 )
 async def test_raw_requester_sending_bad_input_gets_a_400_problem(
     adapter: Adapter, raw: AbstractConnection, broker: Settings, body: bytes, problem_type: str
@@ -347,6 +350,74 @@ async def test_requests_nobody_can_use_are_dropped_to_the_dead_letter_exchange(
     assert errors_of("audit-event", record) == []
     assert (record["kind"], record["reason"]) == ("dropped", reason)
     assert event.routing_key == "dropped.kependudukan.dukcapil.penduduk-raw"
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({"splp-protocol": "1"}, "splp-protocol '1' is not supported"),
+        ({"splp-protocol": True}, "splp-protocol True is not supported"),
+        ({"splp-protocol": 1, "splp-deadline": "4102444800000"}, "not a string field"),
+        # (a float with a fraction cannot be sent from here: pamqp encodes floats as
+        # 32-bit "f", where an epoch in ms is always whole; test_admission covers it)
+        ({"splp-protocol": 1, "splp-deadline": True}, "not a boolean field"),
+    ],
+    ids=["protocol-string", "protocol-boolean", "deadline-string", "deadline-boolean"],
+)
+async def test_headers_of_another_type_are_refused_not_ignored(
+    adapter: Adapter, raw: AbstractConnection, broker: Settings, headers: Any, detail: str
+) -> None:
+    caller = await RawCaller(raw, broker.username).open()
+    properties = caller.properties("get-by-nik", headers=headers)
+    reply = await caller.call(ROUTING_KEY, json.dumps({"nik": NIK}).encode(), properties)
+    status, problem = reply_of(reply)
+    assert (status, problem["type"]) == (400, "urn:splp:problem:bad-request")
+    assert detail in problem["detail"]
+
+
+async def test_a_string_deadline_that_has_passed_is_still_dropped(
+    adapter: Adapter, raw: AbstractConnection, broker: Settings
+) -> None:
+    """The timestamp and expiration decide when the deadline header cannot be read."""
+    watcher = await raw.channel()
+    dead = await tap(watcher, "splp.dlx", ROUTING_KEY)
+    caller = await RawCaller(raw, broker.username).open()
+    properties = caller.properties(
+        "get-by-nik",
+        timestamp=datetime.fromtimestamp(int(time.time()) - 60, tz=UTC),
+        headers={"splp-protocol": 1, "splp-deadline": str(int(time.time() * 1000) + 5000)},
+    )
+    await caller.publish(ROUTING_KEY, json.dumps({"nik": NIK}).encode(), properties)
+    await next_matching(dead, lambda m: m.header.properties.message_id == properties.message_id)
+
+
+async def test_an_injection_with_a_named_reply_to_is_denied_and_never_answered(
+    adapter: Adapter, raw: AbstractConnection, broker: Settings
+) -> None:
+    """Issue 20, point 10: the caller is checked before the reply_to, so the abuse report
+    counts the injection; the named queue it asked the reply to go to stays empty."""
+    watcher = await raw.channel()
+    audit = await tap(watcher, "splp.audit", AUDIT_KEY)
+    dead = await tap(watcher, "splp.dlx", "#")
+    victim = await watcher.queue_declare(f"victim-{uuid.uuid4().hex[:8]}", auto_delete=True)
+    assert victim.queue
+    caller = await RawCaller(raw, broker.username).open()
+    properties = caller.properties("get-by-nik", reply_to=victim.queue)
+    await caller.publish(
+        "splp.svc.dukcapil.penduduk-raw.v1",
+        json.dumps({"nik": NIK}).encode(),
+        properties,
+        exchange="",
+    )
+    await next_matching(dead, lambda m: m.header.properties.message_id == properties.message_id)
+    event = await next_matching(
+        audit, lambda m: event_in(m, "message_id", properties.message_id) is not None
+    )
+    record = event_in(event, "message_id", properties.message_id)
+    assert errors_of("audit-event", record) == []
+    assert (record["kind"], record["status"], record["reason"]) == ("denied", 403, "bad-reply-to")
+    assert event.routing_key == "denied.kependudukan.dukcapil.penduduk-raw"
+    assert (await watcher.queue_declare(victim.queue, passive=True)).message_count == 0
 
 
 # --- (b) the SPLP client calls a raw service --------------------------------------------------

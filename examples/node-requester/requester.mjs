@@ -1,8 +1,9 @@
 // Calling an SPLP service from Node.js with a plain AMQP library (amqplib), following
-// docs/wire-protocol.md section 5 and nothing else. tests/test_node_requester.py runs it
-// against a real adapter.
+// docs/wire-protocol.md section 5 and nothing else: the reference requester of §14.
+// tests/test_node_requester.py runs it against a real adapter, and
+// `splp conformance call -- node requester.mjs` checks it against every MUST of the spec.
 //
-//   SPLP_AMQP_URL=amqp://dinsos:PASSWORD@127.0.0.1:5672/ SPLP_VHOST=splp \
+//   SPLP_AMQP_URL=amqp://dinsos:PASSWORD@127.0.0.1:5672/splp \
 //     node requester.mjs kependudukan dukcapil.penduduk.v1 get-by-nik '{"nik": "1508010101900001"}'
 //
 // Prints the reply (JSON) on stdout and exits 0; otherwise one line on stderr and the exit
@@ -31,9 +32,12 @@ try {
 }
 const timeoutMs = Math.round(1000 * Number(timeoutArg ?? 10));
 
-// The vhost goes in the URL's path, percent-encoded (section 2); user_id must be the login.
-const url = new URL(process.env.SPLP_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/');
-url.pathname = '/' + encodeURIComponent(process.env.SPLP_VHOST ?? 'splp');
+// The vhost is the URL's path, percent-encoded (section 2); a URL without one gets
+// SPLP_VHOST (default splp), as in the SDK. user_id must be the login.
+const url = new URL(process.env.SPLP_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/splp');
+if (url.pathname === '' || url.pathname === '/') {
+  url.pathname = '/' + encodeURIComponent(process.env.SPLP_VHOST ?? 'splp');
+}
 const user = decodeURIComponent(url.username || 'guest');
 
 let conn;
@@ -55,9 +59,16 @@ function call(ch) {
     // the reply: same channel, consumed before publishing, no-ack (section 5.1 step 2)
     ch.consume(REPLY_TO, (msg) => {
       if (msg.properties.correlationId !== id) return;   // a late reply to someone else's call
-      const status = msg.properties.headers['splp-status'];
-      const body = JSON.parse(msg.content.toString('utf8'));
-      if (Number.isInteger(status) && status < 400) ok(body);
+      // no integer splp-status in 100-599, or a body that is not JSON: a 502 (section 6.3)
+      let status = msg.properties.headers?.['splp-status'];
+      let body;
+      try { body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(msg.content)); }
+      catch { status = 502; body = { type: 'urn:splp:problem:upstream-error', title: 'Malformed reply' }; }
+      if (!Number.isInteger(status) || status < 100 || status > 599) {
+        status = 502;
+        body = { type: 'urn:splp:problem:upstream-error', title: 'Malformed reply' };
+      }
+      if (status < 400) ok(body);
       else ko(Object.assign(new Error(`${status} ${body.type}: ${body.detail ?? body.title}`),
                             { code: status === 401 || status === 403 ? 3 : 1 }));
     }, { noAck: true }).then(() => {

@@ -5,11 +5,14 @@ broker, no I/O. Its verdict is one of
 
 * :class:`Dropped`: the request cannot be answered usefully or safely (deadline passed,
   ``reply_to`` missing or not a direct reply-to address); it is rejected to the dead
-  letters, no one is told;
+  letters, no one is told. When it also bypassed the theme exchange or carried no
+  ``user_id`` (an injection), its ``denied`` names the 403 it would have got, and it is
+  audited as ``denied``, not ``dropped``: the caller is checked first of all;
 * :class:`Refused`: the problem to answer with, checked in this order: not through the
   theme exchange or no ``user_id`` (403), unknown operation (404), an ``splp-protocol``
-  other than 1 (400), no grant in force (403) or over quota (429), oversized body (413),
-  not JSON (400), not matching the request schema (400 with the failing JSON pointers);
+  other than the integer 1 or an ``splp-deadline`` that is not an integer (400), no grant
+  in force (403) or over quota (429), oversized body (413), not UTF-8 JSON (400), not
+  matching the request schema (400 with the failing JSON pointers);
 * :class:`Admitted`: the decoded payload and the :class:`~splp.bus.wire.Request` the
   handler gets; for a call through the HTTP gateway, its ``requester`` is the requester's
   own broker user and its ``via`` is ``"gateway"``.
@@ -30,7 +33,9 @@ broker, no I/O. Its verdict is one of
 >>> gateway_call.requester, gateway_call.via
 ('dinsos', 'gateway')
 >>> admit(replace(incoming, reply_to="splp.svc.other"), rules, now=0.0)
-Dropped(reason='bad-reply-to')
+Dropped(reason='bad-reply-to', denied=None)
+>>> admit(replace(incoming, exchange="", reply_to="splp.svc.other"), rules, now=0.0).kind
+'denied'
 """
 
 from __future__ import annotations
@@ -43,11 +48,13 @@ from splp.bus.descriptor import ServiceDescriptor, schema_errors
 from splp.bus.gateway_identity import requester_of
 from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
 from splp.bus.wire import (
+    HEADER_DEADLINE,
     HEADER_PROTOCOL,
     HEADER_TRACEPARENT,
     PROTOCOL_VERSION,
     Problem,
     Request,
+    is_integer,
     loads,
 )
 from splp.errors import ContractError, PayloadTooLarge, SchemaViolation
@@ -97,9 +104,19 @@ class AdmissionRules:
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
-    """Not answered: ``reason`` is ``expired``, ``no-reply-to`` or ``bad-reply-to``."""
+    """Not answered: ``reason`` is ``expired``, ``no-reply-to`` or ``bad-reply-to``.
+
+    ``denied`` is the 403 an injection would have been answered with: such a drop is
+    audited as ``denied`` (with the reason), so abuse reports count it.
+    """
 
     reason: str
+    denied: Problem | None = None
+
+    @property
+    def kind(self) -> str:
+        """The audit kind: ``denied`` for an injection, else ``dropped``."""
+        return "dropped" if self.denied is None else "denied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +139,16 @@ Verdict = Admitted | Refused | Dropped
 
 def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
     """The verdict on ``incoming`` at ``now`` (epoch seconds), by the checks of §6.2."""
+    denied = _caller_denial(incoming, rules)
     expired = incoming.deadline is not None and incoming.deadline < now
     reply_to = incoming.reply_to
     if expired or not reply_to or not reply_to.startswith(DIRECT_REPLY_TO):
         # Replying to a named queue would let a caller push a service's data into any
         # queue of the vhost; requesters can only receive through direct reply-to.
-        return Dropped("expired" if expired else "bad-reply-to" if reply_to else "no-reply-to")
+        reason = "expired" if expired else "bad-reply-to" if reply_to else "no-reply-to"
+        return Dropped(reason, denied)
+    if denied is not None:
+        return Refused(denied)
     try:
         operation, payload = _check(incoming, rules)
     except Problem as problem:
@@ -148,28 +169,32 @@ def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
     return Admitted(payload, request)
 
 
+def _caller_denial(incoming: Incoming, rules: AdmissionRules) -> Problem | None:
+    """Checks 1a and 1b: the 403 for a request that bypassed the broker's checks."""
+    if incoming.exchange != rules.exchange:
+        return Problem.forbidden(f"requests must be published to {rules.exchange}")
+    if not incoming.user_id:
+        return Problem.forbidden("the request carries no user_id, so no caller is known")
+    return None
+
+
 def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
     """The operation and the decoded payload; raises the problem to answer with."""
-    if incoming.exchange != rules.exchange:
-        raise Problem.forbidden(f"requests must be published to {rules.exchange}")
-    if not incoming.user_id:
-        raise Problem.forbidden("the request carries no user_id, so no caller is known")
+    assert incoming.user_id  # _caller_denial refused a request without one
     operation = rules.operation_for(incoming.routing_key)
     if operation is None:
         raise Problem.not_found(
             f"{incoming.routing_key!r} is not an operation of {rules.descriptor.ref}"
         )
-    protocol = incoming.headers.get(HEADER_PROTOCOL, PROTOCOL_VERSION)
-    if protocol != PROTOCOL_VERSION:
-        raise Problem.bad_request(
-            f"splp-protocol {protocol!r} is not supported (this adapter speaks 1)"
-        )
+    _check_headers(incoming.headers)
     if rules.grant_check is not None:
         rules.grant_check(incoming.user_id, operation)
     limit = rules.max_body_bytes
     if len(incoming.body) > limit:
         raise Problem.of(
-            PayloadTooLarge, f"the body is {len(incoming.body)} bytes; the limit is {limit}"
+            PayloadTooLarge,
+            f"the body is {len(incoming.body)} bytes; the limit is {limit}",
+            max_body_bytes=limit,
         )
     try:
         payload = loads(incoming.body)
@@ -184,6 +209,39 @@ def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
             errors=errors,
         )
     return operation, payload
+
+
+def _check_headers(headers: Mapping[str, object]) -> None:
+    """Check 3b: the SPLP headers have their pinned AMQP types (§5.2)."""
+    protocol = headers.get(HEADER_PROTOCOL, PROTOCOL_VERSION)
+    if not is_integer(protocol) or protocol != PROTOCOL_VERSION:
+        raise Problem.bad_request(
+            f"splp-protocol {_shown(protocol)} is not supported "
+            "(this adapter speaks 1, sent as an AMQP integer)"
+        )
+    deadline = headers.get(HEADER_DEADLINE)
+    if deadline is not None and not is_integer(deadline):
+        raise Problem.bad_request(
+            f"splp-deadline must be an AMQP integer (epoch milliseconds), "
+            f"not a {_field_type(deadline)} field"
+        )
+
+
+def _field_type(value: object) -> str:
+    """The AMQP field type of a decoded header value, in the words of §5.2."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str | bytes):
+        return "string"
+    if isinstance(value, float):
+        return "floating-point"
+    return type(value).__name__
+
+
+def _shown(value: object) -> str:
+    """A header value for a problem's detail, cut short (headers are not payload)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _text(value: object) -> str | None:

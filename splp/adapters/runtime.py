@@ -4,8 +4,8 @@ Every delivery goes through the same steps, in this order:
 
 1. the checks of :func:`~splp.adapters.admission.admit` (wire protocol §6.2): a request
    that cannot be answered usefully or safely is rejected to ``splp.dlx`` and a
-   ``dropped`` audit event is emitted; a refused one gets its problem reply and a
-   ``denied`` (403), ``throttled`` (429) or ``response`` event;
+   ``dropped`` audit event is emitted (``denied`` when it was an injection); a refused one
+   gets its problem reply and a ``denied`` (403), ``throttled`` (429) or ``response`` event;
 2. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
    any other exception a 500 (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
@@ -247,7 +247,19 @@ class Adapter:
         if isinstance(verdict, Dropped):
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
             self.metrics.dropped(verdict.reason)
-            self.audit.emit(audit_event("dropped", self.source, reason=verdict.reason, **meta))
+            if verdict.denied is None:
+                event = audit_event("dropped", self.source, reason=verdict.reason, **meta)
+            else:  # an injection that could not be answered still counts as denied
+                event = audit_event(
+                    "denied",
+                    self.source,
+                    reason=verdict.reason,
+                    status=verdict.denied.status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    response_bytes=0,
+                    **meta,
+                )
+            self.audit.emit(event)
             return
 
         reply_to = incoming.reply_to

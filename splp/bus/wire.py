@@ -11,6 +11,7 @@ or more comes with an RFC 9457 problem body.
 from __future__ import annotations
 
 import builtins
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,11 +37,64 @@ def dumps(value: Any) -> bytes:
 
 
 def loads(data: bytes) -> Any:
-    """Decode a JSON body; :class:`ContractError` when it is not JSON."""
+    """Decode a body that is "UTF-8 JSON" as wire protocol §5.3 defines it.
+
+    That is RFC 8259 JSON text in UTF-8 without a byte-order mark, with no ``NaN`` or
+    ``Infinity``, no unpaired surrogate escapes and no duplicate member names in an
+    object (I-JSON, RFC 7493): anything else is a :class:`ContractError`.
+
+    >>> loads(b'{"nik": "1508010101900001"}')
+    {'nik': '1508010101900001'}
+    >>> loads(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    splp.errors.ContractError: body is not valid UTF-8 JSON: duplicate member name in an object
+    """
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ContractError(f"body is not valid UTF-8 JSON: {exc.msg}") from None
+    if isinstance(value, dict | list) and _has_duplicate_names(data):
+        raise ContractError("body is not valid UTF-8 JSON: duplicate member name in an object")
+    return value
+
+
+class _DuplicateName(ValueError):
+    pass
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> None:
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise _DuplicateName
+    return None
+
+
+_NAMES_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_int=len, parse_float=len)
+
+
+def _has_duplicate_names(data: bytes) -> bool:
+    # orjson keeps the last of duplicate names silently; the standard library's C scanner
+    # shows every pair to a hook (a second pass over a text orjson already accepted).
+    # Numbers are not converted: only the names matter here.
+    try:
+        _NAMES_DECODER.decode(data.decode("utf-8"))
+    except _DuplicateName:
+        return True
+    except RecursionError:
+        raise ContractError("body is not valid UTF-8 JSON: nested too deeply") from None
+    return False
+
+
+def is_integer(value: object) -> bool:
+    """Whether a header value reads as an integer (wire protocol §5.2): an AMQP integer
+    field of any width, or a floating-point field with no fraction (JavaScript's AMQP
+    clients cannot tell ``1`` from ``1.0``); never a boolean, a string or a decimal.
+
+    >>> [is_integer(v) for v in (1, 2**40, 1.0, 1.5, True, "1")]
+    [True, True, True, False, False, False]
+    """
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 class Problem(Exception):
@@ -124,14 +178,17 @@ class Request:
 def deadline_of(properties: spec.Basic.Properties) -> float | None:
     """The absolute deadline (epoch seconds) of a request.
 
-    ``splp-deadline`` (epoch milliseconds) wins; otherwise ``timestamp`` + ``expiration``
-    plus one second, since the AMQP timestamp has whole seconds only (without the slack a
-    fresh request with a sub-second timeout could look expired on arrival).
+    An integer ``splp-deadline`` (epoch milliseconds) wins; otherwise ``timestamp`` +
+    ``expiration`` plus one second, since the AMQP timestamp has whole seconds only
+    (without the slack a fresh request with a sub-second timeout could look expired on
+    arrival). An ``splp-deadline`` of another type is not read here: the admission checks
+    refuse it (400), after dropping the request if its fallback deadline has passed.
     """
     headers = properties.headers or {}
     raw = headers.get(HEADER_DEADLINE)
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw) / 1000.0
+    if is_integer(raw):
+        assert isinstance(raw, int | float)
+        return raw / 1000.0
     if properties.expiration and properties.timestamp is not None:
         try:
             ttl_ms = int(properties.expiration)
@@ -186,6 +243,6 @@ def reply_properties(correlation_id: str | None, status: int) -> spec.Basic.Prop
 def status_of(properties: spec.Basic.Properties) -> int:
     """The ``splp-status`` of a reply; a reply without one is a contract breach (502)."""
     status = (properties.headers or {}).get(HEADER_STATUS)
-    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
-        return status
+    if is_integer(status) and isinstance(status, int | float) and 100 <= status <= 599:
+        return int(status)
     return 502

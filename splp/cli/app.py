@@ -21,6 +21,7 @@ from splp.cli import (
     broker,
     call,
     client,
+    conformance,
     demo,
     directory,
     erd,
@@ -66,6 +67,7 @@ app.add_typer(adapter.adapter_app, name="adapter")
 app.add_typer(gateway.gateway_app, name="gateway")
 app.add_typer(erd.schema_app, name="schema")
 app.add_typer(report.report_app, name="report")
+app.add_typer(conformance.conformance_app, name="conformance")
 
 # "splp" follows --debug/--verbose; the others stay at WARNING or above even with --debug:
 # httpx logs full URLs and aiormq whole frames at DEBUG, and both can hold personal data.
