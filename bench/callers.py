@@ -20,6 +20,7 @@ from bench.common import (
     PUBLISHER,
     RAW_QUEUE,
     SERVICE_AUDIT,
+    SERVICE_GATEWAY,
     SERVICE_HTTP,
     SERVICE_PYTHON,
     THEME,
@@ -128,6 +129,44 @@ class HttpCaller:
             await self.session.close()
 
 
+class GatewayCaller:
+    """An application of the HTTP gateway: a token by client credentials, then calls over
+    HTTP with aiohttp (the ``http`` scenario's client) and as many keep-alive connections
+    as workers."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.base = info["url"]
+        self.url = f"{info['url']}/api/{PUBLISHER}/{SERVICE_GATEWAY}/v1/{OPERATION}"
+        self.credentials = aiohttp.BasicAuth(info["client_id"], info["client_secret"])
+        self.session: aiohttp.ClientSession | None = None
+        self.headers: dict[str, str] = {}
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=PREFETCH)
+        timeout = aiohttp.ClientTimeout(total=TIMEOUT)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        async with self.session.post(
+            self.base + "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=self.credentials,
+        ) as response:
+            response.raise_for_status()
+            token = (await response.json())["access_token"]
+        self.headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+
+    async def call(self, payload: dict[str, Any]) -> Any:
+        assert self.session is not None
+        async with self.session.post(
+            self.url, data=orjson.dumps(payload), headers=self.headers
+        ) as response:
+            response.raise_for_status()
+            return orjson.loads(await response.read())
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
 class FastStreamCaller:
     """FastStream's own RPC: ``RabbitBroker.request`` (direct reply-to)."""
 
@@ -163,4 +202,6 @@ def make_caller(scenario: str, settings: Settings, info: dict[str, Any]) -> Call
         return HttpCaller(info["url"])
     if scenario == "faststream":
         return FastStreamCaller(settings)
+    if scenario == "gateway":
+        return GatewayCaller(info)
     raise ValueError(f"unknown scenario {scenario!r}")

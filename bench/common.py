@@ -19,6 +19,7 @@ SCENARIOS = (
     "splp-http",
     "http",
     "faststream",
+    "gateway",
     *(f"services-{n}" for n in SERVICE_COUNTS),
     *(f"replicas-{n}" for n in REPLICA_COUNTS),
 )
@@ -41,6 +42,8 @@ PUBLISHER = "bench"
 SERVICE_PYTHON = "echo"
 SERVICE_HTTP = "echo-http"
 SERVICE_AUDIT = "echo-audit"
+SERVICE_GATEWAY = "echo-gw"
+GATEWAY_PARTY = "benchreq"  # the requester party whose application calls through the gateway
 OPERATION = "echo"
 HTTP_PATH = "/echo"
 

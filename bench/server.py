@@ -35,6 +35,7 @@ from bench.common import (
     REPLICA_PREFETCH,
     SERVICE_AUDIT,
     SERVICE_COUNTS,
+    SERVICE_GATEWAY,
     SERVICE_HTTP,
     SERVICE_PYTHON,
     SERVICES_PER_CONNECTION,
@@ -44,6 +45,7 @@ from bench.common import (
     scale_services,
 )
 from bench.echo_app import echo_app
+from bench.gateway import gateway_server
 from splp.adapters import Adapter, HttpAdapterConfig, Request, http_adapter
 from splp.adapters.http_config import HttpOperation
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
@@ -244,6 +246,8 @@ SERVERS: dict[str, Callable[[Settings], contextlib.AbstractAsyncContextManager[I
     "splp-http": splp_http_server,
     "http": lambda settings: http_stub(),
     "faststream": faststream_server,
+    "gateway": gateway_server,
+    "gateway-echo": lambda settings: adapters(settings, [SERVICE_GATEWAY]),
     # services-N: N adapters in one process; replicas-N: one replica (N such processes)
     **{f"services-{n}": _scale(f"services-{n}") for n in SERVICE_COUNTS},
     **{f"replicas-{n}": _scale(f"replicas-{n}") for n in REPLICA_COUNTS},

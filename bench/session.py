@@ -41,6 +41,8 @@ def server_processes(scenario: str) -> list[str]:
     """The server processes of ``scenario``: its own, and the audit sink or more replicas."""
     if scenario == "splp-audit":
         return [scenario, "audit-sink"]
+    if scenario == "gateway":  # the gateway first: its caller needs what it reports
+        return [scenario, "gateway-echo"]
     if scenario.startswith("replicas-"):
         return [scenario] * scaled(scenario)
     return [scenario]

@@ -86,6 +86,10 @@ class DirectoryView:
         credentials, grants, services = await asyncio.gather(
             self._cache.get(CREDENTIALS), self._cache.get(GRANTS), self._cache.get(SERVICES)
         )
+        self.load(credentials, grants, services)
+
+    def load(self, credentials: Any, grants: Any, services: Any) -> None:
+        """Take the three feeds, in the shapes the directory serves them."""
         self._load_credentials(credentials)
         self._load_grants(grants)
         self._themes = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -25,6 +26,9 @@ from splp.errors import SplpError
 
 ALGORITHM = "HS256"
 AUDIENCE = "splp-gateway"
+VERIFIED_CACHE = 4096
+"""Tokens remembered once verified (an application sends the same token for its whole
+lifetime): checking a signature on every call cost the gateway ~0.3 ms of CPU a call."""
 
 
 class InvalidToken(SplpError):
@@ -44,6 +48,7 @@ class TokenIssuer:
     def __init__(self, secret: bytes, ttl: float) -> None:
         self._key = derive(secret, "token-signing")
         self.ttl = int(ttl)
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
 
     def issue(self, client_id: str, party: str) -> tuple[str, int]:
         """A new token for ``client_id`` of ``party``, and its lifetime in seconds."""
@@ -60,7 +65,23 @@ class TokenIssuer:
 
     def verify(self, token: str) -> Claims:
         """The claims of a valid token; :class:`InvalidToken` otherwise (never says why in
-        a way that helps a forger: expired tokens are told apart, nothing else)."""
+        a way that helps a forger: expired tokens are told apart, nothing else).
+
+        A token verified before is taken from memory until it expires: the string is
+        signed, so the same string always carries the same claims."""
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at > time.time():
+                self._verified.move_to_end(token)
+                return known
+            del self._verified[token]
+        claims = self._decode(token)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _decode(self, token: str) -> Claims:
         try:
             claims = jwt.decode(
                 token,

@@ -74,3 +74,32 @@ def test_a_token_without_a_party_is_refused() -> None:
     )
     with pytest.raises(InvalidToken):
         issuer.verify(token)
+
+
+def test_a_remembered_token_still_expires() -> None:
+    """The verified-token memory never outlives a token's own expiry."""
+    issuer = TokenIssuer(SECRET, ttl=900)
+    token, _ = issuer.issue("a", "dinsos")
+    claims = issuer.verify(token)
+    assert issuer.verify(token) is claims  # remembered
+    issuer._verified[token] = type(claims)(claims.client_id, claims.party, time.time() - 1)
+    assert issuer.verify(token).expires_at > time.time()  # decoded again, not the stale copy
+    now = int(time.time())
+    stale = jwt.encode(
+        {"sub": "a", "party": "dinsos", "aud": AUDIENCE, "iat": now - 1000, "exp": now - 100},
+        issuer._key,
+        algorithm="HS256",
+    )
+    issuer._verified[stale] = type(claims)("a", "dinsos", now - 100)
+    with pytest.raises(InvalidToken, match="expired"):
+        issuer.verify(stale)
+    assert stale not in issuer._verified
+
+
+def test_the_memory_of_verified_tokens_is_bounded() -> None:
+    from splp.gateway.tokens import VERIFIED_CACHE
+
+    issuer = TokenIssuer(SECRET, ttl=900)
+    for n in range(VERIFIED_CACHE + 10):
+        issuer.verify(issuer.issue(f"app-{n}", "dinsos")[0])
+    assert len(issuer._verified) == VERIFIED_CACHE
