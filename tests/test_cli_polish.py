@@ -38,6 +38,7 @@ NO_JSON = {
     "splp adapter run": "a long-running adapter; it logs, it prints no data",
     "splp audit sink": "a long-running consumer; it logs, it prints no data",
     "splp directory serve": "a long-running server; it logs, it prints no data",
+    "splp gateway serve": "a long-running server; it logs, it prints no data",
     "splp demo": "a narrated walk-through for people, not data for scripts",
     "splp schema er-diagram": "prints a Mermaid/Markdown document, which is the format asked for",
 }
