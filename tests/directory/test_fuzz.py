@@ -25,7 +25,15 @@ def operations(schema: Any) -> Iterator[Any]:
         yield result.ok()
 
 
+# Schemathesis's negative generation draws from `random` inside a strategy for some
+# parameter shapes (seen once the new routes of the gateway feeds, client credentials and
+# the OpenAPI export's query came in), and Hypothesis warns about that; the warning is
+# about Schemathesis's code, not ours, and every 5xx is still a failure.
 @pytest.mark.slow
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
 def test_no_request_makes_a_server_error(target: Target) -> None:
     failures: list[str] = []
     headers = {"Authorization": f"Bearer {target.token}"}
