@@ -39,15 +39,14 @@ from splp.gateway.directory_view import DirectoryView
 from splp.gateway.faults import (
     INVALID_CREDENTIALS,
     MISSING_CREDENTIALS,
-    PROBLEM_JSON,
     THROTTLED,
     Fault,
     fault_body,
-    problem_body,
 )
 from splp.gateway.party_clients import PartyClients
 from splp.gateway.tokens import InvalidToken, TokenIssuer
 from splp.log import get_logger
+from splp.problem_details import PROBLEM_JSON, problem_body
 from splp.settings import Settings
 
 log = get_logger("gateway")

@@ -6,13 +6,12 @@ The directory and audit APIs (and every later HTTP front of the control plane) r
 
 from __future__ import annotations
 
+from splp.problem_details import PROBLEM_JSON, problem_body
 from splp.web.problems import (
-    PROBLEM_JSON,
     PROBLEM_RESPONSE,
     BodyLimit,
     Problem,
     install,
-    problem_body,
     problem_response,
     problem_responses,
 )

@@ -18,41 +18,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from splp.errors import PROBLEM_BASE
 from splp.log import get_logger
+from splp.problem_details import PROBLEM_JSON, TYPES, problem_body
 
 log = get_logger("directory")
 
-PROBLEM_JSON = "application/problem+json"
 MAX_VALIDATION_ERRORS = 10
-
-TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    500: "Internal error",
-    503: "Service unavailable",
-}
-TYPES = {
-    400: "bad-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    409: "conflict",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    422: "unprocessable",
-    500: "internal",
-    503: "unavailable",
-}
-
 
 PROBLEM_RESPONSE = {"content": {PROBLEM_JSON: {}}, "description": "A problem (RFC 9457)."}
 
@@ -71,20 +42,6 @@ class Problem(Exception):
         self.detail = detail
         self.kind = kind or TYPES.get(status, "error")
         self.extra = extra
-
-
-def problem_body(
-    status: int, detail: str | None, kind: str | None = None, **extra: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (kind or TYPES.get(status, "error")),
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-    }
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    return body
 
 
 def problem_response(
