@@ -437,3 +437,21 @@ def test_bad_auth_configs_are_refused_with_one_clear_line(
     with pytest.raises(ConfigurationError, match=message) as info:
         load_http_config(write_config(tmp_path, "http://127.0.0.1:1", change))
     assert "written-in-the-config" not in str(info.value)
+
+
+def test_the_publisher_guides_example_is_a_valid_config(tmp_path: Path) -> None:
+    """The "Fronting a national API" example loads, in both languages alike."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    examples = []
+    for page in (docs / "publisher-guide.md", docs / "id" / "publisher-guide.md"):
+        text = page.read_text("utf-8")
+        start = text.index("```yaml\nservice: pusat.dukcapil.v1")
+        examples.append(text[start + len("```yaml\n") : text.index("```", start + 8)])
+    assert examples[0] == examples[1]
+    (tmp_path / "adapter.yaml").write_text(examples[0])
+    config, descriptor = load_http_config(tmp_path / "adapter.yaml")
+    assert descriptor is None  # from the directory
+    assert config.auth is not None and config.auth.header == "AuthorizationSPLP"
+    assert config.base_url.endswith("/t/bungokab.go.id/dukcapil/1.0")
+    idempotent = {name: op.is_idempotent for name, op in config.operations.items()}
+    assert idempotent == {"get-resident": True, "update-address": True, "register-birth": False}
