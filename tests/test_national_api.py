@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from splp.adapters import http_adapter, load_http_config
+from splp.adapters import backend_auth, http_adapter, load_http_config
 from splp.bus import Client
 from splp.errors import (
     BadRequest,
@@ -195,7 +195,7 @@ async def test_many_calls_failing_on_one_token_renew_it_once(
 
 @pytest.mark.parametrize("shape", ["flat", "nested", "xml"])
 async def test_a_token_refused_again_is_502_upstream_auth(
-    broker: Settings, tmp_path: Path, shape: str
+    broker: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str
 ) -> None:
     platform = NationalPlatform(fault_shape=shape)
     async with fronted(broker, tmp_path, platform) as client:
@@ -208,6 +208,7 @@ async def test_a_token_refused_again_is_502_upstream_auth(
         # one renewal and one retry, then the caller has its answer; a token that was
         # refused brand new is not renewed again on the next call
         assert platform.answered == ["ok", "900901", "900901"]
+        monkeypatch.setattr(backend_auth, "RENEW_MIN_AGE", 60.0)  # however slow this machine
         with pytest.raises(UpstreamAuth):
             await get(client)
     assert len(platform.token_requests) == 2
@@ -262,8 +263,9 @@ async def test_a_second_header_carries_the_backend_credentials(
 
 
 async def test_without_the_backend_credentials_the_backends_401_is_upstream_auth(
-    broker: Settings, tmp_path: Path
+    broker: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(backend_auth, "RENEW_MIN_AGE", 60.0)  # however slow this machine
     platform = NationalPlatform(backend_credential=BACKEND_CREDENTIAL)
     async with fronted(broker, tmp_path, platform) as client:
         with pytest.raises(UpstreamAuth, match="refused the adapter's credentials") as info:
