@@ -19,6 +19,7 @@
           +-- TooManyRequests                 429, ``retry_after`` in seconds
           +-- InternalError                   500
           +-- UpstreamError                   502, the agency API failed
+          |    +-- UpstreamAuth               502, it refused the adapter's own credentials
           +-- UpstreamTimeout                 504, the agency API did not answer in time
 
 A problem crosses the wire as data (its ``type`` URI) and comes back as the class
@@ -146,6 +147,15 @@ class UpstreamError(RemoteError):
     title = "Agency API error"
 
 
+class UpstreamAuth(UpstreamError):
+    """The agency API (or the national platform in front of it) refused the adapter's own
+    credentials: a 401, or fault 900901/900902. Not the caller's fault, hence a 502."""
+
+    default_status: ClassVar[int] = 502
+    problem_type = PROBLEM_BASE + "upstream-auth"
+    title = "Agency API refused the adapter's credentials"
+
+
 class UpstreamTimeout(RemoteError):
     default_status: ClassVar[int] = 504
     problem_type = PROBLEM_BASE + "upstream-timeout"
@@ -164,12 +174,15 @@ _BY_TYPE: dict[str, type[RemoteError]] = {
         TooManyRequests,
         InternalError,
         UpstreamError,
+        UpstreamAuth,
         UpstreamTimeout,
     )
 }
 
 _BY_STATUS: dict[int, type[RemoteError]] = {
-    cls.default_status: cls for cls in _BY_TYPE.values() if cls is not SchemaViolation
+    cls.default_status: cls
+    for cls in _BY_TYPE.values()
+    if cls not in (SchemaViolation, UpstreamAuth)
 }
 
 

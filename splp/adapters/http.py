@@ -12,14 +12,22 @@ agency answers         splp-status
 =====================  ==============================================
 2xx                    200, with the agency's JSON body
 400, 409, 422          400
+401                    502 ``upstream-auth``: it refused the adapter
 404                    404
 408, 504, no answer    504
 413                    413
 429                    429 (``retry_after`` from ``Retry-After``)
 anything else          502 (its detail is not passed on)
+fault 900901, 900902   502 ``upstream-auth`` (whatever the status)
+fault 900804           429 (``retry_after`` from ``Retry-After``)
 =====================  ==============================================
 
-An operation's ``status`` map overrides a row. An answer larger than
+The faults are those of an API manager in front of the agency API (the national
+platform, :mod:`splp.adapters.upstream_faults`). An operation's ``status`` map overrides
+a row, except the faults'. With an OAuth2 backend profile (:mod:`splp.adapters.backend_auth`),
+a 401 or fault 900901 renews the token, and an idempotent operation is then sent once
+more; any other operation answers the caller with the ``upstream-auth`` problem (the
+next call has the new token). An answer larger than
 ``max_response_bytes`` (default: ``SPLP_MAX_BODY_BYTES``) is a 502; redirects are not
 followed (a 3xx is a 502 too). A path field of ``.`` or ``..`` is refused (400): it
 would name another resource.
@@ -35,6 +43,7 @@ from urllib.parse import quote
 import aiohttp
 
 from splp.adapters.agency_client import AgencyClient, AgencyResponse, ResponseTooLarge
+from splp.adapters.backend_auth import FixedCredentials, OAuth2Token, backend_auth
 from splp.adapters.from_directory import from_directory
 from splp.adapters.http_config import (
     HttpAdapterConfig,
@@ -44,6 +53,14 @@ from splp.adapters.http_config import (
     load_http_config,
 )
 from splp.adapters.runtime import Adapter, Handler
+from splp.adapters.upstream_faults import (
+    AUTH_FAULTS,
+    INVALID_CREDENTIALS,
+    MISSING_CREDENTIALS,
+    THROTTLED,
+    fault_code,
+    retry_after_seconds,
+)
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.wire import Problem, Request, dumps, loads
 from splp.errors import (
@@ -52,6 +69,7 @@ from splp.errors import (
     PayloadTooLarge,
     RemoteError,
     TooManyRequests,
+    UpstreamAuth,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -97,13 +115,22 @@ class HttpOperationHandler:
     """The handler of one operation: builds the HTTP request and maps the answer."""
 
     def __init__(
-        self, name: str, op: HttpOperation, config: HttpAdapterConfig, client: AgencyClient
+        self,
+        name: str,
+        op: HttpOperation,
+        config: HttpAdapterConfig,
+        client: AgencyClient,
+        auth: FixedCredentials | OAuth2Token | None = None,
     ) -> None:
         self.name = name
         self.op = op
         self.client = client
+        self.auth = auth or FixedCredentials({})
         self.timeout = op.timeout or config.timeout
-        self.headers = {k: expand_env(v) for k, v in {**config.headers, **op.headers}.items()}
+        self.headers = {
+            "Accept": "application/json",
+            **{k: expand_env(v) for k, v in {**config.headers, **op.headers}.items()},
+        }
         self.path_fields = set(op.path_fields)
         self.template = quote(op.path, safe=_TEMPLATE_SAFE)
 
@@ -128,12 +155,34 @@ class HttpOperationHandler:
         if self.op.sends_body:
             body = dumps(rest if isinstance(payload, dict) else payload)
             headers["Content-Type"] = "application/json"
-        timeout = self.timeout
+        credential = await self.auth.current(self._timeout(request))
+        response = await self._send(path, query, body, {**headers, **credential.headers}, request)
+        if self.auth.renewable and _rejects_token(response):
+            renewed = await self.auth.renew(credential, self._timeout(request))
+            if renewed and self.op.is_idempotent:
+                log.info("%s: token rejected, renewed, sending once more", self.name)
+                credential = await self.auth.current(self._timeout(request))
+                headers = {**headers, **credential.headers}
+                response = await self._send(path, query, body, headers, request)
+        return self._result(response)
+
+    def _timeout(self, request: Request) -> float:
         remaining = request.remaining()
-        if remaining is not None:
-            timeout = max(0.001, min(timeout, remaining))
+        if remaining is None:
+            return self.timeout
+        return max(0.001, min(self.timeout, remaining))
+
+    async def _send(
+        self,
+        path: str,
+        query: Mapping[str, str],
+        body: bytes | None,
+        headers: Mapping[str, str],
+        request: Request,
+    ) -> AgencyResponse:
+        timeout = self._timeout(request)
         try:
-            response = await self.client.send(
+            return await self.client.send(
                 self.op.method,
                 self.client.url(path),
                 query=query,
@@ -154,10 +203,20 @@ class HttpOperationHandler:
         except aiohttp.ClientError as exc:
             log.warning("%s: agency API unreachable: %s", self.name, type(exc).__name__)
             raise Problem.of(UpstreamError, "the agency API is unreachable") from None
-        return self._result(response)
 
     def _result(self, response: AgencyResponse) -> Any:
+        fault = fault_code(response.body) if response.status >= 400 else None
+        if fault in AUTH_FAULTS:
+            raise Problem.of(
+                UpstreamAuth,
+                f"the agency API refused the adapter's credentials "
+                f"(fault {fault} {AUTH_FAULTS[fault]})",
+            )
+        if fault == THROTTLED:
+            raise _too_many_requests(response, f"the agency API throttled the adapter ({fault})")
         status = reply_status(response.status, self.op.status)
+        if response.status == 401 and response.status not in self.op.status:
+            raise Problem.of(UpstreamAuth, "the agency API refused the adapter's credentials")
         if status == 200:
             if not response.body:
                 return None
@@ -168,18 +227,31 @@ class HttpOperationHandler:
                     UpstreamError, "the agency API answered with a body that is not JSON"
                 ) from None
         error = _ERROR_FOR_STATUS.get(status, UpstreamError)
-        extra: dict[str, Any] = {}
-        retry_after = response.headers.get("retry-after", "")
-        if status == 429 and retry_after.isdigit():
-            extra["retry_after"] = int(retry_after)
         detail = f"the agency API answered {response.status}"
+        if status == 429:
+            raise _too_many_requests(response, detail)
         if status in (400, 404) and response.headers.get("content-type", "").startswith(
             "application/problem+json"
         ):
             agency_detail = _problem_detail(response)
             if agency_detail:
                 detail = agency_detail
-        raise Problem.of(error, detail, status=status, **extra)
+        raise Problem.of(error, detail, status=status)
+
+
+def _rejects_token(response: AgencyResponse) -> bool:
+    """A 401 or fault 900901: the token may be old. Fault 900902 (no credential sent at
+    all) is not one that a new token mends."""
+    if response.status < 400:
+        return False
+    fault = fault_code(response.body)
+    return fault == INVALID_CREDENTIALS or (response.status == 401 and fault != MISSING_CREDENTIALS)
+
+
+def _too_many_requests(response: AgencyResponse, detail: str) -> Problem:
+    seconds = retry_after_seconds(response.headers.get("retry-after"))
+    extra = {} if seconds is None else {"retry_after": seconds}
+    return Problem.of(TooManyRequests, detail, **extra)
 
 
 def _segment(fields: Mapping[str, Any], name: str) -> str:
@@ -220,8 +292,9 @@ def http_adapter(
         connections=config.prefetch,
         max_response_bytes=config.max_response_bytes or settings.max_body_bytes,
     )
+    auth = backend_auth(config, client)
     handlers: dict[str, Handler] = {
-        name: HttpOperationHandler(name, op, config, client)
+        name: HttpOperationHandler(name, op, config, client, auth)
         for name, op in config.operations.items()
     }
     options.setdefault("prefetch", config.prefetch)

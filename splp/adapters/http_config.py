@@ -18,6 +18,27 @@
         body: false                    # send the remaining fields as a JSON body
         timeout: 3
         status: {409: 400}             # agency status -> splp-status, overriding the default
+        idempotent: true               # retried once after a renewed token (default: GET,
+                                       # HEAD, PUT, DELETE)
+
+A national API behind an API manager adds a backend authentication profile
+(:mod:`splp.adapters.backend_auth`) and, when its backend wants credentials of its own,
+a second header::
+
+    base_url: https://gw.splp.go.id/t/bungokab.go.id/dukcapil/1.0
+    auth:
+      type: oauth2_client_credentials  # or api_key (header, key / key_file)
+      token_url: https://gw.splp.go.id/oauth2/token
+      client_id: ${NATIONAL_CLIENT_ID}
+      client_secret_file: /run/secrets/national-client-secret
+      scope: dukcapil
+      header: AuthorizationSPLP        # Authorization by default; always "Bearer TOKEN"
+    backend_credentials:
+      header: X-Backend-Authorization
+      value: Basic ${DUKCAPIL_BACKEND_BASIC}
+
+A secret is never written in the config itself: it is ``${VAR}`` (the environment) or a
+``*_file`` (its whole content, read when the adapter is built).
 """
 
 from __future__ import annotations
@@ -30,11 +51,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from splp.adapters.backend_auth_config import (
+    ApiKey,
+    BackendCredentials,
+    OAuth2ClientCredentials,
+)
 from splp.bus.descriptor import ServiceDescriptor, load_descriptor
 from splp.bus.names import ServiceRef
 from splp.documents import read_document, validate_document
 from splp.errors import ConfigurationError
 
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 REPLY_STATUSES = frozenset({200, 400, 403, 404, 408, 413, 429, 500, 502, 504})
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -54,13 +81,18 @@ def expand_env(value: str) -> str:
 class HttpOperation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str = Field(pattern=r"^/")
     query: list[str] = []
     body: bool | None = None
     headers: dict[str, str] = {}
     timeout: float | None = Field(default=None, gt=0, le=300)
     status: dict[int, int] = {}
+    idempotent: bool | None = Field(
+        default=None,
+        description="retried once when the backend rejects a token that is then renewed; "
+        "default: true for GET, HEAD, PUT, DELETE",
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -84,6 +116,10 @@ class HttpOperation(BaseModel):
     @property
     def sends_body(self) -> bool:
         return self.body if self.body is not None else self.method in {"POST", "PUT", "PATCH"}
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.idempotent if self.idempotent is not None else self.method in IDEMPOTENT_METHODS
 
 
 class HttpAdapterConfig(BaseModel):
@@ -111,6 +147,8 @@ class HttpAdapterConfig(BaseModel):
         "default SPLP_MAX_BODY_BYTES",
     )
     headers: dict[str, str] = {}
+    auth: OAuth2ClientCredentials | ApiKey | None = Field(default=None, discriminator="type")
+    backend_credentials: BackendCredentials | None = None
     operations: dict[str, HttpOperation]
 
     @model_validator(mode="after")
@@ -125,7 +163,25 @@ class HttpAdapterConfig(BaseModel):
             for f in op.path_fields:
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", f):
                     raise ValueError(f"operation {name}: bad path field {{{f}}}")
+        if {".", ".."} & set(self.base_url.split("?")[0].split("/")[3:]):
+            raise ValueError("base_url cannot have . or .. segments")
+        self._credential_headers_are_apart()
         return self
+
+    def _credential_headers_are_apart(self) -> None:
+        """Each credential has its own header: none is set twice, or also under headers."""
+        owners: dict[str, str] = {}
+        if self.auth is not None:
+            owners[self.auth.header.lower()] = "auth.header"
+        if self.backend_credentials is not None:
+            name = self.backend_credentials.header.lower()
+            if name in owners:
+                raise ValueError("backend_credentials.header is the same header as auth.header")
+            owners[name] = "backend_credentials.header"
+        fixed = [*self.headers, *(h for op in self.operations.values() for h in op.headers)]
+        for header in fixed:
+            if header.lower() in owners:
+                raise ValueError(f"headers: {header} is already set by {owners[header.lower()]}")
 
 
 def load_http_config(path: str | Path) -> tuple[HttpAdapterConfig, ServiceDescriptor | None]:
@@ -137,6 +193,11 @@ def load_http_config(path: str | Path) -> tuple[HttpAdapterConfig, ServiceDescri
     config = validate_document(HttpAdapterConfig, read_document(path), str(path))
     if config.ca_file is not None and not config.ca_file.is_absolute():
         config.ca_file = path.parent / config.ca_file
+    for part in (config.auth, config.backend_credentials):
+        for key in ("client_id_file", "client_secret_file", "key_file", "value_file"):
+            file = getattr(part, key, None)
+            if file is not None and not file.is_absolute():
+                setattr(part, key, path.parent / file)
     if config.descriptor is None:
         return config, None
     if not config.descriptor.is_absolute():

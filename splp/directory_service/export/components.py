@@ -19,6 +19,7 @@ from splp.errors import (
     RemoteError,
     SchemaViolation,
     TooManyRequests,
+    UpstreamAuth,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -32,7 +33,7 @@ PROBLEMS: tuple[type[RemoteError], ...] = (
 
 def problem_schema() -> dict[str, Any]:
     """The RFC 9457 problem body of every reply or response with a status of 400 or more."""
-    known: tuple[type[RemoteError], ...] = (*PROBLEMS, SchemaViolation)
+    known: tuple[type[RemoteError], ...] = (*PROBLEMS, SchemaViolation, UpstreamAuth)
     types = [error.problem_type for error in known]
     return {
         "type": "object",
