@@ -257,8 +257,8 @@ async def call(request: web.Request) -> web.Response:
         raise problem(403, f"the bus refused the call: {exc}") from None
     except (ServiceUnavailable, ConnectionLost) as exc:
         raise Refused(503, problem_body(503, str(exc)), {"Retry-After": "5"}) from None
-    except ContractError as exc:
-        raise problem(413 if "limit" in str(exc) else 400, str(exc)) from None
+    except ContractError as exc:  # the body was bounded and checked above: a defect here
+        raise problem(400, str(exc)) from None
     except SplpError as exc:
         raise problem(502, str(exc)) from None
     return _reply(reply.header.properties.headers or {}, reply.body)
