@@ -121,7 +121,7 @@ async def token(request: web.Request) -> web.Response:
         )
     application = request.app[VIEW].application(client_id)
     if application is None or not application.secret_matches(secret):
-        log.info("token refused for client %s", client_id[:64])
+        log.info("token refused for client %r", client_id[:64])  # repr: no forged log lines
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
     access_token, expires_in = request.app[ISSUER].issue(client_id, application.party)
     return web.json_response(
