@@ -24,14 +24,15 @@ import re
 import time
 from email.utils import parsedate_to_datetime
 
+from splp import national_faults
 from splp.bus.wire import loads
 
-INVALID_CREDENTIALS = "900901"
-MISSING_CREDENTIALS = "900902"
-THROTTLED = "900804"
+INVALID_CREDENTIALS = national_faults.INVALID_CREDENTIALS.code
+MISSING_CREDENTIALS = national_faults.MISSING_CREDENTIALS.code
+THROTTLED = national_faults.THROTTLED.code
 AUTH_FAULTS = {
-    INVALID_CREDENTIALS: "Invalid Credentials",
-    MISSING_CREDENTIALS: "Missing Credentials",
+    fault.code: fault.message
+    for fault in (national_faults.INVALID_CREDENTIALS, national_faults.MISSING_CREDENTIALS)
 }
 
 _MAX_FAULT_BYTES = 16_384  # a fault is a few hundred bytes; a larger body is an answer

@@ -13,22 +13,12 @@ members beside ``type``, ``title``, ``status`` and ``detail``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from splp.national_faults import INVALID_CREDENTIALS, MISSING_CREDENTIALS, THROTTLED, Fault
 from splp.problem_details import problem_body
 
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    code: str
-    message: str
-    kind: str
-
-
-INVALID_CREDENTIALS = Fault("900901", "Invalid Credentials", "invalid-credentials")
-MISSING_CREDENTIALS = Fault("900902", "Missing Credentials", "missing-credentials")
-THROTTLED = Fault("900804", "Message throttled out", "too-many-requests")
+__all__ = ["INVALID_CREDENTIALS", "MISSING_CREDENTIALS", "THROTTLED", "Fault", "fault_body"]
 
 
 def fault_body(status: int, fault: Fault, detail: str, **extra: Any) -> dict[str, Any]:
