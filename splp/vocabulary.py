@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Role = Literal["administrator", "publisher", "requester", "monitor", "gateway"]
-"""The roles of a party (Bungo Pasal 6(6)), plus the read-only monitor and the HTTP gateway
-(the gateway process's own party: it reads the applications' credentials and the grants)."""
+Role = Literal["administrator", "publisher", "requester", "monitor", "gateway", "partner"]
+"""The roles of a party (Bungo Pasal 6(6)), plus the read-only monitor, the HTTP gateway
+(the gateway process's own party: it reads the applications' credentials and the grants)
+and a partner regency (its broker user is the link user of docs/federation.md)."""
 ROLES: tuple[Role, ...] = get_args(Role)
 
 AccessState = Literal[

@@ -15,7 +15,9 @@ broker, no I/O. Its verdict is one of
   matching the request schema (400 with the failing JSON pointers);
 * :class:`Admitted`: the decoded payload and the :class:`~splp.bus.wire.Request` the
   handler gets; for a call through the HTTP gateway, its ``requester`` is the requester's
-  own broker user and its ``via`` is ``"gateway"``.
+  own broker user and its ``via`` is ``"gateway"``; for a call over a partner regency's link
+  (:mod:`splp.bus.federation`), its ``requester`` is the broker user the partner's party
+  would have here, ``<prefix><partner>--<party>``, and its ``via`` is ``"link"``.
 
 >>> from dataclasses import replace
 >>> from splp.bus.descriptor import parse_descriptor
@@ -36,15 +38,22 @@ broker, no I/O. Its verdict is one of
 Dropped(reason='bad-reply-to', denied=None)
 >>> admit(replace(incoming, exchange="", reply_to="splp.svc.other"), rules, now=0.0).kind
 'denied'
+>>> linked = replace(incoming, exchange="splp.link.kab-a.in", user_id="kab-a",
+...                  routing_key="dinsos.dukcapil.echo.v1.echo")
+>>> admit(linked, rules, now=0.0).request.requester, admit(linked, rules, now=0.0).request.via
+('kab-a--dinsos', 'link')
+>>> admit(replace(linked, user_id="dinsos"), rules, now=0.0).problem.status
+403
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
+from splp.bus.federation import VIA_LINK, inbound_call
 from splp.bus.gateway_identity import requester_of
 from splp.bus.names import DIRECT_REPLY_TO, routing_key_for, theme_exchange
 from splp.bus.wire import (
@@ -82,6 +91,8 @@ class AdmissionRules:
     With grants from the directory, ``grant_check(user_id, operation)`` is the second
     enforcement layer: it returns when the caller holds a grant in force and quota left,
     else raises the problem to answer with (:class:`splp.adapters.grants.GrantCheck`).
+    ``user_prefix`` is that of the parties' broker users: a partner's link user is
+    ``<user_prefix><partner>``.
     """
 
     def __init__(
@@ -90,8 +101,10 @@ class AdmissionRules:
         *,
         max_body_bytes: int,
         grant_check: Callable[[str, str], None] | None = None,
+        user_prefix: str = "",
     ) -> None:
         self.descriptor = descriptor
+        self.user_prefix = user_prefix
         self.exchange = theme_exchange(descriptor.theme)
         self.max_body_bytes = max_body_bytes
         self.grant_check = grant_check
@@ -137,8 +150,36 @@ class Admitted:
 Verdict = Admitted | Refused | Dropped
 
 
+def caller_of(incoming: Incoming, rules: AdmissionRules) -> tuple[str | None, str | None]:
+    """The requester's broker user and the way its call came (``gateway``, ``link`` or
+    ``None``), as far as the broker vouches for them."""
+    linked = inbound_call(
+        incoming.exchange, incoming.routing_key, incoming.user_id, rules.user_prefix
+    )
+    if linked is not None:
+        return rules.user_prefix + linked.party, VIA_LINK
+    return requester_of(incoming.user_id) if incoming.user_id else (None, None)
+
+
 def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
-    """The verdict on ``incoming`` at ``now`` (epoch seconds), by the checks of §6.2."""
+    """The verdict on ``incoming`` at ``now`` (epoch seconds), by the checks of §6.2.
+
+    A call over a partner's link is checked as the call of the partner's party, on the
+    routing key it has on this bus, once :func:`~splp.bus.federation.inbound_call` found
+    that the partner's link user (validated by the broker) carried it.
+    """
+    via: str | None = None
+    linked = inbound_call(
+        incoming.exchange, incoming.routing_key, incoming.user_id, rules.user_prefix
+    )
+    if linked is not None:
+        via = VIA_LINK
+        incoming = replace(
+            incoming,
+            exchange=rules.exchange,
+            routing_key=linked.routing_key,
+            user_id=rules.user_prefix + linked.party,
+        )
     denied = _caller_denial(incoming, rules)
     expired = incoming.deadline is not None and incoming.deadline < now
     reply_to = incoming.reply_to
@@ -153,7 +194,7 @@ def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
         operation, payload = _check(incoming, rules)
     except Problem as problem:
         return Refused(problem)
-    requester, via = requester_of(incoming.user_id) if incoming.user_id else (None, None)
+    requester, via = (incoming.user_id, via) if via else requester_of(incoming.user_id or "")
     request = Request(
         message_id=incoming.message_id or "",
         correlation_id=incoming.correlation_id or "",

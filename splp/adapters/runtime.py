@@ -38,13 +38,14 @@ from splp.adapters.admission import (
     Incoming,
     Refused,
     admit,
+    caller_of,
 )
 from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
 from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
-from splp.bus.gateway_identity import requester_of
+from splp.bus.federation import link_replies, partner_of_exchange
 from splp.bus.names import queue_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
@@ -103,7 +104,10 @@ class Adapter:
         else:
             log.warning("%s: no grants source: only the broker checks callers", self.source)
         self.rules = AdmissionRules(
-            descriptor, max_body_bytes=self.settings.max_body_bytes, grant_check=grant_check
+            descriptor,
+            max_body_bytes=self.settings.max_body_bytes,
+            grant_check=grant_check,
+            user_prefix=self.settings.broker_user_prefix,
         )
         self._connection = BrokerConnection(
             url or self.settings.broker_url,
@@ -232,8 +236,10 @@ class Adapter:
         assert delivery.delivery_tag is not None  # always set on a delivery
         # the concrete channel: its publish and ack take ``wait`` (the abstract class omits it)
         channel = cast(aiormq.Channel, message.channel)
-        # a gateway call is the requester's: its own broker user, and via "gateway"
-        requester, via = requester_of(props.user_id) if props.user_id else (None, None)
+        incoming = _incoming(message)
+        # a gateway call is the requester's: its own broker user, and via "gateway"; a call
+        # over a partner's link is the partner's party's, via "link"
+        requester, via = caller_of(incoming, self.rules)
         meta = {
             **self._meta,
             "requester": requester,
@@ -242,7 +248,6 @@ class Adapter:
             "correlation_id": props.correlation_id,
             "request_bytes": len(message.body),
         }
-        incoming = _incoming(message)
         verdict = admit(incoming, self.rules, time.time())
         if isinstance(verdict, Dropped):
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
@@ -268,9 +273,11 @@ class Adapter:
         status, body, kind = await self._answer(verdict, operation)
         # Both frames go through the channel's ordered write queue, so the broker sees the
         # reply before the ack without this task waiting for the socket to drain.
+        # a reply to a partner's requester goes back over the link (docs/federation.md)
+        partner = partner_of_exchange(incoming.exchange)
         await channel.basic_publish(
             body,
-            exchange="",
+            exchange=link_replies(partner) if partner is not None else "",
             routing_key=reply_to,
             properties=reply_properties(props.correlation_id, status),
             wait=False,

@@ -27,6 +27,7 @@ from yarl import URL
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, parse_descriptor
 from splp.bus.directory_cache import DirectoryCache
+from splp.bus.federation import link_out, outbound_key
 from splp.bus.names import DIRECT_REPLY_TO, ServiceRef, routing_key_for, theme_exchange
 from splp.bus.wire import dumps, loads, request_properties, status_of
 from splp.errors import (
@@ -128,7 +129,9 @@ class Client:
         self._opening: dict[tuple[str, str], asyncio.Task[_Route]] = {}
         self._max_routes = max_routes
         self._closing: set[asyncio.Future[None]] = set()
-        self._destinations: dict[tuple[str, ServiceRef | str, str], tuple[str, str]] = {}
+        self._destinations: dict[
+            tuple[str, ServiceRef | str, str, str | None], tuple[str, str]
+        ] = {}
         self._directory: DirectoryCache | None = None
 
     async def connect(self) -> Client:
@@ -183,8 +186,12 @@ class Client:
         *,
         timeout: float | None = None,
         traceparent: str | None = None,
+        partner: str | None = None,
     ) -> Any:
         """Call ``operation`` of ``service`` in ``theme`` and return the decoded reply.
+
+        With ``partner``, the service is another regency's, called over the link to that
+        partner (docs/federation.md): the partner's grants decide.
 
         Raises :class:`~splp.errors.RequestTimeout` after ``timeout`` seconds (also sent as
         the message ``expiration``), :class:`~splp.errors.ServiceUnavailable` when no queue
@@ -193,7 +200,13 @@ class Client:
         problem reply.
         """
         reply = await self.call_raw(
-            theme, service, operation, dumps(payload), timeout=timeout, traceparent=traceparent
+            theme,
+            service,
+            operation,
+            dumps(payload),
+            timeout=timeout,
+            traceparent=traceparent,
+            partner=partner,
         )
         return _decode_reply(reply)
 
@@ -206,13 +219,14 @@ class Client:
         *,
         timeout: float | None = None,
         traceparent: str | None = None,
+        partner: str | None = None,
     ) -> DeliveredMessage:
         """:meth:`call` with a body encoded already, returning the reply message as it came
         (its ``splp-status`` header and its body undecoded): for a front such as the HTTP
         gateway that passes replies on. It raises what :meth:`call` raises, except for a
         problem reply, which it returns.
         """
-        exchange, routing_key = self._destination(theme, service, operation)
+        exchange, routing_key = self._destination(theme, service, operation, partner)
         limit = self.settings.max_body_bytes
         if len(body) > limit:
             raise ContractError(f"request body is {len(body)} bytes; the limit is {limit}")
@@ -269,14 +283,18 @@ class Client:
                 future.exception()  # mark retrieved: the error was raised above
 
     def _destination(
-        self, theme: str, service: ServiceRef | str, operation: str
+        self, theme: str, service: ServiceRef | str, operation: str, partner: str | None = None
     ) -> tuple[str, str]:
         """Exchange and routing key of a call; names are checked once, then remembered."""
-        key = (theme, service, operation)
+        key = (theme, service, operation, partner)
         destination = self._destinations.get(key)
         if destination is None:
             ref = service if isinstance(service, ServiceRef) else ServiceRef.parse(service)
-            destination = theme_exchange(theme), routing_key_for(ref, operation)
+            if partner is None:
+                destination = theme_exchange(theme), routing_key_for(ref, operation)
+            else:
+                party = self._user_id.removeprefix(self.settings.broker_user_prefix)
+                destination = link_out(partner), outbound_key(party, ref, operation)
             if len(self._destinations) >= 4096:
                 self._destinations.clear()
             self._destinations[key] = destination

@@ -10,7 +10,12 @@
 * with a gateway secret (``SPLP_GATEWAY_SECRET``), every requester also has a **gateway
   user** ``<prefix><party>@gateway`` (:mod:`splp.bus.gateway_identity`) holding exactly its
   requester permissions, whose password both the gateway and the directory derive from
-  the secret; the store keeps nothing of it.
+  the secret; the store keeps nothing of it;
+* a **partner** (another regency, docs/federation.md) has a link user ``<prefix><partner>``
+  that may write only its calls to ``splp.link.<partner>.in`` and replies to its
+  requesters through the default exchange; every requester may publish to
+  ``splp.link.<partner>.out`` with its own name as the first routing-key segment; a
+  partner's party (``<partner>--<party>``) has no broker user: its calls come over the link.
 
 A row whose names break the naming rules (possible only by writing to the database
 directly, or restoring a doctored backup) is left out and reported, never escaped into
@@ -21,21 +26,31 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from splp.bus.federation import link_in, link_out, link_replies, partner_of_remote
 from splp.bus.gateway_identity import derive, gateway_password, gateway_user
 from splp.bus.names import (
     ANY_SEGMENT,
     AUDIT_EXCHANGE,
     ServiceRef,
+    binding_key_for,
     check_segment,
     queue_for,
     theme_exchange,
 )
-from splp.bus.topology import QueueType, ServiceBinding, topology_for
+from splp.bus.topology import (
+    BindingSpec,
+    ExchangeSpec,
+    QueueSpec,
+    QueueType,
+    ServiceBinding,
+    topology_for,
+)
 from splp.db import utcnow
 from splp.directory_service.broker.passwords import SALT_BYTES, password_hash
 from splp.directory_service.broker.patterns import (
@@ -117,11 +132,17 @@ async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerStat
     for (publisher_id, _service_id, _major), binding in services.items():
         queues_of[publisher_id].add(queue_for(binding.service))
     tags = frozenset(managed_tags(names.vhost))
+    partners = sorted(p.name for p in parties.values() if "partner" in p.roles)
+    _links(state, partners, services.values(), names.queue_type)
     for party in parties.values():
+        if partner_of_remote(party.name, partners) is not None:
+            continue
         user = names.user(party.name)
         state.users[user] = User(party.broker_password_hash or "", tags)
         writes: set[str] = set()
         reads: set[str] = set()
+        if "partner" in party.roles:
+            writes |= {link_in(party.name), DEFAULT_EXCHANGE}
         if "requester" in party.roles:
             topics = {
                 exchange: TopicPermission(alternation(pieces))
@@ -130,17 +151,42 @@ async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerStat
             writes |= topics.keys()
             for exchange, topic in topics.items():
                 state.topic_permissions[user, exchange] = topic
+            own_calls = TopicPermission(f"^{re.escape(party.name)}\\.{ANY_SEGMENT}\\.")
+            for partner in partners:
+                writes.add(link_out(partner))
+                state.topic_permissions[user, link_out(partner)] = own_calls
             if names.gateway_secret is not None:
                 _gateway_user(state, names, party.name, tags, topics)
         if "publisher" in party.roles:
             writes |= {DEFAULT_EXCHANGE, AUDIT_EXCHANGE}
+            writes |= {link_replies(partner) for partner in partners}
             reads |= queues_of.get(party.id, set())
             state.topic_permissions[user, AUDIT_EXCHANGE] = TopicPermission(
                 audit_pattern(party.name)
             )
-        if {"requester", "publisher"} & set(party.roles):
+        if {"requester", "publisher", "partner"} & set(party.roles):
             state.permissions[user] = Permission(write=exact(writes), read=exact(reads))
     return state
+
+
+def _links(
+    state: BrokerState,
+    partners: list[str],
+    services: Iterable[ServiceBinding],
+    queue_type: QueueType,
+) -> None:
+    """The exchanges, queues and bindings of the links to ``partners``."""
+    for partner in partners:
+        out, inbound, replies = link_out(partner), link_in(partner), link_replies(partner)
+        state.exchanges[out] = ExchangeSpec(out)
+        state.exchanges[inbound] = ExchangeSpec(inbound)
+        state.exchanges[replies] = ExchangeSpec(replies, type="fanout")
+        for queue, exchange in ((out, out), (replies, replies)):
+            state.queues[queue] = QueueSpec(queue, {"x-queue-type": queue_type})
+            state.bindings[BindingSpec(exchange, queue, "#")] = ""
+        for binding in services:
+            key = "*." + binding_key_for(binding.service)
+            state.bindings[BindingSpec(inbound, queue_for(binding.service), key)] = ""
 
 
 def _gateway_user(
