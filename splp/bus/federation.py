@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from splp.bus.management import Management
 from splp.bus.names import SEGMENT, ServiceRef, check_segment, routing_key_for
 from splp.errors import ContractError
 
@@ -45,6 +46,7 @@ LINK_PREFIX = "splp.link."
 REMOTE_SEPARATOR = "--"
 """Between the partner and the party in the name of a partner's party: ``kab-a--dinsos``."""
 VIA_LINK = "link"
+SHOVEL_PREFIX = "splp-link-"
 
 
 def link_out(partner: str) -> str:
@@ -134,15 +136,60 @@ def link_shovels(partner: str, me: str, partner_url: str, vhost: str) -> dict[st
         "reconnect-delay": 1,
     }
     return {
-        f"splp-link-{partner}-calls": {
+        f"{SHOVEL_PREFIX}{partner}-calls": {
             **common,
             "src-queue": link_out(partner),
             "dest-exchange": link_in(me),
             "dest-publish-properties": {"user_id": unquote(parts.username)},
         },
-        f"splp-link-{partner}-replies": {
+        f"{SHOVEL_PREFIX}{partner}-replies": {
             **common,
             "src-queue": link_replies(partner),
             "dest-exchange": "",
         },
     }
+
+
+async def open_link(
+    management: Management, vhost: str, partner: str, me: str, partner_url: str
+) -> list[str]:
+    """Create (or replace) the shovels of the link to ``partner`` on this broker; their names.
+
+    The directory's reconciler keeps the link's exchanges, queues and users once
+    ``partner`` is a party with the role ``partner``; the shovels hold the partner's
+    password, so they live in the broker only (``splp link add``).
+    """
+    shovels = link_shovels(partner, me, partner_url, vhost)
+    for name, value in shovels.items():
+        await management.request(
+            "PUT", f"/api/parameters/shovel/{_q(vhost)}/{_q(name)}", json={"value": value}
+        )
+    return sorted(shovels)
+
+
+async def close_link(management: Management, vhost: str, partner: str) -> list[str]:
+    """Delete the shovels of the link to ``partner``; the names of those that existed."""
+    closed = []
+    for name in link_shovels(partner, partner, "amqp://link@localhost/", vhost):
+        path = f"/api/parameters/shovel/{_q(vhost)}/{_q(name)}"
+        if await management.read(path) is not None:
+            await management.request("DELETE", path)
+            closed.append(name)
+    return closed
+
+
+async def links(management: Management, vhost: str) -> list[dict[str, Any]]:
+    """The link shovels of ``vhost`` and their state (``running``, ``starting``, ...)."""
+    status = await management.read(f"/api/shovels/{_q(vhost)}") or []
+    return sorted(
+        (
+            {"name": s["name"], "state": s.get("state", "unknown"), "dest": s.get("dest_uri")}
+            for s in status
+            if str(s.get("name", "")).startswith(SHOVEL_PREFIX)
+        ),
+        key=lambda s: s["name"],
+    )
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")

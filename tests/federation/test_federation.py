@@ -1,0 +1,182 @@
+"""A requester of regency kab-a calls a service of regency kab-b over a shovel link
+(docs/federation.md): two brokers, two directories, kab-b's grants decide.
+
+The call is refused before kab-b grants kab-a's dinsos (named ``kab-a--dinsos`` in kab-b's
+directory), answered after the grant, and refused again after kab-b revokes it. Each broker
+enforces its end: kab-a's lets only its requesters publish to the link, each with its own
+name as the origin; kab-b's lets only kab-a's link user publish to kab-a's inbound exchange,
+with ``user_id`` validated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiormq
+import pytest
+
+from splp.adapters import Adapter, Service
+from splp.bus import Client
+from splp.bus.federation import close_link, link_in, link_out, links, open_link
+from splp.bus.management import Management
+from splp.bus.wire import Request
+from splp.errors import AccessDenied, Forbidden
+from tests.federation.conftest import Regency
+
+pytestmark = pytest.mark.slow
+
+SERVICE = "dukcapil.penduduk.v1"
+NIK = {"nik": "3509012345678901"}
+CALL_TIMEOUT = 5.0
+
+
+async def get_by_nik(payload: Any, request: Request) -> Any:
+    return {
+        "nik": payload["nik"],
+        "name": "Siti",
+        "village": "Muara Bungo",
+        "caller": request.requester,
+        "via": request.via,
+    }
+
+
+@pytest.fixture(scope="module")
+async def link(regency_a: Regency, regency_b: Regency) -> AsyncIterator[None]:
+    """The shovels of the link, one pair on each broker, running."""
+    ends = [
+        (regency_a, "kab-b", "kab-a", regency_b.amqp_url("kab-a")),
+        (regency_b, "kab-a", "kab-b", regency_a.amqp_url("kab-b")),
+    ]
+    for regency, partner, me, url in ends:
+        async with Management(regency.settings) as management:
+            await open_link(management, regency.settings.vhost, partner, me, url)
+    for regency, *_ in ends:
+        async with Management(regency.settings) as management:
+            await until(lambda m=management, r=regency: running(m, r), "the shovels run")
+    yield
+    for regency, partner, *_ in ends:
+        async with Management(regency.settings) as management:
+            await close_link(management, regency.settings.vhost, partner)
+
+
+async def running(management: Management, regency: Regency) -> bool:
+    states = [s["state"] for s in await links(management, regency.settings.vhost)]
+    return states == ["running", "running"]
+
+
+@pytest.fixture(scope="module")
+async def penduduk(
+    regency_b: Regency, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Adapter]:
+    """kab-b's adapter of dukcapil.penduduk.v1, with its grants from kab-b's directory."""
+    settings = regency_b.party_settings(
+        "dukcapil", grants_refresh=0.2, cache_dir=tmp_path_factory.mktemp("cache")
+    )
+    service = await Service.from_directory(SERVICE, settings)
+    service.handlers["get-by-nik"] = get_by_nik
+    adapter = service.adapter(settings)
+    await adapter.start()
+    yield adapter
+    await adapter.stop(grace=2)
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while not await check():
+        assert time.monotonic() < deadline, f"not within {limit} s: {what}"
+        await asyncio.sleep(0.1)
+
+
+async def outcome(client: Client) -> Any:
+    """The reply to one call over the link, or the error it raised."""
+    try:
+        return await client.call(
+            "kependudukan", SERVICE, "get-by-nik", NIK, timeout=CALL_TIMEOUT, partner="kab-b"
+        )
+    except Forbidden as exc:
+        return exc
+
+
+async def test_b_grants_decide_a_call_from_a(
+    regency_a: Regency, regency_b: Regency, link: None, penduduk: Adapter
+) -> None:
+    async with Client(regency_a.party_settings("dinsos")) as dinsos:
+        refused = await outcome(dinsos)
+        assert isinstance(refused, Forbidden), refused
+        assert f"{regency_b.user('kab-a--dinsos')} holds no grant" in str(refused)
+
+        request = await regency_b.step(
+            "kab-a--dinsos", "POST", "/access-requests", {"service": SERVICE, "reason": "bansos"}
+        )
+        await regency_b.step(
+            "admin", "POST", f"/access-requests/{request['id']}/approve", {"reason": "ok"}
+        )
+        await regency_b.step(
+            "dukcapil", "POST", f"/access-requests/{request['id']}/grant", {"reason": "ok"}
+        )
+        answers: list[Any] = []
+
+        async def answered() -> bool:
+            answers.append(await outcome(dinsos))
+            return isinstance(answers[-1], dict)
+
+        await until(answered, "the grant at kab-b lets kab-a's dinsos in")
+        assert answers[-1] == {
+            "nik": NIK["nik"],
+            "name": "Siti",
+            "village": "Muara Bungo",
+            "caller": regency_b.user("kab-a--dinsos"),
+            "via": "link",
+        }
+
+        await regency_b.step(
+            "dukcapil", "POST", f"/access-requests/{request['id']}/revoke", {"reason": "done"}
+        )
+
+        async def refused_again() -> bool:
+            answers.append(await outcome(dinsos))
+            return isinstance(answers[-1], Forbidden)
+
+        await until(refused_again, "the revoke at kab-b shuts kab-a's dinsos out")
+
+
+async def test_a_broker_lets_only_its_requesters_call_out_under_their_own_name(
+    regency_a: Regency, link: None
+) -> None:
+    async with Client(regency_a.party_settings("bappeda")) as bappeda:  # a publisher only
+        with pytest.raises(AccessDenied):
+            await bappeda.call(
+                "kependudukan", SERVICE, "get-by-nik", NIK, timeout=CALL_TIMEOUT, partner="kab-b"
+            )
+    connection = await aiormq.connect(regency_a.amqp_url("dinsos"))
+    try:  # dinsos may not claim to be another party of kab-a
+        channel = await connection.channel()
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+            await channel.basic_publish(
+                b"{}",
+                exchange=link_out("kab-b"),
+                routing_key=f"bappeda.{SERVICE}.get-by-nik",
+                properties=aiormq.spec.Basic.Properties(user_id=regency_a.user("dinsos")),
+            )
+    finally:
+        await connection.close()
+
+
+async def test_b_broker_lets_only_the_link_user_into_the_link(
+    regency_b: Regency, link: None
+) -> None:
+    connection = await aiormq.connect(regency_b.amqp_url("dinkes"))  # kab-b's own requester
+    try:
+        channel = await connection.channel()
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+            await channel.basic_publish(
+                b"{}",
+                exchange=link_in("kab-a"),
+                routing_key=f"dinsos.{SERVICE}.get-by-nik",
+                properties=aiormq.spec.Basic.Properties(user_id=regency_b.user("dinkes")),
+            )
+    finally:
+        await connection.close()
