@@ -26,6 +26,7 @@ from splp.cli import (
     directory,
     erd,
     gateway,
+    link,
     party,
     report,
     service,
@@ -65,6 +66,7 @@ app.add_typer(service.service_app, name="service")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(adapter.adapter_app, name="adapter")
 app.add_typer(gateway.gateway_app, name="gateway")
+app.add_typer(link.link_app, name="link")
 app.add_typer(erd.schema_app, name="schema")
 app.add_typer(report.report_app, name="report")
 app.add_typer(conformance.conformance_app, name="conformance")

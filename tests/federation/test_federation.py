@@ -11,18 +11,21 @@ with ``user_id`` validated.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiormq
 import pytest
+from typer.testing import CliRunner
 
 from splp.adapters import Adapter, Service
 from splp.bus import Client
 from splp.bus.federation import close_link, link_in, link_out, links, open_link
 from splp.bus.management import Management
 from splp.bus.wire import Request
+from splp.cli.app import app
 from splp.errors import AccessDenied, Forbidden
 from tests.federation.conftest import Regency
 
@@ -43,28 +46,42 @@ async def get_by_nik(payload: Any, request: Request) -> Any:
     }
 
 
+async def splp_link(regency: Regency, *args: str) -> Any:
+    """``splp link ARGS --json`` against ``regency``'s broker; its JSON output."""
+    env = {
+        "SPLP_MANAGEMENT_URL": regency.settings.management_url,
+        "SPLP_VHOST": regency.settings.vhost,
+    }
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["link", *args, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 @pytest.fixture(scope="module")
 async def link(regency_a: Regency, regency_b: Regency) -> AsyncIterator[None]:
-    """The shovels of the link, one pair on each broker, running."""
-    ends = [
-        (regency_a, "kab-b", "kab-a", regency_b.amqp_url("kab-a")),
-        (regency_b, "kab-a", "kab-b", regency_a.amqp_url("kab-b")),
-    ]
-    for regency, partner, me, url in ends:
-        async with Management(regency.settings) as management:
-            await open_link(management, regency.settings.vhost, partner, me, url)
-    for regency, *_ in ends:
-        async with Management(regency.settings) as management:
-            await until(lambda m=management, r=regency: running(m, r), "the shovels run")
-    yield
-    for regency, partner, *_ in ends:
-        async with Management(regency.settings) as management:
-            await close_link(management, regency.settings.vhost, partner)
+    """The shovels of the link, one pair on each broker, running: kab-a's made by
+    ``splp link add``, kab-b's by :func:`~splp.bus.federation.open_link`."""
+    url_at_b = regency_b.amqp_url("kab-a")
+    added = await splp_link(regency_a, "add", "kab-b", "--as", "kab-a", "--url", url_at_b)
+    assert added == {
+        "partner": "kab-b",
+        "shovels": ["splp-link-kab-b-calls", "splp-link-kab-b-replies"],
+    }
+    async with Management(regency_b.settings) as management:
+        vhost = regency_b.settings.vhost
+        await open_link(management, vhost, "kab-a", "kab-b", regency_a.amqp_url("kab-b"))
 
+        async def running() -> bool:
+            at_a = [s["state"] for s in await splp_link(regency_a, "list")]
+            at_b = [s["state"] for s in await links(management, vhost)]
+            return at_a == at_b == ["running", "running"]
 
-async def running(management: Management, regency: Regency) -> bool:
-    states = [s["state"] for s in await links(management, regency.settings.vhost)]
-    return states == ["running", "running"]
+        await until(running, "the shovels run")
+        yield
+        await close_link(management, vhost, "kab-a")
+    removed = await splp_link(regency_a, "remove", "kab-b")
+    assert removed["removed"] == ["splp-link-kab-b-calls", "splp-link-kab-b-replies"]
+    assert await splp_link(regency_a, "list") == []
 
 
 @pytest.fixture(scope="module")
