@@ -294,3 +294,43 @@ def test_a_deadline_that_is_not_an_integer_is_not_read_but_the_fallback_still_dr
     assert deadline_of(spec.Basic.Properties(headers={HEADER_DEADLINE: 1_700_000_005_000})) == (
         NOW + 5
     )
+
+
+# --- calls over a partner regency's link (docs/federation.md) ----------------------------
+
+LINKED = replace(
+    GOOD,
+    exchange="splp.link.kab-a.in",
+    routing_key=f"dinsos.{ECHO.ref}.echo",
+    user_id="p-kab-a",
+)
+
+
+def test_a_call_over_a_link_is_the_partners_partys() -> None:
+    seen: list[tuple[str, str]] = []
+    verdict = admit(
+        LINKED,
+        rules(user_prefix="p-", grant_check=lambda user, op: seen.append((user, op))),
+        NOW,
+    )
+    assert isinstance(verdict, Admitted), verdict
+    assert (verdict.request.requester, verdict.request.via) == ("p-kab-a--dinsos", "link")
+    assert verdict.request.operation == "echo"
+    assert seen == [("p-kab-a--dinsos", "echo")]  # the grants of kab-a's dinsos decide
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"user_id": "p-kab-c"}, 403),  # another partner's link user
+        ({"user_id": "p-dinsos"}, 403),  # a party of this regency
+        ({"user_id": "kab-a"}, 403),  # without the prefix of this bus's users
+        ({"exchange": "splp.link.kab-a.out"}, 403),  # not the inbound exchange
+        ({"routing_key": f"Dinsos.{ECHO.ref}.echo"}, 403),  # no valid origin party
+        ({"routing_key": f"{ECHO.ref}.echo"}, 404),  # the publisher taken for the party
+    ],
+)
+def test_a_link_is_trusted_only_from_its_link_user(change: dict[str, Any], status: int) -> None:
+    verdict = admit(replace(LINKED, **change), rules(user_prefix="p-"), NOW)
+    assert isinstance(verdict, Refused), verdict
+    assert verdict.problem.status == status
