@@ -17,7 +17,7 @@ from splp.cli.output import AsJson, print_json, print_table
 
 link_app = typer.Typer(
     help="Links to partner regencies: the shovels that carry calls and replies.",
-    epilog="Example:\n\n  splp link add kab-b --as kab-a\n  splp link list --json",
+    epilog="Example:\n\n  splp link list --json\n  splp link remove kab-b",
     no_args_is_help=True,
 )
 
@@ -32,7 +32,7 @@ def _management() -> tuple[Any, str]:
     return Management(settings), settings.vhost
 
 
-@link_app.command("add", epilog="Example:\n\n  splp link add kab-b --as kab-a")
+@link_app.command("add", epilog='Example:\n\n  splp link add kab-b --as kab-a --url "$KAB_B_URL"')
 def add(
     partner: Partner,
     me: Annotated[

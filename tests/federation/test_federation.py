@@ -22,12 +22,15 @@ from typer.testing import CliRunner
 
 from splp.adapters import Adapter, Service
 from splp.bus import Client
+from splp.bus.audit_events import decode_audit_message
 from splp.bus.federation import close_link, link_in, link_out, links, open_link
 from splp.bus.management import Management
+from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import Request
 from splp.cli.app import app
 from splp.errors import AccessDenied, Forbidden
 from tests.federation.conftest import Regency
+from tests.test_schemas import errors_of
 
 pytestmark = pytest.mark.slow
 
@@ -117,9 +120,24 @@ async def outcome(client: Client) -> Any:
         return exc
 
 
+async def audit_tap(regency: Regency) -> tuple[aiormq.abc.AbstractConnection, list[dict[str, Any]]]:
+    """Every audit event of ``regency``'s bus, as it is emitted."""
+    connection = await aiormq.connect(regency.settings.broker_url)
+    channel = await connection.channel()
+    queue = (await channel.queue_declare(exclusive=True)).queue
+    assert queue is not None
+    await channel.queue_bind(queue, AUDIT_EXCHANGE, routing_key="#")
+    events: list[dict[str, Any]] = []
+    await channel.basic_consume(
+        queue, lambda m: events.extend(decode_audit_message(m.body)), no_ack=True
+    )
+    return connection, events
+
+
 async def test_b_grants_decide_a_call_from_a(
     regency_a: Regency, regency_b: Regency, link: None, penduduk: Adapter
 ) -> None:
+    tap, events = await audit_tap(regency_b)
     async with Client(regency_a.party_settings("dinsos")) as dinsos:
         refused = await outcome(dinsos)
         assert isinstance(refused, Forbidden), refused
@@ -158,6 +176,19 @@ async def test_b_grants_decide_a_call_from_a(
             return isinstance(answers[-1], Forbidden)
 
         await until(refused_again, "the revoke at kab-b shuts kab-a's dinsos out")
+
+    async def audited() -> bool:
+        return [e["status"] for e in events if e["kind"] in ("response", "denied")][-1:] == [403]
+
+    await until(audited, "kab-b's audit trail has the last refusal")
+    await tap.close()
+    calls = [e for e in events if e["kind"] in ("response", "denied")]
+    assert {(e["requester"], e["via"]) for e in calls} == {
+        (regency_b.user("kab-a--dinsos"), "link")
+    }
+    assert 200 in {e["status"] for e in calls}
+    for event in events:
+        assert errors_of("audit-event", event) == [], event
 
 
 async def test_a_broker_lets_only_its_requesters_call_out_under_their_own_name(
