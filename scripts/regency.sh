@@ -60,6 +60,7 @@ with_node() {  # run a command in the node's own environment: nothing from /etc/
             RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
             RABBITMQ_NODE_PORT="$AMQP_PORT" \
             ERL_EPMD_ADDRESS=127.0.0.1 \
+            ERL_CRASH_DUMP="$HOME_DIR/log/erl_crash.dump" \
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
         exec "$@"
     )
@@ -67,9 +68,15 @@ with_node() {  # run a command in the node's own environment: nothing from /etc/
 
 ctl() { with_node "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"; }
 
-running() { ctl ping >/dev/null 2>&1; }
+vm_pid() {  # the node's Erlang VM, if its pid file names a live process
+    [ -s "$HOME_DIR/pid" ] && kill -0 "$(cat "$HOME_DIR/pid")" 2>/dev/null && cat "$HOME_DIR/pid"
+}
 
-app_running() { ctl eval 'rabbit:is_running().' 2>/dev/null | grep -q true; }
+# rabbitmqctl takes tens of seconds to give up on a node that is not there: ask it only
+# when the node's VM is alive
+running() { vm_pid >/dev/null && ctl ping >/dev/null 2>&1; }
+
+app_running() { running && ctl eval 'rabbit:is_running().' 2>/dev/null | grep -q true; }
 
 prepare() {
     mkdir -p "$HOME_DIR/mnesia" "$HOME_DIR/log"
@@ -127,10 +134,11 @@ down() {
     [ -d "$HOME_DIR" ] || return 0
     exec 9>"$ROOT_DIR/.$NAME.lock"
     flock 9
-    local pid=""
-    [ -s "$HOME_DIR/pid" ] && pid="$(cat "$HOME_DIR/pid")"
-    if running; then ctl shutdown --no-wait >/dev/null 2>&1 || true; fi
-    for _ in $(seq 1 100); do
+    local pid
+    pid="$(vm_pid || true)"
+    # SIGTERM stops a RabbitMQ node gracefully, without starting a rabbitmqctl VM
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    for _ in $(seq 1 150); do
         [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

@@ -43,23 +43,27 @@ def regency_sh(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def regency_sh_all(command: str, names: list[str]) -> list[tuple[int, str]]:
+    """``scripts/regency.sh COMMAND NAME`` for every name at once: exit codes and outputs."""
+    processes = [
+        subprocess.Popen(
+            [str(SCRIPT), command, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for name in names
+    ]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in processes]
+    return [(p.returncode, output) for p, output in zip(processes, outputs, strict=True)]
+
+
 @pytest.fixture(scope="session")
 def regency_brokers() -> Iterator[None]:
     started = [name for name in PORTS if regency_sh("status", name).returncode != 0]
-    ups = [
-        subprocess.Popen(
-            [str(SCRIPT), "up", name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        for name in started
-    ]
     try:
-        for process in ups:
-            output, _ = process.communicate(timeout=120)
-            assert process.returncode == 0, output.decode()
+        for code, output in regency_sh_all("up", started):
+            assert code == 0, output
         yield
     finally:
-        for name in started:
-            regency_sh("down", name)
+        regency_sh_all("down", started)
 
 
 @dataclass
