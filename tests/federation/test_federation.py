@@ -228,3 +228,25 @@ async def test_b_broker_lets_only_the_link_user_into_the_link(
             )
     finally:
         await connection.close()
+
+
+async def test_the_reconciler_keeps_the_link_users_and_no_user_for_a_partners_party(
+    regency_a: Regency, regency_b: Regency
+) -> None:
+    vhost = regency_b.settings.vhost
+    users = {u["name"] for u in (await regency_b.management.get("/api/users")).json()}
+    assert regency_b.user("kab-a") in users
+    assert regency_b.user("kab-a--dinsos") not in users  # its calls come over the link only
+    link_user = (
+        await regency_b.management.get(f"/api/permissions/{vhost}/{regency_b.user('kab-a')}")
+    ).json()
+    assert (link_user["configure"], link_user["read"]) == ("^$", "^$")
+    assert link_user["write"] == r"^(?:amq\.default|splp\.link\.kab\-a\.in)$"
+    topics = (
+        await regency_a.management.get(
+            f"/api/topic-permissions/{regency_a.settings.vhost}/{regency_a.user('dinsos')}"
+        )
+    ).json()
+    assert [(t["exchange"], t["write"]) for t in topics] == [
+        ("splp.link.kab-b.out", r"^dinsos\.[a-z0-9-]+\.")
+    ]
