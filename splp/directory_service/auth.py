@@ -18,10 +18,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.directory_service.logins import COOKIE, CSRF_HEADER, csrf_matches, session_caller
+from splp.directory_service.logins import COOKIE, session_caller
 from splp.directory_service.parties import Caller, acting_person, authenticate
 from splp.directory_service.store import Store
 from splp.vocabulary import ROLES
+from splp.web.csrf import CSRF_HEADER, csrf_matches
 from splp.web.problems import Problem
 
 bearer = HTTPBearer(auto_error=False, description="The party's directory API token.")

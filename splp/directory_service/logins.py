@@ -10,8 +10,6 @@ from the cookie, so it needs no storage and an attacker's page cannot know it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,9 +27,9 @@ from splp.directory_service.passwords import (
 )
 from splp.directory_service.tokens import hash_token, new_token
 from splp.settings import Settings
+from splp.web.csrf import csrf_token
 
 COOKIE = "splp_session"
-CSRF_HEADER = "X-CSRF-Token"
 MAX_SLOWDOWN = 8.0
 WRONG = "wrong e-mail address, password or code"
 
@@ -55,15 +53,6 @@ class Refusal:
     detail: str
     user: User | None
     locked_now: bool = False
-
-
-def csrf_token(cookie: str) -> str:
-    """The CSRF token that goes with the session cookie ``cookie``."""
-    return hashlib.sha256(b"splp-csrf:" + cookie.encode("ascii", "replace")).hexdigest()
-
-
-def csrf_matches(cookie: str, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(csrf_token(cookie), presented)
 
 
 async def login(
