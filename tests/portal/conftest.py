@@ -13,10 +13,10 @@ import pytest
 
 from splp.control_plane import close_app, create_app
 from splp.directory_service import Store
-from tests.directory.conftest import directory_settings, empty, penduduk, publish  # noqa: F401
-from tests.databases import throwaway_database
 from splp.directory_service.catalog import create_theme
 from splp.directory_service.parties import create_party
+from tests.databases import throwaway_database
+from tests.directory.conftest import DEMO, directory_settings, empty, publish
 
 PASSWORD = "kata sandi yang cukup panjang"
 PARTIES = {
@@ -67,6 +67,14 @@ class Browser(httpx.AsyncClient):
         found = CSRF.search(page.text)
         assert found, page.text
         return found.group(1)
+
+
+@pytest.fixture
+def penduduk() -> dict[str, Any]:
+    import yaml
+
+    document: dict[str, Any] = yaml.safe_load((DEMO / "penduduk.yaml").read_text())
+    return document
 
 
 @pytest.fixture
