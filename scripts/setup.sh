@@ -5,7 +5,8 @@
 #      (re-installed only when pyproject.toml changed since the last install);
 #   2. RabbitMQ on ${SPLP_AMQP_HOST:-127.0.0.1}:5672 with the management API on :15672
 #      answering guest/guest (installed from Debian's packages and started if missing);
-#   3. Node.js (from Debian's packages if missing) and the locked dependencies of
+#   3. jq, curl and Chromium (the docs' shell walks, the portal's browser tests) from
+#      Debian's packages when missing; Node.js (from Debian's packages if missing) and the locked dependencies of
 #      examples/node-requester (npm ci, again only when its package-lock.json changed);
 #   4. PostgreSQL on 127.0.0.1:5432 such that postgresql://postgres@127.0.0.1:5432/test
 #      works (installed and started if missing; trust auth for loopback TCP, database
@@ -419,6 +420,14 @@ ensure_shell_tools() {
     fi
 }
 
+# The portal's browser tests drive Debian's Chromium (Playwright with executable_path; a
+# browser download of Playwright's own is neither needed nor possible here).
+ensure_chromium() {
+    if ! command -v chromium >/dev/null 2>&1; then
+        apt_install chromium
+    fi
+}
+
 # --------------------------------------------------------------------------- main
 
 # One set-up at a time per checkout (demo.sh and test.sh may start together).
@@ -433,6 +442,7 @@ fi
 
 ensure_venv
 ensure_shell_tools
+ensure_chromium
 ensure_node_example
 ensure_rabbitmq
 ensure_postgres

@@ -119,6 +119,30 @@ class Settings(BaseSettings):
         "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
     )
 
+    session_ttl: float = Field(
+        default=8 * 3600.0,
+        gt=0,
+        description="Seconds a person stays signed in to the portal after logging in.",
+    )
+    setup_link_ttl: float = Field(
+        default=72 * 3600.0,
+        gt=0,
+        description="Seconds a one-time set-password link of a new or reset account is valid.",
+    )
+    login_slow_after: int = Field(
+        default=3,
+        ge=1,
+        description="Failed logins in a row after which each further attempt is slowed.",
+    )
+    login_lock_after: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins in a row after which the account is locked (and audited).",
+    )
+    login_lock_seconds: float = Field(
+        default=900.0, gt=0, description="How long a locked account stays locked."
+    )
+
     @model_validator(mode="after")
     def _vhost_of_the_url(self) -> Self:
         named = unquote(urlsplit(self.amqp_url).path[1:])

@@ -38,8 +38,10 @@ def test_every_table_column_and_foreign_key_is_drawn() -> None:
             for column in table.columns:
                 assert f" {column.name}" in diagram
                 for fk in column.foreign_keys:
+                    left = "|o" if column.nullable else "||"
                     assert (
-                        f'{fk.column.table.name} ||--o{{ {table.name} : "{column.name}"' in diagram
+                        f'{fk.column.table.name} {left}--o{{ {table.name} : "{column.name}"'
+                        in diagram
                     )
 
 

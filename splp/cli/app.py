@@ -30,6 +30,7 @@ from splp.cli import (
     party,
     report,
     service,
+    user,
 )
 from splp.cli.exits import POLICY
 from splp.cli.guard import GuardedGroup, show_tracebacks
@@ -60,6 +61,7 @@ app.add_typer(access.access_app, name="access")
 app.add_typer(broker.broker_app, name="broker")
 app.add_typer(broker.credentials_app, name="credentials")
 app.add_typer(party.party_app, name="party")
+app.add_typer(user.user_app, name="user")
 app.add_typer(client.client_app, name="client")
 app.add_typer(service.theme_app, name="theme")
 app.add_typer(service.service_app, name="service")

@@ -26,6 +26,7 @@ from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.events import DirectoryEvents
 from splp.directory_service.store import Store
+from splp.portal import mount_portal
 from splp.settings import Settings
 
 SUPERVISORS = ("administrator", "monitor")
@@ -47,6 +48,7 @@ def create_app(
     app = directory_app(settings, store=store, events=events)
     app.include_router(audit_router, dependencies=[Depends(allow(*SUPERVISORS))])
     app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
+    mount_portal(app)
     app.router.lifespan_context = _lifespan
     return app
 

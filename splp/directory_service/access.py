@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from splp.bus.names import ServiceRef
 from splp.db import utcnow
 from splp.directory_service.catalog import ServiceMajor, find_service
-from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service
+from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service, User
 from splp.directory_service.parties import Caller
 from splp.directory_service.workflow import (
     NEGATIVE_STEPS,
@@ -77,6 +77,7 @@ async def submit(
             request_id=request.id,
             step="request",
             actor_id=caller.id,
+            actor_user_id=caller.user_id,
             from_state=None,
             to_state="submitted",
             reason=reason,
@@ -141,6 +142,7 @@ async def take_step(
             request_id=request.id,
             step=step,
             actor_id=caller.id,
+            actor_user_id=caller.user_id,
             from_state=source,
             to_state=target,
             reason=reason,
@@ -227,8 +229,9 @@ async def list_requests(
 async def history(session: AsyncSession, caller: Caller, request_id: int) -> list[dict[str, Any]]:
     await visible_request(session, caller, request_id)
     rows = await session.execute(
-        select(AccessEvent, Party.name)
+        select(AccessEvent, Party.name, User.email)
         .join(Party, Party.id == AccessEvent.actor_id)
+        .outerjoin(User, User.id == AccessEvent.actor_user_id)
         .where(AccessEvent.request_id == request_id)
         .order_by(AccessEvent.id)
     )
@@ -236,12 +239,13 @@ async def history(session: AsyncSession, caller: Caller, request_id: int) -> lis
         {
             "step": event.step,
             "actor": actor,
+            "person": person,
             "at": event.at,
             "from_state": event.from_state,
             "to_state": event.to_state,
             "reason": event.reason,
         }
-        for event, actor in rows.all()
+        for event, actor, person in rows.all()
     ]
 
 

@@ -1,10 +1,12 @@
-"""Bearer-token authentication and the role check every route declares.
+"""Authentication (a machine's bearer token, or a person's portal session cookie) and the
+role check every route declares.
 
 >>> @router.get("/parties")  # doctest: +SKIP
 ... async def list_parties(caller: Annotated[Caller, Depends(allow("administrator", "monitor"))]):
 ...     ...
 
-A missing or unknown token is a 401 problem, a caller without one of the roles a 403.
+A missing or unknown token is a 401 problem, a caller without one of the roles a 403. A
+person holds only the roles their account was given, within the party's.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.directory_service.parties import Caller, authenticate
+from splp.directory_service.logins import COOKIE, session_caller
+from splp.directory_service.parties import Caller, acting_person, authenticate
 from splp.directory_service.store import Store
 from splp.vocabulary import ROLES
+from splp.web.csrf import CSRF_HEADER, csrf_matches
 from splp.web.problems import Problem
 
 bearer = HTTPBearer(auto_error=False, description="The party's directory API token.")
@@ -39,13 +43,34 @@ async def session_for(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(session_for)]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def current_caller(
+    request: Request,
     session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    if credentials is None or not credentials.credentials:
+    """The party behind a bearer token (a machine), or the person behind a portal session
+    cookie; a cookie's request that changes something must carry the session's CSRF token."""
+    caller: Caller | None
+    if credentials is not None and credentials.credentials:
+        caller = await _token_caller(session, credentials.credentials)
+    elif cookie := request.cookies.get(COOKIE):
+        caller = await session_caller(session, cookie)
+        if caller is None:
+            raise Problem(401, "the session has ended: log in again")
+        if request.method not in SAFE_METHODS and not csrf_matches(
+            cookie, request.headers.get(CSRF_HEADER)
+        ):
+            raise Problem(403, f"send the session's CSRF token in the {CSRF_HEADER} header")
+    else:
         raise Problem(401, "send the party's API token as 'Authorization: Bearer TOKEN'")
-    token = credentials.credentials
+    acting_person.set(caller.person)
+    return caller
+
+
+async def _token_caller(session: AsyncSession, token: str) -> Caller:
     if len(token) > 200 or not token.isascii():
         raise Problem(401, "unknown or revoked API token")
     caller = await authenticate(session, token)

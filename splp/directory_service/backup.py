@@ -26,8 +26,12 @@ FORMAT = "splp-directory-backup"
 VERSION = 1
 
 
+EPHEMERAL = frozenset({"user_sessions"})
+"""Tables a backup leaves out: after a restore, people sign in again."""
+
+
 def _tables() -> list[Table]:
-    return list(Base.metadata.sorted_tables)
+    return [table for table in Base.metadata.sorted_tables if table.name not in EPHEMERAL]
 
 
 async def dump(store: Store) -> dict[str, Any]:

@@ -144,6 +144,9 @@ class GrantIn(Strict):
 class AccessEventOut(BaseModel):
     step: str
     actor: str
+    person: str | None = Field(
+        default=None, description="The signed-in person who took the step for the party."
+    )
     at: datetime
     from_state: str | None
     to_state: str
@@ -210,3 +213,68 @@ class GatewayCredential(BaseModel):
     application: str
     secret_hash: str = Field(description="Hex SHA-256 of the client secret.")
     api_key_hash: str | None = Field(description="Hex SHA-256 of the API key; null without one.")
+
+
+Email = Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=r"^[^\x00\s]+$")]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN)]
+
+
+class UserIn(Strict):
+    party: Name
+    email: Email
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+    nip: Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$")] | None = Field(
+        default=None, description="Nomor Induk Pegawai (18 digits), for civil servants."
+    )
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+
+
+class UserOut(BaseModel):
+    email: str
+    name: str
+    nip: str | None
+    party: str
+    roles: list[str]
+    state: str = Field(description="active, pending (no password yet), locked or disabled")
+    totp: bool = Field(description="Whether a second factor (TOTP) is on.")
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+class UserSetup(BaseModel):
+    user: UserOut
+    setup_token: str = Field(description="One-time set-password token (shown once).")
+    setup_link: str = Field(description="The link that redeems it (shown once).")
+    expires_at: datetime
+
+
+class ResetIn(Strict):
+    clear_totp: bool = Field(default=False, description="Also turn the second factor off.")
+
+
+class LoginIn(Strict):
+    email: Email
+    password: Secret
+    code: Annotated[str, StringConstraints(pattern=r"^ ?[0-9]{6} ?$")] | None = Field(
+        default=None, description="The 6-digit TOTP code, when the account has a second factor."
+    )
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    csrf_token: str = Field(description="Send it as X-CSRF-Token with requests that change things.")
+    expires_at: datetime
+
+
+class SetPasswordIn(Strict):
+    token: Secret
+    password: Secret
+
+
+class TotpOut(BaseModel):
+    secret: str
+    uri: str = Field(description="otpauth:// URI for an authenticator app (as a QR code).")
+
+
+class TotpConfirmIn(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^ ?[0-9]{6} ?$")]

@@ -1,6 +1,7 @@
 """The directory's audit trail on the bus: ``access.*`` and ``admin.*`` events.
 
-Events are metadata only (who, which service, which state). The free-text reason of a
+Events are metadata only (who, which service, which state). "Who" is the party and, when
+a signed-in person made the request, that person's e-mail (``person``). The free-text reason of a
 step is left out: an official may well write a resident's name into it, so it stays in
 the store's history, where access to it is controlled.
 
@@ -19,6 +20,7 @@ from aiormq.abc import AbstractConnection
 from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE
+from splp.directory_service.parties import acting_person
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
 from splp.retry import retry_until_done
@@ -42,6 +44,9 @@ class DirectoryEvents:
 
     def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Queue an event (never blocks, never fails the request)."""
+        person = acting_person.get()
+        if person is not None and "person" not in fields:
+            fields["person"] = person
         event = audit_event(kind, SOURCE, **fields)
         self.emitter.emit(event)
         if self._broker_url and self._connector is None:

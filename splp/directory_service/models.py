@@ -1,4 +1,4 @@
-"""The directory's tables: parties with their tokens and applications, themes, services
+"""The directory's tables: parties with their tokens, applications and people, themes, services
 and their versions, access requests with their history.
 
 The store is portable between SQLite and PostgreSQL: timestamps are kept in UTC
@@ -158,6 +158,46 @@ class AccessRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class User(Base):
+    """A person of a party who signs in to the portal (Aplikasi SPLP).
+
+    ``roles`` are a subset of the party's roles. Only an argon2id hash of the password is
+    kept; until the person sets one, ``setup_hash`` holds the SHA-256 of a one-time
+    set-password token. Machines keep using the party's API tokens.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nip: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    setup_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    setup_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in browser: the SHA-256 of its session cookie, never the cookie itself."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class AccessEvent(Base):
     """One step of an access request: who, when, from which state to which, and why."""
 
@@ -169,6 +209,10 @@ class AccessEvent(Base):
     )
     step: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    """The person who took the step for the party (``None`` for a machine's API token)."""
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     from_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
     to_state: Mapped[str] = mapped_column(String(20))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -15,11 +16,14 @@ from splp.web.problems import Problem
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated party behind a request."""
+    """The authenticated party behind a request, and the person acting for it when the
+    request came from a signed-in portal user (``None`` for a machine's API token)."""
 
     id: int
     name: str
     roles: frozenset[str]
+    user_id: int | None = None
+    person: str | None = None
 
     def has(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -27,6 +31,11 @@ class Caller:
     @property
     def is_administrator(self) -> bool:
         return "administrator" in self.roles
+
+
+acting_person: ContextVar[str | None] = ContextVar("splp_acting_person", default=None)
+"""The e-mail of the person behind the current request, set when the caller is
+authenticated; the directory's audit events name that person beside the party."""
 
 
 async def create_party(

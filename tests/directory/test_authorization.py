@@ -64,6 +64,24 @@ async def a_client(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     return {"n": n, "client_id": response.json()["client_id"]}
 
 
+async def a_user(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    """A new person of dinsos (no password yet)."""
+    n = next(_counter)
+    body = {"party": "dinsos", "email": f"orang-{n}@dinsos.go.id", "name": f"Orang {n}"}
+    response = await api.post(
+        "/users", json={**body, "roles": ["requester"]}, headers=api.as_("admin")
+    )
+    assert response.status_code == 201, response.text
+    return {"n": n, "email": body["email"]}
+
+
+def every(status: int, anonymous: int | None = None) -> dict[str, int]:
+    """The same answer for every caller (a route whose outcome does not depend on a token)."""
+    return {caller: status for caller in CALLERS} | (
+        {"anonymous": anonymous} if anonymous is not None else {}
+    )
+
+
 def a_request(state: str) -> Setup:
     async def setup(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
         return {"n": next(_counter), "id": await walk(api, penduduk, state)}
@@ -112,6 +130,40 @@ MATRIX = [
         body=lambda s: {},
     ),
     Cell("GET", "/me", allowed(*EVERYONE)),
+    Cell(
+        "POST",
+        "/users",
+        allowed("admin", status=201),
+        body=lambda s: {
+            "party": "dinsos",
+            "email": f"baru-{s['n']}@dinsos.go.id",
+            "name": "Baru",
+            "roles": ["requester"],
+        },
+    ),
+    Cell("GET", "/users", allowed("admin", "monitor"), a_user),
+    Cell("POST", "/users/{email}/disable", allowed("admin"), a_user),
+    Cell("POST", "/users/{email}/reset-password", allowed("admin"), a_user),
+    Cell(
+        "POST",
+        "/auth/login",
+        every(401),
+        a_user,
+        body=lambda s: {"email": s["email"], "password": "not the password"},
+    ),
+    Cell("POST", "/auth/logout", every(204)),
+    # a token is a machine, not a person: it has no account, password or second factor
+    Cell("GET", "/auth/me", every(404, anonymous=401)),
+    Cell(
+        "POST",
+        "/auth/set-password",
+        every(400),
+        body=lambda s: {"token": "splp_unknown", "password": "panjang sekali kata sandinya"},
+    ),
+    Cell("POST", "/auth/totp", every(404, anonymous=401)),
+    Cell(
+        "POST", "/auth/totp/confirm", every(404, anonymous=401), body=lambda s: {"code": "123456"}
+    ),
     Cell(
         "POST",
         "/parties/dinsos/clients",

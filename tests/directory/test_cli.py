@@ -176,3 +176,60 @@ def test_unreachable_directory_is_one_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 4
     assert result.stderr.startswith("error: directory http://127.0.0.1:1 is unreachable")
+
+
+async def test_people_are_added_listed_reset_and_disabled(cli: Cli) -> None:
+    import httpx
+
+    out = await cli.ok(None, "directory", "init", "--admin", "kominfo")
+    cli.tokens["kominfo"] = out.strip().splitlines()[-1]
+    await cli.ok("kominfo", "party", "add", "dinsos", "--role", "requester")
+    created = json.loads(
+        await cli.ok(
+            "kominfo",
+            "user",
+            "add",
+            "dinsos",
+            "Siti@Dinsos.go.id",
+            "--role",
+            "requester",
+            "--name",
+            "Siti Aminah",
+            "--nip",
+            "198001012006042001",
+            "--json",
+        )
+    )
+    assert created["user"]["email"] == "siti@dinsos.go.id"
+    assert created["user"]["nip"] == "198001012006042001"
+    link = created["setup_link"]
+    assert link.startswith(cli.url + "/auth/set-password?token=splp_")
+    password = "kata sandi yang cukup panjang"
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(link)
+        assert page.status_code == 200 and "Atur kata sandi" in page.text
+        token = created["setup_token"]
+        form = {"token": token, "password": password, "password_again": password}
+        saved = await browser.post(cli.url + "/auth/set-password/form", data=form)
+        assert "Kata sandi tersimpan" in saved.text
+    listed = json.loads(await cli.ok("kominfo", "user", "list", "--party", "dinsos", "--json"))
+    assert [(u["email"], u["state"]) for u in listed] == [("siti@dinsos.go.id", "active")]
+    text = await cli.ok("kominfo", "user", "reset-password", "siti@dinsos.go.id")
+    assert "set-password link (shown once" in text and "/auth/set-password?token=splp_" in text
+    disabled = json.loads(await cli.ok("kominfo", "user", "disable", "siti@dinsos.go.id", "--json"))
+    assert disabled["state"] == "disabled"
+    # bad input: one line each, with the policy's exit code
+    line = await cli.refused(
+        "kominfo", 1, "user", "add", "dinsos", "a@dinsos.go.id", "--role", "publisher"
+    )
+    assert "does not hold the role(s) publisher" in line
+    line = await cli.refused(
+        "kominfo", 1, "user", "add", "dinsos", "siti@dinsos.go.id", "--role", "requester"
+    )
+    assert "exists already" in line
+    line = await cli.refused("kominfo", 1, "user", "disable", "nobody@dinsos.go.id")
+    assert "no person" in line
+    missing_role = await cli("kominfo", "user", "add", "dinsos", "b@dinsos.go.id")
+    assert missing_role.exit_code == 2 and "--role" in missing_role.output
+    line = await cli.refused("dinsos-token-missing", 2, "user", "list")
+    assert "no API token" in line

@@ -6,6 +6,13 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from splp.directory_service.routes import access, catalog, clients, gateway, parties
+    from splp.directory_service.routes import access, catalog, clients, gateway, parties, users
 
-    return [parties.router, clients.router, catalog.router, access.router, gateway.router]
+    return [
+        parties.router,
+        users.router,
+        clients.router,
+        catalog.router,
+        access.router,
+        gateway.router,
+    ]

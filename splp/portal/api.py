@@ -1,0 +1,74 @@
+"""The portal's way to the directory: its JSON API, called in-process with the signed-in
+person's session cookie (and, for a change, the CSRF token the form carried)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import Request
+
+from splp.web.csrf import CSRF_HEADER
+
+COOKIE = "splp_session"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: httpx.Headers
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+    @property
+    def detail(self) -> str:
+        return str(self.body.get("detail", "")) if isinstance(self.body, dict) else ""
+
+    def field_errors(self) -> dict[str, str]:
+        """A validation problem's messages by field (``body/reason`` -> ``reason``)."""
+        errors = self.body.get("errors", []) if isinstance(self.body, dict) else []
+        found: dict[str, str] = {}
+        for error in errors:
+            pointer = str(error.get("pointer", ""))
+            name = pointer.split("/")[1] if pointer.startswith("body/") else pointer
+            found.setdefault(name, str(error.get("message", "")))
+        return found
+
+
+class DirectoryApi:
+    """The directory API of the running app, as the person of ``request``."""
+
+    def __init__(self, request: Request, csrf: str | None = None) -> None:
+        self._app = request.app
+        self._cookie = request.cookies.get(COOKIE, "")
+        self._csrf = csrf
+
+    def _client(self) -> httpx.AsyncClient:
+        headers = {CSRF_HEADER: self._csrf} if self._csrf else {}
+        if self._cookie:
+            headers["Cookie"] = f"{COOKIE}={self._cookie}"
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(self._app), base_url="https://directory", headers=headers
+        )
+
+    async def call(self, method: str, path: str, body: Any = None, **params: Any) -> Answer:
+        query = {k: v for k, v in params.items() if v not in (None, "")}
+        async with self._client() as client:
+            response = await client.request(method, path, json=body, params=query)
+        content: Any = None
+        if response.content:
+            try:
+                content = response.json()
+            except ValueError:
+                content = response.text
+        return Answer(response.status_code, content, response.headers)
+
+    async def get(self, path: str, **params: Any) -> Answer:
+        return await self.call("GET", path, **params)
+
+    async def post(self, path: str, body: Any = None) -> Answer:
+        return await self.call("POST", path, body if body is not None else {})

@@ -1,0 +1,413 @@
+"""The portal's routes. Paths are Indonesian (``/masuk``, ``/katalog``, ``/permohonan``),
+so they never meet the JSON API's. Every page needs a signed-in person except the login;
+what a person may see and do is decided by the API each page calls."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from splp.portal.api import COOKIE, DirectoryApi
+from splp.portal.forms import read_form
+from splp.portal.i18n import WIB
+from splp.portal.render import SECURITY_HEADERS, page
+from splp.portal.schema_table import rows
+from splp.web.csrf import CSRF_FIELD, csrf_matches, csrf_token
+
+STATIC = Path(__file__).resolve().parent / "static"
+LOGIN_CSRF = "splp_login_csrf"
+STEPS = ("approve", "reject", "grant", "decline", "suspend", "resume", "revoke")
+
+router = APIRouter(include_in_schema=False)
+
+
+def mount_portal(app: FastAPI) -> None:
+    """Serve the portal at ``/`` of ``app`` (the directory process)."""
+    app.include_router(router)
+    app.mount("/aset", StaticFiles(directory=STATIC), name="portal-assets")
+
+
+def _back_to_login(request: Request) -> RedirectResponse:
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/masuk?lanjut={quote(wanted)}", status_code=303)
+
+
+async def _person(request: Request) -> dict[str, Any] | None:
+    if not request.cookies.get(COOKIE):
+        return None
+    me = await DirectoryApi(request).get("/auth/me")
+    return me.body if me.ok else None
+
+
+def _csrf(request: Request) -> str:
+    return csrf_token(request.cookies.get(COOKIE, ""))
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _show(request: Request, template: str, person: dict[str, Any], **context: Any) -> HTMLResponse:
+    return page(request, template, person=person, csrf=_csrf(request), **context)
+
+
+# -- signing in and out ------------------------------------------------------------------
+
+
+@router.get("/masuk")
+async def login_page(request: Request, lanjut: str = "/") -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", login_csrf=token, lanjut=_safe_next(lanjut), errors={})
+    response.set_cookie(
+        LOGIN_CSRF, token, max_age=1800, secure=True, httponly=True, samesite="strict"
+    )
+    return response
+
+
+@router.post("/masuk")
+async def login_sent(request: Request) -> Response:
+    form = await read_form(request)
+    lanjut = _safe_next(form.get("lanjut"))
+    cookie = request.cookies.get(LOGIN_CSRF, "")
+    if not cookie or not secrets.compare_digest(cookie, form.get(CSRF_FIELD, "")):
+        return page(
+            request,
+            "login.html",
+            status=403,
+            login_csrf=cookie,
+            lanjut=lanjut,
+            errors={"form": "The form has expired: reload the page and try again."},
+            email=form.get("email", ""),
+        )
+    body: dict[str, Any] = {"email": form.get("email", ""), "password": form.get("password", "")}
+    if form.get("code"):
+        body["code"] = form["code"]
+    answer = await DirectoryApi(request).post("/auth/login", body)
+    if not answer.ok:
+        fields = answer.field_errors()
+        errors = (
+            {"form": answer.detail}
+            if not fields
+            else {name: message for name, message in fields.items()}
+        )
+        return page(
+            request,
+            "login.html",
+            status=answer.status,
+            login_csrf=cookie,
+            lanjut=lanjut,
+            errors=errors,
+            email=form.get("email", ""),
+            needs_code="6-digit code" in answer.detail,
+        )
+    response = RedirectResponse(lanjut, status_code=303)
+    for value in answer.headers.get_list("set-cookie"):
+        response.headers.append("set-cookie", value)
+    response.delete_cookie(LOGIN_CSRF, secure=True, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/keluar")
+async def logout(request: Request) -> Response:
+    form = await read_form(request)
+    cookie = request.cookies.get(COOKIE, "")
+    if cookie and csrf_matches(cookie, form.get(CSRF_FIELD)):
+        await DirectoryApi(request).post("/auth/logout")
+    response = RedirectResponse("/masuk", status_code=303)
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+# -- dashboard -----------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    api = DirectoryApi(request)
+    roles = set(person["roles"])
+    waiting: list[tuple[str, Any]] = []
+    if "administrator" in roles:
+        submitted = await api.get("/access-requests", state="submitted")
+        waiting.append(("approve", submitted.body if submitted.ok else []))
+    if "publisher" in roles:
+        approved = await api.get("/access-requests", state="approved")
+        mine = [r for r in (approved.body or []) if r["service"].split(".")[0] == person["party"]]
+        waiting.append(("grant", mine))
+    requests: list[Any] = []
+    if "requester" in roles:
+        own = await api.get("/access-requests")
+        requests = [r for r in (own.body or []) if r["requester"] == person["party"]]
+    return _show(request, "home.html", person, waiting=waiting, requests=requests)
+
+
+# -- catalogue -----------------------------------------------------------------------------
+
+
+@router.get("/katalog")
+async def catalogue(request: Request, q: str = "", tema: str = "") -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    api = DirectoryApi(request)
+    themes = (await api.get("/themes")).body or []
+    services = (await api.get("/services", theme=tema or None)).body or []
+    words = q.strip().lower()[:100]
+    if words:
+        services = [
+            s
+            for s in services
+            if words in " ".join([s["ref"], s["title"], s["description"]]).lower()
+        ]
+    by_theme: dict[str, list[Any]] = {}
+    for service in services:
+        by_theme.setdefault(service["theme"], []).append(service)
+    return _show(
+        request,
+        "catalogue.html",
+        person,
+        themes=themes,
+        by_theme=by_theme,
+        q=q,
+        tema=tema,
+        crumbs=[("Catalogue", None)],
+    )
+
+
+@router.get("/katalog/{ref}")
+async def service_page(request: Request, ref: str) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    answer = await DirectoryApi(request).get(f"/services/{quote(ref[:140], safe='')}")
+    if not answer.ok:
+        return _show(
+            request,
+            "error.html",
+            person,
+            status=answer.status,
+            message=answer.detail,
+            crumbs=[("Catalogue", "/katalog"), (ref[:140], None)],
+        )
+    service = answer.body
+    operations = []
+    for name, operation in (service["descriptor"].get("operations") or {}).items():
+        operations.append(
+            {
+                "name": name,
+                "description": operation.get("description", ""),
+                "request": rows(operation.get("request")),
+                "response": rows(operation.get("response")),
+            }
+        )
+    return _show(
+        request,
+        "service.html",
+        person,
+        service=service,
+        operations=operations,
+        crumbs=[("Catalogue", "/katalog"), (service["title"], None)],
+    )
+
+
+# -- access requests -----------------------------------------------------------------------
+
+
+@router.get("/permohonan/baru")
+async def apply_page(request: Request, layanan: str = "") -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    return await _apply_form(request, person, {"service": layanan[:140]}, {})
+
+
+async def _apply_form(
+    request: Request,
+    person: dict[str, Any],
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    service = None
+    if values.get("service"):
+        answer = await DirectoryApi(request).get(f"/services/{quote(values['service'], safe='')}")
+        service = answer.body if answer.ok else None
+        if not answer.ok:
+            errors.setdefault("service", answer.detail)
+    return _show(
+        request,
+        "apply.html",
+        person,
+        service=service,
+        values=values,
+        errors=errors,
+        status=status,
+        crumbs=[("Access requests", "/permohonan"), ("New request", None)],
+    )
+
+
+@router.post("/permohonan/baru")
+async def apply_sent(request: Request) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    form = await read_form(request, multi=("operations",))
+    operations = [op for op in form.get_all("operations") if op]
+    reason = form.get("reason", "").strip()
+    values = {"service": form.get("service", ""), "reason": reason, "operations": operations}
+    body: dict[str, Any] = {"service": values["service"], "reason": reason}
+    if operations:
+        body["operations"] = operations
+    answer = await DirectoryApi(request, csrf=form.get(CSRF_FIELD)).post("/access-requests", body)
+    if not answer.ok:
+        errors = answer.field_errors() or {"form": answer.detail}
+        return await _apply_form(request, person, values, errors, status=answer.status)
+    return RedirectResponse(f"/permohonan/{answer.body['id']}", status_code=303)
+
+
+@router.get("/permohonan")
+async def requests_page(request: Request, status: str = "") -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    answer = await DirectoryApi(request).get("/access-requests", state=status or None)
+    return _show(
+        request,
+        "requests.html",
+        person,
+        requests=answer.body or [],
+        status=status,
+        crumbs=[("Access requests", None)],
+    )
+
+
+@router.get("/permohonan/{request_id:int}")
+async def request_page(request: Request, request_id: int) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    return await _request_view(request, person, request_id, {}, {})
+
+
+async def _request_view(
+    request: Request,
+    person: dict[str, Any],
+    request_id: int,
+    errors: dict[str, str],
+    values: dict[str, Any],
+    status: int = 200,
+) -> HTMLResponse:
+    api = DirectoryApi(request)
+    answer = await api.get(f"/access-requests/{request_id}")
+    crumbs: list[tuple[str, str | None]] = [
+        ("Access requests", "/permohonan"),
+        (f"#{request_id}", None),
+    ]
+    if not answer.ok:
+        return _show(
+            request,
+            "error.html",
+            person,
+            status=answer.status,
+            message=answer.detail,
+            crumbs=crumbs,
+        )
+    history = await api.get(f"/access-requests/{request_id}/history")
+    return _show(
+        request,
+        "request.html",
+        person,
+        item=answer.body,
+        history=history.body or [],
+        errors=errors,
+        values=values,
+        status=status,
+        steps=_steps(person, answer.body),
+        crumbs=crumbs,
+    )
+
+
+def _steps(person: dict[str, Any], item: dict[str, Any]) -> list[str]:
+    """The steps this person may take on ``item`` now (the API decides again)."""
+    roles = set(person["roles"])
+    owner = "publisher" in roles and item["service"].split(".")[0] == person["party"]
+    admin = "administrator" in roles
+    state = item["state"]
+    steps = []
+    if state == "submitted" and admin:
+        steps += ["approve", "reject"]
+    if state == "approved" and owner:
+        steps += ["grant", "decline"]
+    if state == "granted" and (admin or owner):
+        steps += ["suspend", "revoke"]
+    if state == "suspended" and (admin or owner):
+        steps += ["resume", "revoke"]
+    return steps
+
+
+@router.post("/permohonan/{request_id:int}/{step}")
+async def take_step(request: Request, request_id: int, step: str) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    if step not in STEPS:
+        return _show(request, "error.html", person, status=404, message="No such step.")
+    form = await read_form(request)
+    body: dict[str, Any] = {"reason": form.get("reason", "").strip()}
+    values = dict(body)
+    if step == "grant":
+        if form.get("quota_per_minute"):
+            body["quota_per_minute"] = form["quota_per_minute"]
+        if form.get("expires_on"):
+            body["expires_at"] = _end_of_day_wib(form["expires_on"])
+            if body["expires_at"] is None:
+                return await _request_view(
+                    request,
+                    person,
+                    request_id,
+                    {"expires_on": "Give the date as YYYY-MM-DD."},
+                    {**values, **form.as_dict()},
+                    status=422,
+                )
+        values |= form.as_dict()
+    path = f"/access-requests/{request_id}/{step}"
+    answer = await DirectoryApi(request, csrf=form.get(CSRF_FIELD)).post(path, body)
+    if not answer.ok:
+        errors = answer.field_errors() or {"form": answer.detail}
+        return await _request_view(
+            request, person, request_id, errors, values, status=answer.status
+        )
+    return RedirectResponse(f"/permohonan/{request_id}", status_code=303)
+
+
+def _end_of_day_wib(text: str) -> str | None:
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    end = datetime.combine(day, time(23, 59, 59), tzinfo=WIB) + timedelta(seconds=0)
+    return end.astimezone(UTC).isoformat()
+
+
+@router.get("/hak-akses")
+async def grants_page(request: Request) -> Response:
+    person = await _person(request)
+    if person is None:
+        return _back_to_login(request)
+    answer = await DirectoryApi(request).get("/access-requests", state="granted")
+    mine = [g for g in (answer.body or []) if g["requester"] == person["party"]]
+    return _show(request, "grants.html", person, grants=mine, crumbs=[("My grants", None)])
+
+
+__all__ = ["SECURITY_HEADERS", "mount_portal"]

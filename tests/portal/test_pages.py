@@ -1,0 +1,76 @@
+"""The portal's pages through a browser-like client: sign-in, the catalogue, a service
+page with its schemas as tables, the application form, and the Pasal 7 walk by three
+people, each page in Bahasa Indonesia with its security headers."""
+
+from __future__ import annotations
+
+from tests.portal.conftest import PEOPLE, Browser
+
+
+async def test_a_page_without_a_session_sends_to_the_login(browser: Browser) -> None:
+    answer = await browser.get("/katalog?q=x")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/masuk?lanjut=/katalog%3Fq%3Dx"
+    login = await browser.get("/masuk")
+    assert login.status_code == 200
+    assert '<html lang="id">' in login.text and "<title>Masuk - Aplikasi SPLP</title>" in login.text
+    assert '<label for="email">Alamat e-mail</label>' in login.text
+    csp = login.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+async def test_the_walk_of_three_people(browser: Browser) -> None:
+    signed = await browser.sign_in("dinsos")
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    home = await browser.get("/")
+    assert "Selamat datang, Pegawai dinsos" in home.text
+    catalogue = await browser.get("/katalog?q=population")
+    assert "dukcapil.penduduk.v1" in catalogue.text
+    service = await browser.get("/katalog/dukcapil.penduduk.v1")
+    assert "<code>nik</code>" in service.text and "^[0-9]{16}$" in service.text
+    csrf = await browser.csrf("/permohonan/baru?layanan=dukcapil.penduduk.v1")
+    empty = await browser.post(
+        "/permohonan/baru",
+        data={"csrf": csrf, "service": "dukcapil.penduduk.v1", "reason": ""},
+    )
+    assert empty.status_code == 422 and 'aria-invalid="true"' in empty.text
+    sent = await browser.post(
+        "/permohonan/baru",
+        data={
+            "csrf": csrf,
+            "service": "dukcapil.penduduk.v1",
+            "reason": "Verifikasi bansos",
+            "operations": "get-by-nik",
+        },
+    )
+    assert sent.status_code == 303, sent.text
+    number = sent.headers["location"].rsplit("/", 1)[1]
+    await browser.sign_in("kominfo")
+    inbox = await browser.get("/")
+    assert f"/permohonan/{number}" in inbox.text
+    csrf = await browser.csrf(f"/permohonan/{number}")
+    approved = await browser.post(
+        f"/permohonan/{number}/approve", data={"csrf": csrf, "reason": "Sesuai"}
+    )
+    assert approved.status_code == 303, approved.text
+    await browser.sign_in("dukcapil")
+    csrf = await browser.csrf(f"/permohonan/{number}")
+    granted = await browser.post(
+        f"/permohonan/{number}/grant",
+        data={"csrf": csrf, "reason": "", "quota_per_minute": "60", "expires_on": "2027-06-30"},
+    )
+    assert granted.status_code == 303, granted.text
+    page = await browser.get(f"/permohonan/{number}")
+    for person in PEOPLE["dinsos"], PEOPLE["kominfo"], PEOPLE["dukcapil"]:
+        assert person in page.text
+    assert "30 Jun 2027 23.59 WIB" in page.text
+
+
+async def test_a_form_without_the_csrf_token_changes_nothing(browser: Browser) -> None:
+    await browser.sign_in("dinsos")
+    forged = await browser.post(
+        "/permohonan/baru", data={"service": "dukcapil.penduduk.v1", "reason": "x"}
+    )
+    assert forged.status_code == 403
+    listed = await browser.get("/access-requests", headers=browser.as_("kominfo"))
+    assert listed.json() == []
