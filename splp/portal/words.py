@@ -8,7 +8,14 @@ def N_(message: str) -> str:
     return message
 
 
-ROLES = [N_("administrator"), N_("publisher"), N_("requester"), N_("monitor"), N_("gateway")]
+ROLES = [
+    N_("administrator"),
+    N_("publisher"),
+    N_("requester"),
+    N_("monitor"),
+    N_("gateway"),
+    N_("partner"),
+]
 STATES = [
     N_("submitted"),
     N_("approved"),
