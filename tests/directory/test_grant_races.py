@@ -43,7 +43,7 @@ async def test_concurrent_revoke_and_resume_never_bring_a_grant_back(
             )
             answers = (revoke.status_code, resume.status_code)
             assert answers in {(200, 200), (200, 409), (409, 200)}, (revoke.text, resume.text)
-            state = (await api.get(f"/access-requests/{request_id}", headers=api.as_("admin")))
+            state = await api.get(f"/access-requests/{request_id}", headers=api.as_("admin"))
             # a revoke answered 200 is final; one that lost the race was told so (409)
             expected = "revoked" if revoke.status_code == 200 else "granted"
             assert state.json()["state"] == expected, (answers, state.json())
