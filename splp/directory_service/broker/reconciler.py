@@ -8,7 +8,8 @@ It reads the desired state from the store and the actual state from the manageme
 (a few bulk GETs), diffs them and applies only the changes, so a run with nothing to do
 costs only the reads. It runs after every change in the directory
 (:meth:`after_change`, which never fails the API call), on a timer in
-``splp directory serve`` (:meth:`run_forever`), and by hand as ``splp broker sync``.
+``splp directory serve`` (:meth:`run_forever`), and by hand as ``splp broker sync``;
+one at a time across all of them (:mod:`.lock`), so none applies a stale plan.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from splp.bus.management import Management
 from splp.directory_service.broker.actual import read_actual
 from splp.directory_service.broker.apply import apply_plan
 from splp.directory_service.broker.desired import BrokerNames, desired_state
+from splp.directory_service.broker.lock import ReconcileLock
 from splp.directory_service.broker.plan import Plan, plan
 from splp.directory_service.broker.state import BrokerState
 from splp.directory_service.store import Store
@@ -70,6 +72,8 @@ class BrokerReconciler:
         )
         self.timeout = timeout
         self._lock = asyncio.Lock()
+        self.shared_lock = ReconcileLock(store.engine, settings.vhost)
+        """Held across processes from reading the store to the last change applied."""
 
     async def status(self) -> Status:
         """Desired and actual state and the plan between them (changes nothing)."""
@@ -84,7 +88,7 @@ class BrokerReconciler:
 
     async def sync(self) -> Drift:
         """Reconcile once; raises :class:`~splp.errors.ServiceUnavailable` without a broker."""
-        async with self._lock:
+        async with self._lock, self.shared_lock.held():
             started = time.perf_counter()
             async with Management(self.settings, timeout=self.timeout) as management:
                 todo = (await self._status(management)).plan
