@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.gateway_identity import derive, gateway_password, gateway_user
@@ -215,3 +216,12 @@ async def _granted_keys(
             continue
         granted[grant.requester_id][theme_exchange(binding.theme)].update(pieces)
     return granted
+
+
+async def next_expiry(session: AsyncSession) -> datetime | None:
+    """When the earliest grant in force expires (the desired state changes then)."""
+    return await session.scalar(
+        select(func.min(AccessRequest.expires_at)).where(
+            AccessRequest.state == "granted", AccessRequest.expires_at > utcnow()
+        )
+    )

@@ -15,22 +15,27 @@ one at a time across all of them (:mod:`.lock`), so none applies a stale plan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
 from splp.bus.management import Management
 from splp.directory_service.broker.actual import read_actual
 from splp.directory_service.broker.apply import apply_plan
-from splp.directory_service.broker.desired import BrokerNames, desired_state
+from splp.directory_service.broker.desired import BrokerNames, desired_state, next_expiry
 from splp.directory_service.broker.lock import ReconcileLock
 from splp.directory_service.broker.plan import Plan, plan
 from splp.directory_service.broker.state import BrokerState
 from splp.directory_service.store import Store
+from splp.db import utcnow
 from splp.errors import SplpError
 from splp.log import get_logger
 from splp.settings import Settings
 
 log = get_logger("directory.broker")
+
+EXPIRY_SLACK = 0.05
+"""Seconds past an expiry to wake at, so the grant is already out of the desired state."""
 
 
 @dataclass
@@ -72,6 +77,7 @@ class BrokerReconciler:
         )
         self.timeout = timeout
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
         self.shared_lock = ReconcileLock(store.engine, settings.vhost)
         """Held across processes from reading the store to the last change applied."""
 
@@ -107,6 +113,7 @@ class BrokerReconciler:
         """Reconcile after a change in the directory; a broker failure is logged, not raised."""
         if not self.settings.broker_reconcile:
             return None
+        self._changed.set()  # a new grant may expire before the timer's next run
         try:
             return await self.sync()
         except SplpError as exc:
@@ -114,7 +121,22 @@ class BrokerReconciler:
             return None
 
     async def run_forever(self, interval: float) -> None:
-        """Reconcile every ``interval`` seconds until cancelled."""
+        """Reconcile every ``interval`` seconds, and as soon as a grant expires (so the
+        broker refuses it, and closes its connections, at once), until cancelled."""
         while True:
             await self.after_change()
-            await asyncio.sleep(interval)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), await self._until_next(interval))
+
+    async def _until_next(self, interval: float) -> float:
+        """Seconds until the next run: ``interval``, or less if a grant expires sooner."""
+        try:
+            async with self.store.session() as session:
+                expiry = await next_expiry(session)
+        except Exception as exc:  # the store may be down: keep the plain timer
+            log.warning("broker: next grant expiry unknown (%s)", type(exc).__name__)
+            return interval
+        if expiry is None:
+            return interval
+        return min(interval, max(0.0, (expiry - utcnow()).total_seconds()) + EXPIRY_SLACK)
