@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from splp.bus.management import Management
+from splp.db import utcnow
 from splp.directory_service.broker.actual import read_actual
 from splp.directory_service.broker.apply import apply_plan
 from splp.directory_service.broker.desired import BrokerNames, desired_state, next_expiry
@@ -27,7 +28,6 @@ from splp.directory_service.broker.lock import ReconcileLock
 from splp.directory_service.broker.plan import Plan, plan
 from splp.directory_service.broker.state import BrokerState
 from splp.directory_service.store import Store
-from splp.db import utcnow
 from splp.errors import SplpError
 from splp.log import get_logger
 from splp.settings import Settings
