@@ -37,10 +37,12 @@ from splp.adapters.admission import (
     Dropped,
     Incoming,
     Refused,
+    Verdict,
     admit,
 )
 from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
+from splp.adapters.quota import LocalQuota, Quota, SharedQuota
 from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
@@ -97,9 +99,13 @@ class Adapter:
         self.source = name or f"adapter:{descriptor.ref}"
         self.audit = AuditEmitter()
         self.grants = grants
+        self.grant_check: GrantCheck | None = None
         grant_check = None
         if grants is not None:
-            grant_check = GrantCheck(grants, self.settings.broker_user_prefix).check
+            self.grant_check = GrantCheck(
+                grants, self.settings.broker_user_prefix, self._quota(descriptor)
+            )
+            grant_check = self.grant_check.check
         else:
             log.warning("%s: no grants source: only the broker checks callers", self.source)
         self.rules = AdmissionRules(
@@ -126,12 +132,41 @@ class Adapter:
             "Audit events not yet confirmed by the broker.",
             lambda: self.audit.backlog,
         )
+        if self.grant_check is not None:
+            quota = self.grant_check.quota
+            self.metrics.gauge(
+                "splp_adapter_quota_fallback",
+                "1 while the shared quota store is unreachable and this replica admits its "
+                "share of each quota.",
+                lambda: float(quota.falling_back),
+            )
         self._meta = {
             "theme": descriptor.theme,
             "publisher": descriptor.publisher,
             "service": descriptor.service,
             "major": descriptor.major,
         }
+
+    def _quota(self, descriptor: ServiceDescriptor) -> Quota:
+        """Buckets shared by the replicas (``SPLP_QUOTA_URL``), else this replica's own."""
+        url = self.settings.quota_url
+        if url is None:
+            return LocalQuota()
+        quota = SharedQuota(
+            url.get_secret_value(),
+            f"{self.settings.vhost}:{descriptor.ref}",
+            timeout=self.settings.quota_timeout,
+            replicas=self._replicas,
+        )
+        return quota
+
+    async def _replicas(self) -> int:
+        """The consumers of the service queue: the replicas of this adapter."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            raise ConnectionError("no channel to count the replicas on")
+        declared = await channel.queue_declare(self.queue, passive=True)
+        return int(declared.consumer_count or 1)
 
     @property
     def in_flight(self) -> int:
@@ -165,6 +200,8 @@ class Adapter:
             closing.push_async_exit(owned)  # last, newest first
             if self.grants is not None:
                 closing.push_async_callback(self.grants.stop)
+            if self.grant_check is not None:
+                closing.push_async_callback(self.grant_check.quota.close)
             closing.push_async_callback(self._connection.close)
             closing.push_async_callback(self.audit.close)
 
@@ -243,7 +280,14 @@ class Adapter:
             "request_bytes": len(message.body),
         }
         incoming = _incoming(message)
-        verdict = admit(incoming, self.rules, time.time())
+        verdict: Verdict = admit(incoming, self.rules, time.time())
+        if isinstance(verdict, Admitted) and self.grant_check is not None:
+            assert incoming.user_id is not None  # admit refuses a request without one
+            throttled = await self.grant_check.take_quota(
+                incoming.user_id, verdict.request.operation
+            )
+            if throttled is not None:
+                verdict = Refused(throttled)
         if isinstance(verdict, Dropped):
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
             self.metrics.dropped(verdict.reason)
