@@ -38,7 +38,8 @@ from splp.adapters.admission import (
     Incoming,
     Refused,
     Verdict,
-    admit,
+    examine,
+    screen,
 )
 from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
@@ -160,6 +161,15 @@ class Adapter:
         )
         return quota
 
+    async def _take_quota(self, incoming: Incoming) -> Refused | None:
+        """Check 3d, for a request that passed checks 1 to 3c: a 429 when over quota."""
+        if self.grant_check is None:
+            return None
+        operation = self.rules.operation_for(incoming.routing_key)
+        assert incoming.user_id is not None and operation is not None  # screen checked
+        throttled = await self.grant_check.take_quota(incoming.user_id, operation)
+        return Refused(throttled) if throttled is not None else None
+
     async def _replicas(self) -> int:
         """The consumers of the service queue: the replicas of this adapter."""
         channel = self._channel
@@ -280,14 +290,11 @@ class Adapter:
             "request_bytes": len(message.body),
         }
         incoming = _incoming(message)
-        verdict: Verdict = admit(incoming, self.rules, time.time())
-        if isinstance(verdict, Admitted) and self.grant_check is not None:
-            assert incoming.user_id is not None  # admit refuses a request without one
-            throttled = await self.grant_check.take_quota(
-                incoming.user_id, verdict.request.operation
-            )
-            if throttled is not None:
-                verdict = Refused(throttled)
+        verdict: Verdict = (
+            screen(incoming, self.rules, time.time())
+            or await self._take_quota(incoming)
+            or examine(incoming, self.rules)
+        )
         if isinstance(verdict, Dropped):
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
             self.metrics.dropped(verdict.reason)
