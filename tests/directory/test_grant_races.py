@@ -18,7 +18,7 @@ from splp.control_plane import close_app, create_app
 from splp.directory_service import Store
 from tests.directory.conftest import Api, directory_settings, walk
 
-ROUNDS = 8
+ROUNDS = 4
 
 
 async def test_concurrent_revoke_and_resume_never_bring_a_grant_back(
