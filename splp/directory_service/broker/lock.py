@@ -23,11 +23,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import Column, MetaData, String, Table, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from splp.db import NAMING, UtcDateTime, utcnow
-from splp.errors import ServiceUnavailable
+from splp.errors import ConfigurationError, ServiceUnavailable
 from splp.log import get_logger
 
 log = get_logger("directory.broker")
@@ -113,7 +113,15 @@ class ReconcileLock:
         return bool(taken)
 
     async def _take_row(self) -> None:
-        await self._until(self._try_row, None)
+        try:
+            await self._until(self._try_row, None)
+        except DBAPIError as exc:
+            if "reconcile_locks" not in str(exc):
+                raise
+            raise ConfigurationError(
+                "the store has no reconcile_locks table (an older schema): upgrade it with "
+                "splp directory init"
+            ) from None
 
     async def _try_row(self) -> bool:
         now = utcnow()
