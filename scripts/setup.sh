@@ -10,7 +10,9 @@
 #      examples/node-requester (npm ci, again only when its package-lock.json changed);
 #   4. PostgreSQL on 127.0.0.1:5432 such that postgresql://postgres@127.0.0.1:5432/test
 #      works (installed and started if missing; trust auth for loopback TCP, database
-#      `test` created).
+#      `test` created);
+#   5. Redis on 127.0.0.1:6379 (the adapters' shared quota buckets, SPLP_QUOTA_URL;
+#      installed and started if missing).
 #
 # apt-get runs only when something is missing. Works as root, or through sudo.
 # Environment: SPLP_AMQP_HOST (default 127.0.0.1), SPLP_SETUP_TIMEOUT (seconds per
@@ -29,6 +31,8 @@ PG_HOST=127.0.0.1
 PG_PORT=5432
 PG_USER=postgres
 PG_DB=test
+REDIS_HOST=127.0.0.1
+REDIS_PORT=6379
 WAIT="${SPLP_SETUP_TIMEOUT:-180}"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
@@ -391,6 +395,43 @@ EOF
     say "PostgreSQL ready: $url"
 }
 
+# --------------------------------------------------------------------------- Redis
+
+# The token buckets that the replicas of an adapter share (SPLP_QUOTA_URL), which the
+# suite tests against redis://127.0.0.1:6379/0.
+redis_ok() {
+    "$PYTHON" - "$REDIS_HOST" "$REDIS_PORT" <<'EOF'
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
+        s.sendall(b"PING\r\n")
+        assert s.recv(64).startswith(b"+PONG")
+except Exception:
+    sys.exit(1)
+EOF
+}
+
+ensure_redis() {
+    if redis_ok; then
+        say "Redis answers on $REDIS_HOST:$REDIS_PORT"
+        return
+    fi
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    # A fresh install may already have started it (where init scripts run).
+    if ! redis_ok; then
+        say "starting Redis"
+        if systemd_running; then
+            logged "systemctl start redis-server" as_root systemctl start redis-server
+        else
+            logged "redis-server --daemonize yes" as_root redis-server \
+                --bind "$REDIS_HOST" --port "$REDIS_PORT" --daemonize yes
+        fi
+    fi
+    say "waiting for Redis on $REDIS_HOST:$REDIS_PORT (up to ${WAIT}s)"
+    wait_until "Redis on $REDIS_HOST:$REDIS_PORT" "See /var/log/redis/." redis_ok
+    say "Redis is up"
+}
+
 # --------------------------------------------------------------------------- Node.js
 
 # The requester guide's example in another language (examples/node-requester), which the
@@ -446,4 +487,5 @@ ensure_chromium
 ensure_node_example
 ensure_rabbitmq
 ensure_postgres
+ensure_redis
 say "done"

@@ -99,6 +99,18 @@ class Settings(BaseSettings):
     grants_refresh: float = Field(
         default=10.0, gt=0, description="Seconds between an adapter's fetches of its grants."
     )
+    quota_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (`redis://HOST:6379/0`) of the token buckets that every "
+        "replica of an adapter shares, so a grant's quota holds across replicas; unset, "
+        "each replica counts alone.",
+    )
+    quota_timeout: float = Field(
+        default=0.25,
+        gt=0,
+        description="Seconds an adapter waits for the quota store before it falls back to "
+        "its share of the quota (the quota divided by the replicas).",
+    )
     tls_ca_file: Path | None = Field(
         default=None,
         description="CA bundle (PEM) that `amqps` brokers and `https` directories must chain "

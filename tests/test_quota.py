@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from splp.adapters.grants import TokenBuckets
+from splp.adapters.quota import TokenBuckets
 
 
 def test_a_quota_admits_a_burst_then_its_rate() -> None:

@@ -89,10 +89,10 @@ class AdmissionRules:
     """What an adapter of ``descriptor`` admits: its exchange, its operations, a body limit.
 
     With grants from the directory, ``grant_check(user_id, operation)`` is the second
-    enforcement layer: it returns when the caller holds a grant in force and quota left,
-    else raises the problem to answer with (:class:`splp.adapters.grants.GrantCheck`).
-    ``user_prefix`` is that of the parties' broker users: a partner's link user is
-    ``<user_prefix><partner>``.
+    enforcement layer: it returns when the caller holds a grant in force, else raises the
+    problem to answer with (:class:`splp.adapters.grants.GrantCheck`, which also takes the
+    quota, check 3d, between :func:`screen` and :func:`examine`). ``user_prefix`` is that of
+    the parties' broker users: a partner's link user is ``<user_prefix><partner>``.
     """
 
     def __init__(
@@ -161,25 +161,41 @@ def caller_of(incoming: Incoming, rules: AdmissionRules) -> tuple[str | None, st
     return requester_of(incoming.user_id) if incoming.user_id else (None, None)
 
 
-def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
-    """The verdict on ``incoming`` at ``now`` (epoch seconds), by the checks of §6.2.
+def localized(incoming: Incoming, rules: AdmissionRules) -> tuple[Incoming, str | None]:
+    """``incoming`` as this bus sees it, and ``"link"`` for a call over a partner's link.
 
     A call over a partner's link is checked as the call of the partner's party, on the
     routing key it has on this bus, once :func:`~splp.bus.federation.inbound_call` found
-    that the partner's link user (validated by the broker) carried it.
+    that the partner's link user (validated by the broker) carried it. Applying it twice
+    changes nothing.
     """
-    via: str | None = None
     linked = inbound_call(
         incoming.exchange, incoming.routing_key, incoming.user_id, rules.user_prefix
     )
-    if linked is not None:
-        via = VIA_LINK
-        incoming = replace(
-            incoming,
-            exchange=rules.exchange,
-            routing_key=linked.routing_key,
-            user_id=rules.user_prefix + linked.party,
-        )
+    if linked is None:
+        return incoming, None
+    local = replace(
+        incoming,
+        exchange=rules.exchange,
+        routing_key=linked.routing_key,
+        user_id=rules.user_prefix + linked.party,
+    )
+    return local, VIA_LINK
+
+
+def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
+    """The verdict on ``incoming`` at ``now`` (epoch seconds), by the checks of §6.2."""
+    return screen(incoming, rules, now) or examine(incoming, rules)
+
+
+def screen(incoming: Incoming, rules: AdmissionRules, now: float) -> Dropped | Refused | None:
+    """Checks 1 to 3c (the caller, the deadline and ``reply_to``, the operation, the
+    headers, the grant): the verdict of the first that fails, else ``None``.
+
+    An adapter takes the grant's quota (check 3d, which needs I/O when the replicas share
+    it) between :func:`screen` and :func:`examine`; :func:`admit` runs both.
+    """
+    incoming, _via = localized(incoming, rules)
     denied = _caller_denial(incoming, rules)
     expired = incoming.deadline is not None and incoming.deadline < now
     reply_to = incoming.reply_to
@@ -191,14 +207,27 @@ def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
     if denied is not None:
         return Refused(denied)
     try:
-        operation, payload = _check(incoming, rules)
+        _check_caller(incoming, rules)
     except Problem as problem:
         return Refused(problem)
-    requester, via = (incoming.user_id, via) if via else requester_of(incoming.user_id or "")
+    return None
+
+
+def examine(incoming: Incoming, rules: AdmissionRules) -> Admitted | Refused:
+    """Checks 4 to 6 (size, JSON, schema) of a request that passed :func:`screen`."""
+    incoming, via = localized(incoming, rules)
+    assert incoming.user_id and incoming.reply_to  # screen refused a request without them
+    operation = rules.operation_for(incoming.routing_key)
+    assert operation is not None
+    try:
+        payload = _check_body(incoming, rules, operation)
+    except Problem as problem:
+        return Refused(problem)
+    requester, via = (incoming.user_id, via) if via else requester_of(incoming.user_id)
     request = Request(
         message_id=incoming.message_id or "",
         correlation_id=incoming.correlation_id or "",
-        reply_to=reply_to,
+        reply_to=incoming.reply_to,
         requester=requester,
         via=via,
         operation=operation,
@@ -219,8 +248,8 @@ def _caller_denial(incoming: Incoming, rules: AdmissionRules) -> Problem | None:
     return None
 
 
-def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
-    """The operation and the decoded payload; raises the problem to answer with."""
+def _check_caller(incoming: Incoming, rules: AdmissionRules) -> None:
+    """Checks 3a to 3c; raises the problem to answer with."""
     assert incoming.user_id  # _caller_denial refused a request without one
     operation = rules.operation_for(incoming.routing_key)
     if operation is None:
@@ -230,6 +259,10 @@ def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
     _check_headers(incoming.headers)
     if rules.grant_check is not None:
         rules.grant_check(incoming.user_id, operation)
+
+
+def _check_body(incoming: Incoming, rules: AdmissionRules, operation: str) -> Any:
+    """Checks 4 to 6: the decoded payload; raises the problem to answer with."""
     limit = rules.max_body_bytes
     if len(incoming.body) > limit:
         raise Problem.of(
@@ -249,7 +282,7 @@ def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
             f"the request does not match the schema of {operation}",
             errors=errors,
         )
-    return operation, payload
+    return payload
 
 
 def _check_headers(headers: Mapping[str, object]) -> None:

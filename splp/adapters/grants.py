@@ -4,7 +4,8 @@ The broker already refuses a requester without a topic permission, but a publish
 reach any queue through the default exchange. So the adapter admits a request only when
 its broker-validated ``user_id`` holds a grant in force for the operation, and only at
 the grant's quota: a token bucket per requester refills ``quota_per_minute`` tokens a
-minute, up to that many at once.
+minute, up to that many at once; with ``SPLP_QUOTA_URL`` the bucket is shared by every
+replica of the service (:mod:`splp.adapters.quota`).
 
 A call through the HTTP gateway carries the ``user_id`` ``<prefix><party>@gateway``
 (:mod:`splp.bus.gateway_identity`); it is the party's call, checked against the party's
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from splp.adapters.quota import LocalQuota, Quota
 from splp.bus.directory_cache import DirectoryCache
 from splp.bus.gateway_identity import requester_of
 from splp.bus.names import ServiceRef
@@ -73,25 +75,6 @@ class GrantBook:
             if grant.covers(operation, now):
                 return grant
         return None
-
-
-class TokenBuckets:
-    """One bucket per requester: ``quota`` tokens a minute, bursts of up to ``quota``."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}  # requester -> (tokens, at)
-
-    def take(self, requester: str, quota_per_minute: int, now: float | None = None) -> float:
-        """0 when a token was taken, else the seconds until one will be there."""
-        now = time.monotonic() if now is None else now
-        rate = quota_per_minute / 60.0
-        tokens, at = self._buckets.get(requester, (float(quota_per_minute), now))
-        tokens = min(float(quota_per_minute), tokens + (now - at) * rate)
-        if tokens >= 1.0:
-            self._buckets[requester] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[requester] = (tokens, now)
-        return (1.0 - tokens) / rate if rate > 0 else math.inf
 
 
 class DirectoryGrants:
@@ -143,34 +126,50 @@ class Throttled(Problem):
 
 
 class GrantCheck:
-    """Admits a request by its grant and quota, or raises the problem to answer with.
+    """Admits a request by its grant, or raises the problem to answer with; then
+    :meth:`take_quota` takes a token of the grant's quota (:mod:`splp.adapters.quota`).
 
     The broker user of a party is ``<user_prefix><party>``, its gateway user
     ``<user_prefix><party>@gateway``; a ``user_id`` without the prefix belongs to no party
     and is refused.
     """
 
-    def __init__(self, grants: DirectoryGrants, user_prefix: str = "") -> None:
+    def __init__(
+        self, grants: DirectoryGrants, user_prefix: str = "", quota: Quota | None = None
+    ) -> None:
         self.grants = grants
         self.user_prefix = user_prefix
-        self.buckets = TokenBuckets()
+        self.quota = quota if quota is not None else LocalQuota()
+
+    def grant_for(self, user_id: str, operation: str) -> tuple[str, Grant | None]:
+        """The party behind ``user_id`` and its grant in force for ``operation``, if any."""
+        own_user, _via = requester_of(user_id)
+        requester = own_user[len(self.user_prefix) :]
+        if not own_user.startswith(self.user_prefix):
+            return requester, None
+        return requester, self.grants.book.find(requester, operation)
 
     def check(self, user_id: str, operation: str) -> None:
-        own_user, via = requester_of(user_id)
-        requester = own_user[len(self.user_prefix) :]
-        grant = None
-        if own_user.startswith(self.user_prefix):
-            grant = self.grants.book.find(requester, operation)
+        _requester, grant = self.grant_for(user_id, operation)
         if grant is None:
+            own_user, via = requester_of(user_id)
             through = f" (through the {via})" if via else ""
             raise Problem.forbidden(
                 f"{own_user}{through} holds no grant in force for {self.grants.service} {operation}"
             )
-        if grant.quota_per_minute is not None:
-            wait = self.buckets.take(requester, grant.quota_per_minute)
-            if wait > 0:
-                raise Throttled.of(
-                    TooManyRequests,
-                    f"the quota of {grant.quota_per_minute} requests a minute is used up",
-                    retry_after=math.ceil(wait),
-                )
+
+    async def take_quota(self, user_id: str, operation: str) -> Throttled | None:
+        """The 429 to answer with when the caller's quota is used up, else ``None``."""
+        _requester, grant = self.grant_for(user_id, operation)
+        if grant is None or grant.quota_per_minute is None:
+            return None
+        # the party's own broker user: its gateway calls count in the same bucket
+        own_user, _via = requester_of(user_id)
+        wait = await self.quota.take(own_user, grant.quota_per_minute)
+        if wait <= 0:
+            return None
+        return Throttled.of(
+            TooManyRequests,
+            f"the quota of {grant.quota_per_minute} requests a minute is used up",
+            retry_after=math.ceil(wait),
+        )

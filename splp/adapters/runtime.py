@@ -37,11 +37,15 @@ from splp.adapters.admission import (
     Dropped,
     Incoming,
     Refused,
-    admit,
+    Verdict,
     caller_of,
+    examine,
+    localized,
+    screen,
 )
 from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
+from splp.adapters.quota import LocalQuota, Quota, SharedQuota
 from splp.bus.audit_events import AuditEmitter, audit_event
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
@@ -98,9 +102,13 @@ class Adapter:
         self.source = name or f"adapter:{descriptor.ref}"
         self.audit = AuditEmitter()
         self.grants = grants
+        self.grant_check: GrantCheck | None = None
         grant_check = None
         if grants is not None:
-            grant_check = GrantCheck(grants, self.settings.broker_user_prefix).check
+            self.grant_check = GrantCheck(
+                grants, self.settings.broker_user_prefix, self._quota(descriptor)
+            )
+            grant_check = self.grant_check.check
         else:
             log.warning("%s: no grants source: only the broker checks callers", self.source)
         self.rules = AdmissionRules(
@@ -130,12 +138,50 @@ class Adapter:
             "Audit events not yet confirmed by the broker.",
             lambda: self.audit.backlog,
         )
+        if self.grant_check is not None:
+            quota = self.grant_check.quota
+            self.metrics.gauge(
+                "splp_adapter_quota_fallback",
+                "1 while the shared quota store is unreachable and this replica admits its "
+                "share of each quota.",
+                lambda: float(quota.falling_back),
+            )
         self._meta = {
             "theme": descriptor.theme,
             "publisher": descriptor.publisher,
             "service": descriptor.service,
             "major": descriptor.major,
         }
+
+    def _quota(self, descriptor: ServiceDescriptor) -> Quota:
+        """Buckets shared by the replicas (``SPLP_QUOTA_URL``), else this replica's own."""
+        url = self.settings.quota_url
+        if url is None:
+            return LocalQuota()
+        quota = SharedQuota(
+            url.get_secret_value(),
+            f"{self.settings.vhost}:{descriptor.ref}",
+            timeout=self.settings.quota_timeout,
+            replicas=self._replicas,
+        )
+        return quota
+
+    async def _take_quota(self, incoming: Incoming) -> Refused | None:
+        """Check 3d, for a request that passed checks 1 to 3c: a 429 when over quota."""
+        if self.grant_check is None:
+            return None
+        operation = self.rules.operation_for(incoming.routing_key)
+        assert incoming.user_id is not None and operation is not None  # screen checked
+        throttled = await self.grant_check.take_quota(incoming.user_id, operation)
+        return Refused(throttled) if throttled is not None else None
+
+    async def _replicas(self) -> int:
+        """The consumers of the service queue: the replicas of this adapter."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            raise ConnectionError("no channel to count the replicas on")
+        declared = await channel.queue_declare(self.queue, passive=True)
+        return int(declared.consumer_count or 1)
 
     @property
     def in_flight(self) -> int:
@@ -169,6 +215,8 @@ class Adapter:
             closing.push_async_exit(owned)  # last, newest first
             if self.grants is not None:
                 closing.push_async_callback(self.grants.stop)
+            if self.grant_check is not None:
+                closing.push_async_callback(self.grant_check.quota.close)
             closing.push_async_callback(self._connection.close)
             closing.push_async_callback(self.audit.close)
 
@@ -248,7 +296,11 @@ class Adapter:
             "correlation_id": props.correlation_id,
             "request_bytes": len(message.body),
         }
-        verdict = admit(incoming, self.rules, time.time())
+        verdict: Verdict = (
+            screen(incoming, self.rules, time.time())
+            or await self._take_quota(localized(incoming, self.rules)[0])
+            or examine(incoming, self.rules)
+        )
         if isinstance(verdict, Dropped):
             await channel.basic_reject(delivery.delivery_tag, requeue=False)
             self.metrics.dropped(verdict.reason)

@@ -11,7 +11,7 @@ timestamps in UTC and ship their own Alembic migrations inside the package::
 from __future__ import annotations
 
 from splp.db.columns import NAMING, UtcDateTime, utcnow
-from splp.db.engine import create_engine, require_existing
+from splp.db.engine import create_engine, read_snapshot, require_existing
 from splp.db.migrations import Migrations, run_environment
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Migrations",
     "UtcDateTime",
     "create_engine",
+    "read_snapshot",
     "require_existing",
     "run_environment",
     "utcnow",

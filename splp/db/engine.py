@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from splp.errors import ConfigurationError
 
@@ -62,3 +64,26 @@ def require_existing(url: str) -> None:
         raise ConfigurationError(
             f"no store at {database}: run splp directory init first (or set SPLP_DATABASE_URL)"
         )
+
+
+@asynccontextmanager
+async def read_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose reads all see one snapshot of the database, for backups.
+
+    On PostgreSQL a ``REPEATABLE READ READ ONLY`` transaction: under the default READ
+    COMMITTED each statement takes a snapshot of its own, so a change committed between
+    two SELECTs would be half in a backup. On SQLite an explicit ``BEGIN``: the driver
+    opens no transaction for reads, so each SELECT would see the newest commit; inside
+    one, SQLite keeps its read lock (writers wait) or, in WAL mode, its snapshot.
+    """
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = await connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            async with connection.begin():
+                yield connection
+            return
+        async with connection.begin():
+            await connection.exec_driver_sql("BEGIN")
+            yield connection

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -50,14 +50,18 @@ class Migrations:
 
     async def revision(self, engine: AsyncEngine) -> str | None:
         """The schema revision of the store, ``None`` before the first migration."""
+        async with engine.connect() as connection:
+            return await self.revision_on(connection)
+
+    async def revision_on(self, connection: AsyncConnection) -> str | None:
+        """The schema revision, read on ``connection`` (in its transaction, if any)."""
         from alembic.runtime.migration import MigrationContext
 
-        async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: MigrationContext.configure(
-                    sync, opts={"version_table": self.version_table}
-                ).get_current_revision()
-            )
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(
+                sync, opts={"version_table": self.version_table}
+            ).get_current_revision()
+        )
 
     def head(self) -> str:
         """The newest revision shipped with this version of SPLP."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.names import ServiceRef
@@ -118,6 +118,7 @@ async def take_step(
         raise Problem(409, str(exc), kind="illegal-step", state=request.state) from None
     if step in NEGATIVE_STEPS and not reason:
         raise Problem(422, f"{step} needs a reason: the requester is told why")
+    changes: dict[str, Any] = {}
     if step == "grant":
         if expires_at is not None and expires_at <= utcnow():
             raise Problem(422, f"expires_at {expires_at.isoformat()} is in the past")
@@ -131,12 +132,11 @@ async def take_step(
                 unknown = sorted(set(operations) - set(group.descriptor().operations))
                 if unknown:
                     raise Problem(422, f"the service has no operation {', '.join(unknown)}")
-            request.operations = sorted(operations)
-        request.quota_per_minute = quota_per_minute
-        request.expires_at = expires_at
+            changes["operations"] = sorted(operations)
+        changes["quota_per_minute"] = quota_per_minute
+        changes["expires_at"] = expires_at
     source = request.state
-    request.state = target
-    request.updated_at = utcnow()
+    await _move(session, request, source, target, step, changes)
     session.add(
         AccessEvent(
             request_id=request.id,
@@ -159,6 +159,38 @@ async def take_step(
         service.name,
         request.major,
     )
+
+
+async def _move(
+    session: AsyncSession,
+    request: AccessRequest,
+    source: str,
+    target: str,
+    step: Step,
+    changes: dict[str, Any],
+) -> None:
+    """Move ``request`` from ``source`` to ``target`` if no one else moved it first.
+
+    A conditional update checked by its row count, not the ``FOR UPDATE`` of
+    :func:`_load` alone: SQLite ignores ``FOR UPDATE``, so two replicas could both read
+    ``suspended``, and a resume written after a revoke would bring the grant back.
+    """
+    moved = await session.execute(
+        update(AccessRequest)
+        .where(AccessRequest.id == request.id, AccessRequest.state == source)
+        .values(state=target, updated_at=utcnow(), **changes)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(request)
+        raise Problem(
+            409,
+            f"cannot {step} access request {request.id}: it changed from {source} to "
+            f"{request.state} meanwhile; read it again and retry if still needed",
+            kind="illegal-step",
+            state=request.state,
+        )
+    await session.refresh(request)
 
 
 async def _load(session: AsyncSession, request_id: int, for_update: bool = False) -> AccessRequest:

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
 
-from splp.db import UtcDateTime
+from splp.db import UtcDateTime, read_snapshot
 from splp.directory_service.models import Base
-from splp.directory_service.store import Store
+from splp.directory_service.store import MIGRATIONS, Store
 from splp.errors import ConfigurationError
 
 FORMAT = "splp-directory-backup"
@@ -35,9 +35,10 @@ def _tables() -> list[Table]:
 
 
 async def dump(store: Store) -> dict[str, Any]:
-    """Every row of every table, in one consistent read."""
+    """Every row of every table, and the schema revision, in one snapshot."""
     tables: dict[str, list[dict[str, Any]]] = {}
-    async with store.engine.connect() as connection:
+    async with read_snapshot(store.engine) as connection:
+        revision = await MIGRATIONS.revision_on(connection)
         for table in _tables():
             rows = await connection.execute(select(table).order_by(*table.primary_key.columns))
             tables[table.name] = [
@@ -46,7 +47,7 @@ async def dump(store: Store) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "revision": await store.revision(),
+        "revision": revision,
         "tables": tables,
     }
 

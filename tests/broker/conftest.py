@@ -126,10 +126,11 @@ async def made_world(
     management: httpx.AsyncClient, folder: Path, **settings: Any
 ) -> AsyncIterator[World]:
     """A world in ``folder``: its store, a vhost and users of its own (``settings`` are
-    extra :class:`Settings` fields, such as ``queue_type``)."""
+    extra :class:`Settings` fields, such as ``queue_type`` or a PostgreSQL
+    ``database_url``)."""
     tag = uuid.uuid4().hex[:8]
+    settings.setdefault("database_url", f"sqlite+aiosqlite:///{folder / 'dir.db'}")
     config = Settings(
-        database_url=f"sqlite+aiosqlite:///{folder / 'dir.db'}",
         vhost=f"splp-bt-{tag}",
         broker_user_prefix=f"bt{tag}-",
         broker_sync_interval=0,

@@ -28,8 +28,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.federation import link_in, link_out, link_replies, partner_of_remote
@@ -261,3 +262,12 @@ async def _granted_keys(
             continue
         granted[grant.requester_id][theme_exchange(binding.theme)].update(pieces)
     return granted
+
+
+async def next_expiry(session: AsyncSession) -> datetime | None:
+    """When the earliest grant in force expires (the desired state changes then)."""
+    return await session.scalar(
+        select(func.min(AccessRequest.expires_at)).where(
+            AccessRequest.state == "granted", AccessRequest.expires_at > utcnow()
+        )
+    )

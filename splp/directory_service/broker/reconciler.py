@@ -8,19 +8,23 @@ It reads the desired state from the store and the actual state from the manageme
 (a few bulk GETs), diffs them and applies only the changes, so a run with nothing to do
 costs only the reads. It runs after every change in the directory
 (:meth:`after_change`, which never fails the API call), on a timer in
-``splp directory serve`` (:meth:`run_forever`), and by hand as ``splp broker sync``.
+``splp directory serve`` (:meth:`run_forever`), and by hand as ``splp broker sync``;
+one at a time across all of them (:mod:`.lock`), so none applies a stale plan.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
 from splp.bus.management import Management
+from splp.db import utcnow
 from splp.directory_service.broker.actual import read_actual
 from splp.directory_service.broker.apply import apply_plan
-from splp.directory_service.broker.desired import BrokerNames, desired_state
+from splp.directory_service.broker.desired import BrokerNames, desired_state, next_expiry
+from splp.directory_service.broker.lock import ReconcileLock
 from splp.directory_service.broker.plan import Plan, plan
 from splp.directory_service.broker.state import BrokerState
 from splp.directory_service.store import Store
@@ -29,6 +33,9 @@ from splp.log import get_logger
 from splp.settings import Settings
 
 log = get_logger("directory.broker")
+
+EXPIRY_SLACK = 0.05
+"""Seconds past an expiry to wake at, so the grant is already out of the desired state."""
 
 
 @dataclass
@@ -70,6 +77,9 @@ class BrokerReconciler:
         )
         self.timeout = timeout
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self.shared_lock = ReconcileLock(store.engine, settings.vhost)
+        """Held across processes from reading the store to the last change applied."""
 
     async def status(self) -> Status:
         """Desired and actual state and the plan between them (changes nothing)."""
@@ -84,7 +94,7 @@ class BrokerReconciler:
 
     async def sync(self) -> Drift:
         """Reconcile once; raises :class:`~splp.errors.ServiceUnavailable` without a broker."""
-        async with self._lock:
+        async with self._lock, self.shared_lock.held():
             started = time.perf_counter()
             async with Management(self.settings, timeout=self.timeout) as management:
                 todo = (await self._status(management)).plan
@@ -103,6 +113,7 @@ class BrokerReconciler:
         """Reconcile after a change in the directory; a broker failure is logged, not raised."""
         if not self.settings.broker_reconcile:
             return None
+        self._changed.set()  # a new grant may expire before the timer's next run
         try:
             return await self.sync()
         except SplpError as exc:
@@ -110,7 +121,22 @@ class BrokerReconciler:
             return None
 
     async def run_forever(self, interval: float) -> None:
-        """Reconcile every ``interval`` seconds until cancelled."""
+        """Reconcile every ``interval`` seconds, and as soon as a grant expires (so the
+        broker refuses it, and closes its connections, at once), until cancelled."""
         while True:
             await self.after_change()
-            await asyncio.sleep(interval)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), await self._until_next(interval))
+
+    async def _until_next(self, interval: float) -> float:
+        """Seconds until the next run: ``interval``, or less if a grant expires sooner."""
+        try:
+            async with self.store.session() as session:
+                expiry = await next_expiry(session)
+        except Exception as exc:  # the store may be down: keep the plain timer
+            log.warning("broker: next grant expiry unknown (%s)", type(exc).__name__)
+            return interval
+        if expiry is None:
+            return interval
+        return min(interval, max(0.0, (expiry - utcnow()).total_seconds()) + EXPIRY_SLACK)
