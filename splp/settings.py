@@ -131,6 +131,20 @@ class Settings(BaseSettings):
         "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
     )
 
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="SMTP server for the access procedure's notifications, e.g. "
+        "`smtp://user:password@mail.kab.go.id:587` (`smtps://` for implicit TLS); unset: none "
+        "are sent.",
+    )
+    mail_from: str = Field(
+        default="SPLP <splp@localhost>", description="The From of the notifications."
+    )
+    portal_url: str | None = Field(
+        default=None,
+        description="The portal's public address, for links in notifications; default: "
+        "`directory_url`.",
+    )
     session_ttl: float = Field(
         default=8 * 3600.0,
         gt=0,

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.events import DirectoryEvents
+from splp.directory_service.notify import Notifier
 from splp.directory_service.routes import routers
 from splp.directory_service.store import Store
 from splp.settings import Settings
@@ -55,6 +56,7 @@ def directory_app(
     app.state.store = store or Store(settings.database_url)
     app.state.events = events or DirectoryEvents(settings.broker_url, settings)
     app.state.broker = BrokerReconciler(app.state.store, settings)
+    app.state.notifier = Notifier(app.state.store, settings)
     problems.install(app)
     for router in routers():
         app.include_router(router)
@@ -65,6 +67,7 @@ def directory_app(
 
 
 async def close_directory(app: FastAPI) -> None:
-    """Flush the directory's audit events (briefly) and close its store."""
+    """Flush the directory's audit events and notifications (briefly), close its store."""
+    await app.state.notifier.drain()
     await app.state.events.close()
     await app.state.store.close()

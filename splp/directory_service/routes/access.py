@@ -20,6 +20,8 @@ from splp.directory_service.bodies import (
     StepIn,
 )
 from splp.directory_service.catalog import parse_ref
+from splp.directory_service.notify import Notifier
+from splp.directory_service.notify import Step as NotifiedStep
 from splp.directory_service.parties import Caller
 from splp.directory_service.routes.common import (
     Anyone,
@@ -49,7 +51,18 @@ class OtherStep(StrEnum):
 
 
 def emit(request: Request, caller: Caller, taken: StepTaken) -> None:
-    """The ``access.<step>`` audit event: metadata only, the reason stays in the store."""
+    """The ``access.<step>`` audit event: metadata only, the reason stays in the store; and
+    the notification of whoever acts next (:mod:`splp.directory_service.notify`)."""
+    notifier: Notifier = request.app.state.notifier
+    notifier.after(
+        NotifiedStep(
+            taken.step,
+            int(taken.request["id"]),
+            taken.request["service"],
+            taken.request["requester"],
+            taken.publisher,
+        )
+    )
     events_of(request).emit(
         f"access.{taken.step}",
         actor=caller.name,
