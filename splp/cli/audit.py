@@ -131,8 +131,7 @@ def _parse_date(value: str) -> Any:
 
 @audit_app.command(
     "prune",
-    epilog="Example:\n\n  splp audit prune --before 2024-01-01\n\n"
-    "  splp audit verify   # verifies from the checkpoint the prune wrote",
+    epilog="Example:\n\n  splp audit prune --before 2024-01-01 --actor auditor",
 )
 def prune(
     before: Annotated[
