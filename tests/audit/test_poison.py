@@ -11,17 +11,21 @@ delivery, forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
 import aiormq
 import orjson
+import pytest
 from aiormq import spec
 from pamqp import encode
 from sqlalchemy import text
 
 from splp.audit import AuditSink, AuditStore, verify
+from splp.audit.rejected import is_rejection, reason_of
 from splp.bus.names import AUDIT_EXCHANGE
+from splp.http_server import free_port
 from splp.settings import Settings
 from tests.audit.conftest import events, publish
 from tests.audit.test_sink import queue_depth, running, wait_count
@@ -195,3 +199,55 @@ async def test_a_refused_event_amid_many_is_cut_out_and_the_order_kept(
         e["id"] for i, e in enumerate(batch) if i != 137 or not refused
     ]
     assert (await verify(audit_store)).ok
+
+
+async def test_an_unreachable_store_is_retried_not_rejected(
+    broker: Settings, sink_queue: str
+) -> None:
+    await publish(broker, [events(3)])
+    port = free_port()  # nothing listens there
+    store = AuditStore(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/none")
+    store.migrate = lambda: asyncio.sleep(0)  # type: ignore[method-assign]
+    sink = AuditSink(store, broker.broker_url, queue=sink_queue)
+    task = asyncio.create_task(sink.run(asyncio.Event()))
+    try:
+        for _ in range(100):
+            if sink.metrics.value("splp_audit_sink_errors_total") >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert sink.metrics.value("splp_audit_sink_errors_total") >= 2
+        assert sink.metrics.value("splp_audit_sink_rejected_events_total") == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()
+    # the message was not acknowledged: it is back in the queue for the next sink
+    for _ in range(50):
+        if await queue_depth(broker, sink_queue) == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert await queue_depth(broker, sink_queue) == 1
+
+
+async def test_what_counts_as_a_refusal(audit_store: AuditStore) -> None:
+    good = events(1)[0]
+    await audit_store.append([(good, None)])
+    async with audit_store.engine.connect() as connection:
+        with pytest.raises(Exception) as conflict:  # a second writer took the same seq
+            await connection.execute(
+                text(
+                    "INSERT INTO audit_records (seq, event_id, at, kind, event, prev_hash, hash)"
+                    " VALUES (1, 'x', CURRENT_TIMESTAMP, 'k', '{}', 'p', 'h')"
+                )
+            )
+    assert not is_rejection(conflict.value)
+    if audit_store.dialect == "postgresql":
+        with pytest.raises(Exception) as nul:
+            await audit_store.append([({**events(1)[0], "kind": "a\x00"}, None)])
+        assert is_rejection(nul.value)
+        assert "SQLSTATE 22021" in reason_of(nul.value)
+    with pytest.raises(OSError) as refused:
+        await asyncio.open_connection("127.0.0.1", free_port())
+    assert not is_rejection(refused.value)
+    assert is_rejection(OverflowError("date value out of range"))
