@@ -144,7 +144,12 @@ async def chain_start(connection: AsyncConnection) -> tuple[int, str] | str:
         return 1, GENESIS
     checkpoints = await connection.scalars(
         select(AuditRecord.event)
-        .where(AuditRecord.kind == CHECKPOINT_KIND, AuditRecord.seq >= first)
+        # a checkpoint published on the bus by anyone else is flagged by the screening
+        .where(
+            AuditRecord.kind == CHECKPOINT_KIND,
+            AuditRecord.flag.is_(None),
+            AuditRecord.seq >= first,
+        )
         .order_by(AuditRecord.seq.desc())
     )
     for text in checkpoints:

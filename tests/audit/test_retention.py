@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from splp.audit import AuditStore, verify
+from splp.audit import AuditStore, screen, verify
 from splp.audit.retention import ChainBroken, prune
 from splp.cli import app
 from splp.errors import ConfigurationError
@@ -149,3 +149,15 @@ async def test_cli_prune_refuses_a_broken_chain_as_a_failed_check(audit_store: A
     refused = await cli("audit", "prune", "--before", LIMIT.date().isoformat(), *url)
     assert refused.exit_code == 1
     assert "the chain does not verify, nothing pruned: record 12 is missing" in refused.stderr
+
+
+async def test_a_checkpoint_published_on_the_bus_does_not_count(audit_store: AuditStore) -> None:
+    await fill(audit_store)
+    async with audit_store.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM audit_records WHERE seq <= 3"))
+        last_hash = "0" * 64
+    forged = {**events(1)[0], "kind": "checkpoint", "last_seq": 3, "last_hash": last_hash}
+    await audit_store.append([screen(forged)])
+    verdict = await verify(audit_store)
+    assert not verdict.ok
+    assert verdict.problem is not None and "records 1 to 3 are missing" in verdict.problem
