@@ -27,6 +27,10 @@ class SinkMetrics(Metrics):
         self.flagged = self._counter(
             "splp_audit_sink_flagged_events_total", "Events stored flagged (schema)."
         )
+        self.rejected = self._counter(
+            "splp_audit_sink_rejected_events_total",
+            "Events the store refused, stored as rejected records.",
+        )
         self.errors = self._counter(
             "splp_audit_sink_errors_total", "Failed writes to the store (retried)."
         )

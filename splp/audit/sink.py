@@ -7,6 +7,12 @@ multiple-ack up to the batch's last delivery tag. If the sink dies before the ac
 broker delivers the messages again, and the store leaves out the events it already holds
 (see :mod:`splp.audit.store`): a restart neither loses nor repeats an event.
 
+While the store is unreachable the batch is retried with back-off. A batch that the store
+refuses for its data (a NUL character on PostgreSQL, a value out of range) is cut in
+halves until the refused events stand alone: the others are stored, and each refused one
+becomes a ``rejected`` record in the chain (see :mod:`splp.audit.rejected`), so one bad
+event neither stalls the sink nor goes missing.
+
 >>> sink = AuditSink(AuditStore("sqlite+aiosqlite:///audit.db"), "amqp://127.0.0.1/splp")
 >>> await sink.run(stop)  # doctest: +SKIP
 """
@@ -23,6 +29,7 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from sqlalchemy.exc import SQLAlchemyError
 
 from splp.audit.metrics import SinkMetrics
+from splp.audit.rejected import is_rejection, rejected
 from splp.audit.screen import Screened, screen, undecodable
 from splp.audit.store import AuditStore
 from splp.bus.audit_events import decode_audit_message
@@ -182,16 +189,52 @@ class AuditSink:
         return taken
 
     async def _commit(self, batch: Batch) -> None:
-        async def append() -> tuple[int, float]:
-            started = time.perf_counter()
-            try:
-                stored = await self.store.append(batch.events)
-            except (SQLAlchemyError, OSError):
-                self.metrics.errors.inc()
-                raise
-            return stored, time.perf_counter() - started
+        started = time.perf_counter()
+        stored = await self._store(batch.events)
+        self.metrics.observe_commit(time.perf_counter() - started, batch.events, stored)
+        if batch.channel.is_closed:
+            return  # redelivered on the next channel; the store leaves them out then
+        with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
+            await batch.channel.basic_ack(batch.last_tag, multiple=True)
 
-        stored, seconds = await retry_until_done(
+    async def _store(self, events: list[Screened]) -> int:
+        """Store ``events``; those the store refuses become ``rejected`` records.
+
+        A refused batch is cut in halves until each refused event stands alone, so the
+        good events around it are stored (in order) and the sink moves on.
+        """
+        try:
+            return await self._append(events)
+        except _Refused as refused:
+            if len(events) > 1:
+                middle = len(events) // 2
+                return await self._store(events[:middle]) + await self._store(events[middle:])
+            record = rejected(events[0], refused.error)
+        self.metrics.rejected.inc()
+        log.error(
+            "the store refused an event; stored a rejected record for it: %s", record[0]["reason"]
+        )
+        try:
+            return await self._append([record])
+        except _Refused:
+            # should the metadata itself be refused, keep the bare fact and the reason
+            bare = {key: record[0][key] for key in ("id", "time", "kind", "source", "reason")}
+            return await self._append([(bare, record[1])])
+
+    async def _append(self, events: list[Screened]) -> int:
+        """``store.append``, retried while the store is unreachable or busy."""
+
+        async def append() -> int:
+            try:
+                return await self.store.append(events)
+            except Exception as exc:
+                if is_rejection(exc):
+                    raise _Refused(exc) from exc
+                if isinstance(exc, SQLAlchemyError | OSError):
+                    self.metrics.errors.inc()
+                raise
+
+        return await retry_until_done(
             append,
             on=(SQLAlchemyError, OSError),
             what="audit store write",
@@ -199,8 +242,11 @@ class AuditSink:
             maximum=RETRY_SECONDS[1],
             logger=log,
         )
-        self.metrics.observe_commit(seconds, batch.events, stored)
-        if batch.channel.is_closed:
-            return  # redelivered on the next channel; the store leaves them out then
-        with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
-            await batch.channel.basic_ack(batch.last_tag, multiple=True)
+
+
+class _Refused(Exception):
+    """The store refused the data itself; retrying the same events cannot help."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error

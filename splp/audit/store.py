@@ -43,9 +43,9 @@ def event_time(event: dict[str, Any], fallback: datetime) -> datetime:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59:59-14:00 is past year 9999
             return fallback
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return fallback
 
 

@@ -6,6 +6,11 @@ canonical record (else it was modified, or moved to another place, since ``seq``
 hashed too), its ``prev_hash`` is the previous record's ``hash`` (else a record was
 inserted, deleted or moved before it), and its query columns match its event.
 
+A chain whose oldest records were pruned (``splp audit prune``) starts at the record after
+the last pruned one: the ``checkpoint`` record that the prune appended names that record
+(``last_seq``) and its hash (``last_hash``), and the first remaining record must link to
+it. The checkpoint itself is a link of the chain, so it cannot be edited unseen.
+
 A chain can be rewritten whole from some point on by someone who can write the database,
 or cut at its end; neither leaves a break inside. Against that, write down the head
 (``seq`` and ``hash``) that ``verify`` prints, somewhere else, and pass it back as
@@ -14,12 +19,14 @@ or cut at its end; neither leaves a break inside. Against that, write down the h
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from splp.audit.chain import GENESIS, record_hash
 from splp.audit.records import AuditRecord, copied_columns
@@ -27,6 +34,7 @@ from splp.audit.screen import event_id_of
 from splp.audit.store import AuditStore, event_time
 
 PAGE = 5000
+CHECKPOINT_KIND = "checkpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +47,48 @@ class Verdict:
     bad_seq: int | None = None
     bad_event_id: str | None = None
     problem: str | None = None
+    first_seq: int = 1
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Verdict:
-    """Check the whole chain of ``store``; ``anchor`` is a ``(seq, hash)`` recorded earlier."""
-    expected, prev_hash, count = 1, GENESIS, 0
+async def verify(
+    store: AuditStore,
+    anchor: tuple[int, str] | None = None,
+    *,
+    connection: AsyncConnection | None = None,
+) -> Verdict:
+    """Check the whole chain of ``store``; ``anchor`` is a ``(seq, hash)`` recorded earlier.
+
+    ``connection`` reads inside a transaction of the caller's (a restore checks the rows
+    it has inserted before it commits them).
+    """
+    count = 0
     anchored = anchor is None
-    async with store.engine.connect() as connection:
-        last = 0
+    async with contextlib.AsyncExitStack() as stack:
+        if connection is None:
+            connection = await stack.enter_async_context(store.engine.connect())
+        start = await chain_start(connection)
+        if isinstance(start, str):
+            return Verdict(0, 0, GENESIS, 1, None, start)
+        expected, prev_hash = start
+        first = expected
+        if anchor is not None and anchor[0] < first:
+            if anchor != (first - 1, prev_hash):
+                return Verdict(
+                    0,
+                    first - 1,
+                    prev_hash,
+                    anchor[0],
+                    None,
+                    f"record {anchor[0]} of the anchor was pruned and the checkpoint does not "
+                    "confirm it: verify against a newer anchor",
+                    first,
+                )
+            anchored = True
+        last = first - 1
         while True:
             rows = (
                 await connection.execute(
@@ -68,7 +106,7 @@ async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Ve
                 if problem is not None:
                     bad_seq = expected if record.seq > expected else record.seq
                     bad_id = record.event_id if bad_seq == record.seq else None
-                    return Verdict(count, expected - 1, prev_hash, bad_seq, bad_id, problem)
+                    return Verdict(count, expected - 1, prev_hash, bad_seq, bad_id, problem, first)
                 if anchor is not None and record.seq == anchor[0]:
                     if record.hash != anchor[1]:
                         return Verdict(
@@ -79,6 +117,7 @@ async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Ve
                             record.event_id,
                             f"record {record.seq} differs from the anchor: the chain was "
                             "rewritten up to it",
+                            first,
                         )
                     anchored = True
                 prev_hash, expected, count = record.hash, expected + 1, count + 1
@@ -93,8 +132,39 @@ async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Ve
             None,
             f"record {anchor[0]} of the anchor is gone: the chain was cut after record "
             f"{expected - 1}",
+            first,
         )
-    return Verdict(count, expected - 1, prev_hash)
+    return Verdict(count, expected - 1, prev_hash, first_seq=first)
+
+
+async def chain_start(connection: AsyncConnection) -> tuple[int, str] | str:
+    """``(first seq, hash it must link to)``, or what is wrong with the chain's start."""
+    first = await connection.scalar(select(func.min(AuditRecord.seq)))
+    if first is None or first <= 1:
+        return 1, GENESIS
+    checkpoints = await connection.scalars(
+        select(AuditRecord.event)
+        # a checkpoint published on the bus by anyone else is flagged by the screening
+        .where(
+            AuditRecord.kind == CHECKPOINT_KIND,
+            AuditRecord.flag.is_(None),
+            AuditRecord.seq >= first,
+        )
+        .order_by(AuditRecord.seq.desc())
+    )
+    for text in checkpoints:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            event = orjson.loads(text)
+            if (
+                isinstance(event, dict)
+                and event.get("last_seq") == first - 1
+                and isinstance(event.get("last_hash"), str)
+            ):
+                return first, event["last_hash"]
+    return (
+        f"records 1 to {first - 1} are missing and no checkpoint of a prune accounts for "
+        "them: deleted"
+    )
 
 
 def _check(record: Any, expected: int, prev_hash: str) -> str | None:

@@ -16,6 +16,7 @@ import aiormq
 from aiormq.abc import AbstractConnection
 from yarl import URL
 
+from splp.bus.amqp_text import tolerate_invalid_utf8
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
 from splp.retry import retry_until_done
@@ -23,6 +24,8 @@ from splp.settings import Settings
 from splp.tls import CLIENT_CERT_HINT, client_context, tls_failure
 
 log = get_logger("connection")
+
+tolerate_invalid_utf8()
 
 ReadyCallback = Callable[[AbstractConnection], Awaitable[None]]
 LostCallback = Callable[[BaseException | None], None]

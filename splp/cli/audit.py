@@ -1,12 +1,13 @@
-"""``splp audit``: run the audit sink, verify the chain, follow events."""
+"""``splp audit``: run the sink; verify, prune, back up and restore the chain; follow events."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -17,6 +18,8 @@ from splp.cli.remote import call_directory
 
 if TYPE_CHECKING:
     from splp.settings import Settings
+
+T = TypeVar("T")
 
 audit_app = typer.Typer(
     help="The audit trail: sink, verification, live tail.",
@@ -99,7 +102,10 @@ def verify(
         print_json({"ok": verdict.ok, **dataclasses.asdict(verdict)})
         raise typer.Exit(0 if verdict.ok else 1)
     if verdict.ok:
-        typer.echo(f"ok: {verdict.records} records; head {verdict.head_seq}:{verdict.head_hash}")
+        start = f" from record {verdict.first_seq} (pruned before)" if verdict.first_seq > 1 else ""
+        typer.echo(
+            f"ok: {verdict.records} records{start}; head {verdict.head_seq}:{verdict.head_hash}"
+        )
         return
     typer.echo(f"TAMPERED: {verdict.problem}", err=True)
     typer.echo(
@@ -109,6 +115,175 @@ def verify(
         err=True,
     )
     raise typer.Exit(1)
+
+
+def _parse_date(value: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD or an ISO 8601 time"
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+@audit_app.command(
+    "prune",
+    epilog="Example:\n\n  splp audit prune --before 2024-01-01 --actor auditor",
+)
+def prune(
+    before: Annotated[
+        str,
+        typer.Option(
+            help="Delete the records older than this date (YYYY-MM-DD, UTC) or ISO time.",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option(help="Prune records younger than two years too (Pasal 64(8) keeps them)."),
+    ] = False,
+    actor: Annotated[
+        str | None,
+        typer.Option(help="Who prunes, for the checkpoint record (default: the OS user)."),
+    ] = None,
+    database_url: AuditDatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Delete the oldest records; the rest stays verifiable from a checkpoint record.
+
+    Refuses a date younger than two years unless --force, and a chain that does not
+    verify. The checkpoint is itself an audit record: who pruned what, and when.
+    """
+    import getpass
+
+    from splp.audit import AuditStore
+    from splp.audit.retention import Pruned
+    from splp.audit.retention import prune as prune_chain
+    from splp.db import require_existing
+
+    when = _parse_date(before)
+    settings = _settings(database_url)
+    who = actor or getpass.getuser()
+
+    async def go() -> Pruned:
+        require_existing(settings.audit_store_url)
+        store = AuditStore(settings.audit_store_url)
+        try:
+            await store.migrate()
+            return await prune_chain(store, when, actor=who, force=force)
+        finally:
+            await store.close()
+
+    pruned = _checked(go())
+    if as_json:
+        print_json(dataclasses.asdict(pruned))
+        return
+    if not pruned.count:
+        typer.echo(f"nothing to prune: no record before {when.isoformat()}")
+        return
+    typer.echo(
+        f"pruned {pruned.count} records ({pruned.first_seq} to {pruned.last_seq}); "
+        f"checkpoint record {pruned.checkpoint_seq}"
+    )
+
+
+@audit_app.command("backup", epilog="Example:\n\n  splp audit backup /var/backups/splp-audit.jsonl")
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup (JSON lines).")],
+    database_url: AuditDatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write the audit store to FILE (mode 0600), read in one snapshot.
+
+    The backup restores into SQLite or PostgreSQL with `splp audit restore`.
+    """
+    from splp.audit import AuditStore
+    from splp.audit.backup import BackupSummary, write_backup
+    from splp.db import require_existing
+
+    settings = _settings(database_url)
+
+    async def go() -> BackupSummary:
+        require_existing(settings.audit_store_url)
+        store = AuditStore(settings.audit_store_url)
+        try:
+            return await write_backup(store, file)
+        finally:
+            await store.close()
+
+    summary = run(go())
+    _print_summary("backed up", "to", file, summary, as_json)
+
+
+@audit_app.command(
+    "restore", epilog="Example:\n\n  splp audit restore /var/backups/splp-audit.jsonl"
+)
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `splp audit backup`.")],
+    database_url: AuditDatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Load FILE into an empty audit store (created if needed).
+
+    Refuses a backup whose chain does not verify (exit 1): nothing is stored then.
+    """
+    from splp.audit import AuditStore
+    from splp.audit.backup import BackupSummary, restore_backup
+
+    settings = _settings(database_url)
+    if not file.is_file():
+        from splp.errors import ConfigurationError
+
+        fail(ConfigurationError(f"cannot read {file}: no such file"))
+
+    async def go() -> BackupSummary:
+        store = AuditStore(settings.audit_store_url)
+        try:
+            return await restore_backup(store, file)
+        finally:
+            await store.close()
+
+    summary = _checked(go())
+    _print_summary("restored", "from", file, summary, as_json)
+
+
+def _checked(work: Coroutine[Any, Any, T]) -> T:
+    """``run(work)``; a chain that does not verify is a failed check: exit 1, like verify."""
+    from splp.audit.retention import ChainBroken
+
+    async def guarded() -> T | ChainBroken:
+        try:
+            return await work
+        except ChainBroken as exc:
+            return exc
+
+    result = run(guarded())
+    if isinstance(result, ChainBroken):
+        typer.echo(f"error: {result}", err=True)
+        raise typer.Exit(1)
+    return result
+
+
+def _print_summary(done: str, where: str, file: Path, summary: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "file": str(file),
+                "rows": summary.rows,
+                "tables": summary.tables,
+                "head_seq": summary.head_seq,
+                "head_hash": summary.head_hash,
+                "first_seq": summary.first_seq,
+            }
+        )
+        return
+    typer.echo(
+        f"{done} {summary.rows} rows of {len(summary.tables)} tables {where} {file}; "
+        f"chain head {summary.head_seq}:{summary.head_hash or '-'}"
+    )
 
 
 @audit_app.command(
