@@ -262,3 +262,54 @@ async def test_demo_refuses_a_language_it_does_not_speak() -> None:
     code, out, err = await splp("demo", "--lang", "fr")
     assert code == 2 and out == ""
     assert "'fr' is not one of 'en', 'id'" in err
+
+
+async def test_demo_serve_keeps_the_portal_open_with_demo_logins(
+    management: httpx.AsyncClient,
+) -> None:
+    """`splp demo --serve`: after the walk the portal answers, each printed login signs in;
+    Ctrl-C then takes everything down as the plain demo does."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "splp",
+        "demo",
+        "--serve",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(90):
+            while not lines or "press Ctrl-C" not in lines[-1]:
+                line = await process.stdout.readline()
+                assert line, "the demo ended before serving:\n" + "".join(lines)
+                lines.append(line.decode())
+        out = "".join(lines)
+        url = re.search(r"the portal \(Aplikasi SPLP\) is open on (http://\S+)/ ;", out)
+        assert url, out
+        logins = re.findall(r"(\w+) of (\w+): (\S+@\S+)  password (\S+)", out)
+        assert [(role, party) for role, party, _, _ in logins] == [
+            ("administrator", "admin"),
+            ("publisher", "dukcapil"),
+            ("requester", "dinsos"),
+            ("monitor", "inspektorat"),
+        ]
+        async with httpx.AsyncClient(base_url=url.group(1)) as browser:
+            page = await browser.get("/masuk")
+            assert page.status_code == 200 and "Aplikasi SPLP" in page.text
+            for _role, _party, address, password in logins:
+                answer = await browser.post(
+                    "/auth/login", json={"email": address, "password": password}
+                )
+                assert answer.status_code == 200, answer.text
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 30) == 130
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    vhost = re.search(r"vhost (splp-demo-[0-9a-f]+)", out).group(1)  # type: ignore[union-attr]
+    vhosts = [v["name"] for v in (await management.get("/api/vhosts")).json()]
+    assert vhost not in vhosts

@@ -57,12 +57,22 @@ LanguageOption = Annotated[
 
 @demo_app.command(
     epilog=(
-        "Example:\n\n  splp demo\n\n  splp demo --lang id\n\n"
+        "Example:\n\n  splp demo\n\n  splp demo --lang id --serve\n\n"
         "  SPLP_AMQP_URL=amqp://admin:secret@127.0.0.1:5672/ "
         "SPLP_MANAGEMENT_URL=http://admin:secret@127.0.0.1:15672 splp demo"
     )
 )
-def demo(lang: LanguageOption = Language.en) -> None:
+def demo(
+    lang: LanguageOption = Language.en,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="After the walk, keep the portal open with demo accounts (printed) until "
+            "Ctrl-C.",
+        ),
+    ] = False,
+) -> None:
     """Run the whole bus: directory, reconciler, audit sink, two agencies, Pasal 7, audit.
 
     Starts the directory service (SQLite store in a temporary folder), its broker
@@ -75,6 +85,9 @@ def demo(lang: LanguageOption = Language.en) -> None:
     set-up provides both; `SPLP_AMQP_URL`, `SPLP_MANAGEMENT_URL`). Everything runs in a
     throw-away vhost `splp-demo-<tag>` with broker users `demo<tag>-*`, all deleted at the
     end: the demo exits 0 with nothing left running.
+
+    `--serve` keeps everything running after the walk and opens the portal (Aplikasi SPLP)
+    with one demo account per role, whose logins it prints; Ctrl-C ends it.
 
     `--lang id` narrates every step in Bahasa Indonesia, for the socialisation and
     training of regency staff (Bungo Pasal 8(2); exercises in docs/id/latihan.md).
@@ -91,6 +104,6 @@ def demo(lang: LanguageOption = Language.en) -> None:
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(say("progress.starting"), total=STEPS)
-        calls = run(run_demo(settings, ProgressNarrator(console, progress, task), say))
+        calls = run(run_demo(settings, ProgressNarrator(console, progress, task), say, serve))
         progress.update(task, completed=STEPS)
     console.print("\n" + say("finished", calls=calls), markup=False)

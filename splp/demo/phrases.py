@@ -70,6 +70,9 @@ _EN = {
         "({throttled} throttled, {denied} denied) of {calls} calls"
     ),
     "finished": "demo finished: {calls} calls through the bus",
+    "say.portal": "the portal (Aplikasi SPLP) is open on {url}/ ; sign in as:",
+    "say.login": "{role} of {party}: {email}  password {password}",
+    "say.portal-wait": "everything keeps running; press Ctrl-C to stop the demo and delete it all",
 }
 
 _ID = {
@@ -140,6 +143,11 @@ _ID = {
         "({throttled} dibatasi, {denied} tanpa hak akses) dari {calls} panggilan"
     ),
     "finished": "demo selesai: {calls} panggilan melalui bus",
+    "say.portal": "portal (Aplikasi SPLP) terbuka di {url}/ ; masuk sebagai:",
+    "say.login": "{role} dari {party}: {email}  kata sandi {password}",
+    "say.portal-wait": (
+        "semua tetap berjalan; tekan Ctrl-C untuk menghentikan demo dan menghapus semuanya"
+    ),
 }
 
 TEMPLATES: dict[str, dict[str, str]] = {"en": _EN, "id": _ID}

@@ -51,11 +51,17 @@ class Narrator(Protocol):
     def say(self, line: str) -> None: ...
 
 
-async def run_demo(settings: Settings, narrator: Narrator, phrases: Phrases | None = None) -> int:
+async def run_demo(
+    settings: Settings,
+    narrator: Narrator,
+    phrases: Phrases | None = None,
+    serve: bool = False,
+) -> int:
     """Run the demo on the broker and management API of ``settings``; returns the calls made.
 
     ``phrases`` is the language of the narration (default English, ``Phrases("id")`` for
-    Bahasa Indonesia).
+    Bahasa Indonesia). With ``serve``, the portal stays open with demo accounts after the
+    walk, until the demo is interrupted (:func:`splp.demo.portal.open_portal`).
     """
     say = phrases or Phrases()
     narrator.step(say("step.start"))
@@ -69,6 +75,10 @@ async def run_demo(settings: Settings, narrator: Narrator, phrases: Phrases | No
         finally:
             await adapter.stop(grace=5)
         await _report(stage, narrator, say, calls)
+        if serve:
+            from splp.demo.portal import open_portal
+
+            await open_portal(stage, narrator.say, say)
     narrator.say(say("say.done"))
     return calls
 
