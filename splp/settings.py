@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
     )
 
+    attachment_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        gt=0,
+        description="Largest document (PDF) a requester may attach to an access request.",
+    )
     smtp_url: SecretStr | None = Field(
         default=None,
         description="SMTP server for the access procedure's notifications, e.g. "

@@ -68,8 +68,7 @@ def demo(
         bool,
         typer.Option(
             "--serve",
-            help="After the walk, keep the portal open with demo accounts (printed) until "
-            "Ctrl-C.",
+            help="After the walk, keep the portal open with demo accounts (printed) until Ctrl-C.",
         ),
     ] = False,
 ) -> None:

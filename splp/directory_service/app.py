@@ -13,6 +13,8 @@ stores and runs the broker reconciler. Prometheus metrics are served on ``/metri
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 
 from splp.directory_service.broker import BrokerReconciler
@@ -22,6 +24,8 @@ from splp.directory_service.routes import routers
 from splp.directory_service.store import Store
 from splp.settings import Settings
 from splp.web import problems
+
+ATTACHMENTS = re.compile(r"/access-requests/[0-9]+/attachments|/permohonan/[0-9]+/lampiran")
 
 DESCRIPTION = """\
 The control plane of SPLP: the metadata repository (service descriptors with their
@@ -60,7 +64,12 @@ def directory_app(
     problems.install(app)
     for router in routers():
         app.include_router(router)
-    app.add_middleware(problems.BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        problems.BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        # a document is larger than a control-plane request (the PDF itself is checked again)
+        larger=[(ATTACHMENTS, settings.attachment_max_bytes + 64 * 1024)],
+    )
     app.state.metrics = DirectoryMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

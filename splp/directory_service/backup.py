@@ -12,10 +12,11 @@ A restore needs an empty store at the same schema revision.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import LargeBinary, Table, func, insert, select, text
 
 from splp.db import UtcDateTime, read_snapshot
 from splp.directory_service.models import Base
@@ -53,6 +54,8 @@ async def dump(store: Store) -> dict[str, Any]:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, bytes):  # a document's bytes (attachments.data)
+        return base64.b64encode(value).decode("ascii")
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -107,6 +110,11 @@ def _decode(table: Table, row: Any) -> dict[str, Any]:
     values = {}
     for column in table.columns:
         value = row.get(column.name)
+        if value is not None and isinstance(column.type, LargeBinary):
+            try:
+                value = base64.b64decode(value, validate=True)
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{table.name}.{column.name}: bad base64") from None
         if value is not None and isinstance(column.type, UtcDateTime):
             try:
                 value = datetime.fromisoformat(value)

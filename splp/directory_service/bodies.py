@@ -278,3 +278,13 @@ class TotpOut(BaseModel):
 
 class TotpConfirmIn(Strict):
     code: Annotated[str, StringConstraints(pattern=r"^ ?[0-9]{6} ?$")]
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    request_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime

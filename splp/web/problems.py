@@ -9,6 +9,8 @@ problem bodies. :class:`BodyLimit` answers 413 before an oversized body is read.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -118,19 +120,30 @@ def install(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a body larger than ``max_bytes``, declared or streamed."""
+    """ASGI middleware: 413 for a body larger than ``max_bytes``, declared or streamed;
+    ``larger`` gives the paths (regular expressions) that may carry more, and how much."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next(
+            (size for path, size in self.larger if path.fullmatch(scope.get("path", ""))),
+            self.max_bytes,
+        )
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         # Read the whole body first (a control-plane request is small): a stream that
         # grows past the limit is refused before the application sees any of it.
@@ -143,8 +156,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -160,8 +173,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, f"the request body is larger than {self.max_bytes} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_response(413, f"the request body is larger than {limit} bytes")
         await response(scope, receive, send)
 
 

@@ -64,6 +64,21 @@ async def a_client(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     return {"n": n, "client_id": response.json()["client_id"]}
 
 
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+async def an_attachment(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    """A submitted request of dinsos with one document attached."""
+    rid = await walk(api, penduduk, "submitted")
+    answer = await api.post(
+        f"/access-requests/{rid}/attachments",
+        content=PDF,
+        headers={**api.as_("dinsos"), "Content-Type": "application/pdf"},
+    )
+    assert answer.status_code == 201, answer.text
+    return {"n": next(_counter), "id": rid, "doc": answer.json()["id"]}
+
+
 async def a_user(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     """A new person of dinsos (no password yet)."""
     n = next(_counter)
@@ -107,6 +122,7 @@ class Cell:
     setup: Setup = nothing
     body: Callable[[dict[str, Any]], Any] | None = None
     route: str = field(default="")
+    pdf: bool = False  # the body is a PDF document, not JSON
 
     def __post_init__(self) -> None:
         self.route = self.route or self.path
@@ -262,6 +278,28 @@ MATRIX = [
             ("resume", "suspended", ("admin", "owner")),
         ]
     ],
+    Cell(
+        "POST",
+        "/access-requests/{id}/attachments",
+        allowed("requester", status=201),
+        a_request("submitted"),
+        route="/access-requests/{request_id}/attachments",
+        pdf=True,
+    ),
+    Cell(
+        "GET",
+        "/access-requests/{id}/attachments",
+        allowed("admin", "owner", "requester", "monitor"),
+        an_attachment,
+        route="/access-requests/{request_id}/attachments",
+    ),
+    Cell(
+        "GET",
+        "/access-requests/{id}/attachments/{doc}",
+        allowed("admin", "owner", "requester", "monitor"),
+        an_attachment,
+        route="/access-requests/{request_id}/attachments/{attachment_id}",
+    ),
     Cell("GET", "/me/grants", allowed("requester"), a_request("granted")),
     Cell("GET", "/audit/events", allowed("admin", "monitor")),
     Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
@@ -290,10 +328,16 @@ async def test_authorization_matrix(api: Api, penduduk: dict[str, Any], cell: Ce
         body = cell.body(state) if cell.body else None
         if cell.path == "/services" and cell.method == "POST":
             body = {**copy.deepcopy(penduduk), **body}
-        response = await api.request(cell.method, path, json=body, headers=api.as_(PARTY[caller]))
+        if cell.pdf:
+            headers = {**api.as_(PARTY[caller]), "Content-Type": "application/pdf"}
+            response = await api.request(cell.method, path, content=PDF, headers=headers)
+        else:
+            response = await api.request(
+                cell.method, path, json=body, headers=api.as_(PARTY[caller])
+            )
         got[caller] = response.status_code
         if response.status_code >= 400:
-            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["content-type"] == "application/problem+json", response.text
     assert got == cell.expected
 
 

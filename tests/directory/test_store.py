@@ -77,6 +77,13 @@ def test_unsupported_database_urls_are_configuration_errors() -> None:
 
 async def filled(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     await walk(api, penduduk, "granted")
+    submitted = await walk(api, penduduk, "submitted")
+    document = await api.post(
+        f"/access-requests/{submitted}/attachments",
+        content=b"%PDF-1.4\n\x00\xff binary\n%%EOF\n",
+        headers={**api.as_("dinsos"), "Content-Type": "application/pdf"},
+    )
+    assert document.status_code == 201, document.text
     await walk(api, penduduk, "rejected")
     created = await api.post(
         "/parties/dinsos/clients", json={"name": "sipd"}, headers=api.as_("admin")

@@ -6,13 +6,22 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from splp.directory_service.routes import access, catalog, clients, gateway, parties, users
+    from splp.directory_service.routes import (
+        access,
+        attachments,
+        catalog,
+        clients,
+        gateway,
+        parties,
+        users,
+    )
 
     return [
         parties.router,
         users.router,
         clients.router,
         catalog.router,
+        attachments.router,  # before access: /access-requests/{id}/{step} would take it
         access.router,
         gateway.router,
     ]
