@@ -23,9 +23,13 @@ while a batch waits for its confirm make up the next batch. The id of a call's e
 derived from the call (:func:`call_event_id`), so the event of an answer given again
 after a redelivery has the id of the first and the sink stores the call once.
 
-When the buffer is full, the oldest event is dropped and counted in
-``splp_audit_events_dropped_total`` (fail open), or, with ``fail_closed``, nothing is
-dropped and :attr:`AuditEmitter.full` tells the producer to stop taking work.
+Failing open (the default), the emitter stops holding requests while the broker refuses
+its publishes (e.g. the exchange is missing): from the first failure until the next
+confirm, ``then`` is called at once and the event waits in the buffer; when the buffer is
+full, the oldest event is dropped and counted in ``splp_audit_events_dropped_total``.
+Failing closed (``fail_closed``), nothing is released early and nothing is dropped:
+requests wait for their confirm, and :attr:`AuditEmitter.full` tells the producer to stop
+taking work.
 """
 
 from __future__ import annotations
@@ -139,6 +143,7 @@ class AuditEmitter:
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._dropped_count = 0
+        self._failing = False
         self._settling: set[asyncio.Future[None]] = set()
         self._dropped = Counter(
             "splp_audit_events_dropped_total",
@@ -178,9 +183,10 @@ class AuditEmitter:
             if self.dropped % 1000 == 1:
                 log.error("audit buffer full: %d events dropped so far", self.dropped)
             if dropped_then is not None:
-                settling = asyncio.ensure_future(dropped_then())
-                self._settling.add(settling)
-                settling.add_done_callback(self._settling.discard)
+                self._release(dropped_then)
+        if then is not None and self._failing and not self.fail_closed:
+            self._release(then)
+            then = None
         self._buffer.append((event, then))
         if then is not None:
             self._urgent = True
@@ -225,16 +231,34 @@ class AuditEmitter:
                 except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
                     log.warning("audit publish failed, %d events kept: %r", len(batch), exc)
                     self._buffer.extendleft(reversed(batch))
+                    if not self.fail_closed:
+                        self._failing = True
+                        self._release_all()
                     if self._connection is not None and not self._connection.is_closed:
                         await asyncio.sleep(REOPEN_SECONDS)  # e.g. the exchange is missing
                         self._wakeup.set()
                     break
                 else:
+                    self._failing = False
                     for _, then in batch:
                         if then is not None:
                             await then()
                 finally:
                     self._in_flight = 0
+
+    def _release(self, then: Then) -> None:
+        settling = asyncio.ensure_future(then())
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+
+    def _release_all(self) -> None:
+        """Fail open: settle every held request now; their events wait in the buffer."""
+        held = [then for _, then in self._buffer if then is not None]
+        if held:
+            log.error("audit publishes fail: %d requests are acked before their events", len(held))
+            self._buffer = deque((event, None) for event, _ in self._buffer)
+            for then in held:
+                self._release(then)
 
     async def _open_channel(self) -> AbstractChannel | None:
         """The confirming channel, opened again if the broker closed it on a live connection."""
