@@ -172,6 +172,8 @@ class Adapter:
             await asyncio.wait(set(self._in_flight), timeout=end - loop.time())
         if self._in_flight:
             log.warning("%s: %d requests still running at shutdown", self.source, self.in_flight)
+        if self._resumer is not None:
+            self._resumer.cancel()
         await self.audit.flush(timeout=max(0.5, end - loop.time()))
         owned, self._resources = self._resources, contextlib.AsyncExitStack()
         async with contextlib.AsyncExitStack() as closing:  # closes in reverse order
@@ -318,8 +320,7 @@ class Adapter:
             return
         self._paused = True
         log.error(
-            "%s: audit buffer full (%d events): not taking requests until the broker "
-            "confirms them",
+            "%s: audit buffer full (%d events): not taking requests until the broker confirms them",
             self.source,
             self.audit.backlog,
         )
@@ -330,8 +331,7 @@ class Adapter:
         self._resumer = asyncio.create_task(self._resume(), name="splp-adapter-resume")
 
     async def _resume(self) -> None:
-        while self.audit.backlog > self.audit.max_buffer // 2 and not self._stopping:
-            await asyncio.sleep(0.05)
+        await self.audit.wait_below(self.audit.max_buffer // 2)
         self._paused = False
         channel = self._channel
         if self._stopping or channel is None or channel.is_closed or self._consumer_tag:

@@ -138,6 +138,7 @@ class AuditEmitter:
         self._linger = linger
         self._urgent = False
         self._wakeup = asyncio.Event()
+        self._sent = asyncio.Event()
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._task: asyncio.Task[None] | None = None
@@ -192,6 +193,12 @@ class AuditEmitter:
             self._urgent = True
         self._wakeup.set()
 
+    async def wait_below(self, count: int) -> None:
+        """Return once at most ``count`` events wait (fail closed: to take work again)."""
+        while len(self._buffer) > count:
+            self._sent.clear()
+            await self._sent.wait()
+
     async def flush(self, timeout: float = 5.0) -> bool:
         """Wait until the buffer is empty; ``False`` if it is not after ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
@@ -240,6 +247,7 @@ class AuditEmitter:
                     break
                 else:
                     self._failing = False
+                    self._sent.set()
                     for _, then in batch:
                         if then is not None:
                             await then()

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -192,37 +191,42 @@ async def calls(client: Client, adapter: Adapter, ids: range, timeout: float) ->
 
 
 async def test_a_full_audit_buffer_drops_and_counts_the_oldest_events(broker: Settings) -> None:
-    async with full_buffer_adapter(broker, "echo-fail-open", fail_closed=False) as adapter:
-        async with Client(broker) as client:
-            await client.call("uji", adapter.descriptor.ref, "echo", {"id": 0})
-            async with audit_exchange_gone(broker):
-                results = await calls(client, adapter, range(1, 31), timeout=5)
-                assert all(isinstance(r, dict) for r in results), results
-                assert adapter.audit.dropped >= 20
-                assert adapter.metrics.value("splp_audit_events_dropped_total") == float(
-                    adapter.audit.dropped
-                )
-            assert "splp_audit_events_dropped_total" in adapter.metrics.render()
+    async with (
+        full_buffer_adapter(broker, "echo-fail-open", fail_closed=False) as adapter,
+        Client(broker) as client,
+    ):
+        await client.call("uji", adapter.descriptor.ref, "echo", {"id": 0})
+        async with audit_exchange_gone(broker):
+            results = await calls(client, adapter, range(1, 31), timeout=5)
+            assert all(isinstance(r, dict) for r in results), results
+            assert adapter.audit.dropped >= 20
+            assert adapter.metrics.value("splp_audit_events_dropped_total") == float(
+                adapter.audit.dropped
+            )
+        assert "splp_audit_events_dropped_total" in adapter.metrics.render()
 
 
 async def test_a_full_audit_buffer_stops_a_fail_closed_adapter_and_drops_nothing(
     broker: Settings,
 ) -> None:
-    async with full_buffer_adapter(broker, "echo-fail-closed", fail_closed=True) as adapter:
-        async with Client(broker) as client:
-            ref = adapter.descriptor.ref
-            await client.call("uji", ref, "echo", {"id": 0})
-            async with audit_exchange_gone(broker):
-                for i in range(1, 6):  # answered: their events fill the buffer
-                    assert (await client.call("uji", ref, "echo", {"id": i}))["id"] == i
-                assert adapter.audit.full
-                with pytest.raises(RequestTimeout):  # put back in the queue, not answered
-                    await client.call("uji", ref, "echo", {"id": 6}, timeout=1.5)
-                assert adapter.audit.dropped == 0
-                assert adapter.metrics.value("splp_audit_events_dropped_total") == 0.0
-                assert adapter.audit.backlog >= 5
-            # the broker confirms the buffer, and the adapter takes requests again
-            reply = await client.call("uji", ref, "echo", {"id": 7}, timeout=10)
-            assert reply["id"] == 7
-            assert await adapter.audit.flush(5)
+    async with (
+        full_buffer_adapter(broker, "echo-fail-closed", fail_closed=True) as adapter,
+        Client(broker) as client,
+    ):
+        ref = adapter.descriptor.ref
+        await client.call("uji", ref, "echo", {"id": 0})
+        async with audit_exchange_gone(broker):
+            for i in range(1, 6):  # answered: their events fill the buffer
+                assert (await client.call("uji", ref, "echo", {"id": i}))["id"] == i
+            assert adapter.audit.full
+            with pytest.raises(RequestTimeout):  # put back in the queue, not answered
+                await client.call("uji", ref, "echo", {"id": 6}, timeout=1.5)
+            await wait_for_consumers(broker, adapter.queue, 0)  # it stopped consuming
             assert adapter.audit.dropped == 0
+            assert adapter.metrics.value("splp_audit_events_dropped_total") == 0.0
+            assert adapter.audit.backlog >= 5
+        # the broker confirms the buffer, and the adapter takes requests again
+        reply = await client.call("uji", ref, "echo", {"id": 7}, timeout=10)
+        assert reply["id"] == 7
+        assert await adapter.audit.flush(5)
+        assert adapter.audit.dropped == 0

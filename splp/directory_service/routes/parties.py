@@ -42,8 +42,7 @@ async def add_party(
     password = new_password()
     party.broker_password_hash = password_hash(password)
     events_of(request).emit(
-        session,
-        "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
+        session, "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
     )
     await session.commit()
     await reconcile_broker(request)
@@ -100,7 +99,9 @@ async def new_broker_password(
     party = await party_named(session, name)
     password = new_password()
     party.broker_password_hash = password_hash(password)
-    events_of(request).emit(session, "admin.broker-password-rotated", actor=caller.name, party=party.name)
+    events_of(request).emit(
+        session, "admin.broker-password-rotated", actor=caller.name, party=party.name
+    )
     await session.commit()
     await reconcile_broker(request)
     return {
