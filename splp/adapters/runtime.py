@@ -19,10 +19,11 @@ to another replica, or to this one after its restart. Such a request is answered
 (:func:`~splp.bus.audit_events.call_event_id`) and the sink keeps one record per call.
 When the audit buffer is full and ``SPLP_AUDIT_FAIL_CLOSED`` is set, the adapter stops
 consuming (deliveries already received go back to the queue) until the broker has
-confirmed half of it. What the
-adapter owns (connection, audit emitter, grants, the handlers' clients) is closed on
-:meth:`Adapter.stop` through one :class:`contextlib.AsyncExitStack`, so one failing
-close does not leave the others open.
+confirmed half of it.
+
+What the adapter owns (connection, audit emitter, grants, the handlers' clients) is
+closed on :meth:`Adapter.stop` through one :class:`contextlib.AsyncExitStack`, so one
+failing close does not leave the others open.
 """
 
 from __future__ import annotations
