@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,15 @@ from sqlalchemy import select
 
 from splp.adapters import Adapter
 from splp.audit import AuditRecord, AuditSink, AuditStore
-from splp.bus import Client
+from splp.bus import Client, ServiceDescriptor
+from splp.bus.descriptor import parse_descriptor
 from splp.bus.names import AUDIT_EXCHANGE, queue_for
 from splp.errors import RequestTimeout, SplpError
 from splp.settings import Settings
 from tests.audit.test_sink import running
 from tests.services import HANDLERS, echo_descriptor
 from tests.test_adapter_lifecycle import wait_for_consumers
+from tests.test_wire_raw import NIK, RawCaller, get_by_nik, reply_of
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 5
@@ -139,6 +142,54 @@ async def test_every_answered_call_has_one_record_when_the_adapter_is_sigkilled(
     assert not missing, f"{len(missing)} answered calls have no audit record"
     assert not repeated, f"calls with several records: {repeated}"
     assert len(counts) <= sent
+
+
+async def test_a_call_answered_twice_is_recorded_once(
+    broker: Settings,
+    sink_queue: str,
+    tmp_path: Path,
+    descriptor: ServiceDescriptor,
+    make_adapter: Callable[..., Awaitable[Adapter]],
+) -> None:
+    """What a redelivery after a crash does, without the crash: the same request twice."""
+    served = parse_descriptor({**descriptor.model_dump(mode="json"), "service": "penduduk-twice"})
+    adapter = await make_adapter(served, {"get-by-nik": get_by_nik})
+    store = AuditStore(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    connection = await aiormq.connect(broker.broker_url)
+    try:
+        async with running(AuditSink(store, broker.broker_url, queue=sink_queue)):
+            caller = await RawCaller(connection, broker.username).open()
+            message_id = str(uuid.uuid4())
+            for _ in range(2):  # handled and answered twice, as after a redelivery
+                reply = await caller.call(
+                    "dukcapil.penduduk-twice.v1.get-by-nik",
+                    orjson.dumps({"nik": NIK}),
+                    caller.properties("get-by-nik", message_id=message_id),
+                )
+                assert reply_of(reply)[0] == 200
+            assert await adapter.audit.flush(5)
+            for _ in range(100):
+                async with store.engine.connect() as db:
+                    rows = (
+                        await db.execute(
+                            select(AuditRecord.event).where(AuditRecord.service == "penduduk-twice")
+                        )
+                    ).all()
+                if rows:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # a second record would be stored by now
+            async with store.engine.connect() as db:
+                rows = (
+                    await db.execute(
+                        select(AuditRecord.event).where(AuditRecord.service == "penduduk-twice")
+                    )
+                ).all()
+    finally:
+        await connection.close()
+        await store.close()
+    assert len(rows) == 1, rows
+    assert orjson.loads(rows[0][0])["message_id"] == message_id
 
 
 # --- a full buffer: fail open (drop and count) or fail closed (stop taking requests) ---
