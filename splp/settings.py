@@ -125,6 +125,18 @@ class Settings(BaseSettings):
     audit_database_url: str | None = Field(
         default=None, description="The audit store; by default the directory's database."
     )
+    audit_buffer: int = Field(
+        default=100_000,
+        ge=1,
+        description="Audit events an adapter or the directory keeps while the broker has not "
+        "confirmed them; beyond it they are dropped (counted in "
+        "`splp_audit_events_dropped_total`) unless `audit_fail_closed`.",
+    )
+    audit_fail_closed: bool = Field(
+        default=False,
+        description="When an adapter's audit buffer is full, stop taking requests (they "
+        "wait in the queue) instead of dropping audit events.",
+    )
     broker_events_vhost: str | None = Field(
         default="/",
         description="The vhost where rabbitmq_event_exchange publishes (its "

@@ -9,13 +9,21 @@ Every delivery goes through the same steps, in this order:
 2. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
    any other exception a 500 (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
-4. the reply is published, then the request is acked, then a ``response`` event is emitted.
+4. the reply is published and a ``response`` event is emitted; the request is acked (or,
+   when dropped, rejected) once the broker has confirmed its audit event.
 
-Handlers run concurrently, up to ``prefetch`` at a time. A request is acked only after
-its reply was published, so a crash before that leaves it to another replica. What the
-adapter owns (connection, audit emitter, grants, the handlers' clients) is closed on
-:meth:`Adapter.stop` through one :class:`contextlib.AsyncExitStack`, so one failing
-close does not leave the others open.
+Handlers run concurrently, up to ``prefetch`` at a time. A request is settled only after
+its reply was published and its audit event confirmed, so a crash before that leaves it
+to another replica, or to this one after its restart. Such a request is answered again
+(handlers should be idempotent, as a query is); its event has the id of the first
+(:func:`~splp.bus.audit_events.call_event_id`) and the sink keeps one record per call.
+When the audit buffer is full and ``SPLP_AUDIT_FAIL_CLOSED`` is set, the adapter stops
+consuming (deliveries already received go back to the queue) until the broker has
+confirmed half of it.
+
+What the adapter owns (connection, audit emitter, grants, the handlers' clients) is
+closed on :meth:`Adapter.stop` through one :class:`contextlib.AsyncExitStack`, so one
+failing close does not leave the others open.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from splp.adapters.admission import (
 from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
 from splp.adapters.quota import LocalQuota, Quota, SharedQuota
-from splp.bus.audit_events import AuditEmitter, audit_event
+from splp.bus.audit_events import AuditEmitter, audit_event, call_event_id
 from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
 from splp.bus.federation import link_replies, partner_of_exchange
@@ -100,7 +108,12 @@ class Adapter:
         self.queue = queue_for(descriptor.ref)
         self.exchange = theme_exchange(descriptor.theme)
         self.source = name or f"adapter:{descriptor.ref}"
-        self.audit = AuditEmitter()
+        self.metrics = AdapterMetrics(str(descriptor.ref))
+        self.audit = AuditEmitter(
+            self.settings.audit_buffer,
+            fail_closed=self.settings.audit_fail_closed,
+            registry=self.metrics.registry,
+        )
         self.grants = grants
         self.grant_check: GrantCheck | None = None
         grant_check = None
@@ -129,7 +142,8 @@ class Adapter:
         self._stopping = False
         self._resources = contextlib.AsyncExitStack()
         self.metrics_port = metrics_port
-        self.metrics = AdapterMetrics(str(descriptor.ref))
+        self._paused = False
+        self._resumer: asyncio.Task[None] | None = None
         self.metrics.gauge(
             "splp_adapter_in_flight", "Requests being handled.", lambda: len(self._in_flight)
         )
@@ -209,6 +223,8 @@ class Adapter:
             await asyncio.wait(set(self._in_flight), timeout=end - loop.time())
         if self._in_flight:
             log.warning("%s: %d requests still running at shutdown", self.source, self.in_flight)
+        if self._resumer is not None:
+            self._resumer.cancel()
         await self.audit.flush(timeout=max(0.5, end - loop.time()))
         owned, self._resources = self._resources, contextlib.AsyncExitStack()
         async with contextlib.AsyncExitStack() as closing:  # closes in reverse order
@@ -259,10 +275,11 @@ class Adapter:
             binding = ServiceBinding(self.descriptor.theme, self.descriptor.ref)
             await declare(channel, topology_for([binding], queue_type=self.settings.queue_type))
         await channel.basic_qos(prefetch_count=self.prefetch)
-        if self._stopping:
-            return
+        self._channel, self._consumer_tag = channel, None
+        if self._stopping or self._paused:
+            return  # when paused, the resumer consumes once the audit buffer has room
         consume = await channel.basic_consume(self.queue, self._on_message, no_ack=False)
-        self._channel, self._consumer_tag = channel, consume.consumer_tag
+        self._consumer_tag = consume.consumer_tag
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         task = asyncio.current_task()
@@ -284,6 +301,10 @@ class Adapter:
         assert delivery.delivery_tag is not None  # always set on a delivery
         # the concrete channel: its publish and ack take ``wait`` (the abstract class omits it)
         channel = cast(aiormq.Channel, message.channel)
+        if self.audit.fail_closed and self.audit.full:
+            await channel.basic_reject(delivery.delivery_tag, requeue=True)
+            self._pause(channel)
+            return
         incoming = _incoming(message)
         # a gateway call is the requester's: its own broker user, and via "gateway"; a call
         # over a partner's link is the partner's party's, via "link"
@@ -296,27 +317,30 @@ class Adapter:
             "correlation_id": props.correlation_id,
             "request_bytes": len(message.body),
         }
+        call_id = call_event_id(self.queue, props.user_id, props.message_id)
         verdict: Verdict = (
             screen(incoming, self.rules, time.time())
             or await self._take_quota(localized(incoming, self.rules)[0])
             or examine(incoming, self.rules)
         )
         if isinstance(verdict, Dropped):
-            await channel.basic_reject(delivery.delivery_tag, requeue=False)
             self.metrics.dropped(verdict.reason)
             if verdict.denied is None:
-                event = audit_event("dropped", self.source, reason=verdict.reason, **meta)
+                event = audit_event(
+                    "dropped", self.source, id=call_id, reason=verdict.reason, **meta
+                )
             else:  # an injection that could not be answered still counts as denied
                 event = audit_event(
                     "denied",
                     self.source,
+                    id=call_id,
                     reason=verdict.reason,
                     status=verdict.denied.status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     response_bytes=0,
                     **meta,
                 )
-            self.audit.emit(event)
+            self.audit.emit(event, _settle(channel, delivery.delivery_tag, ack=False))
             return
 
         reply_to = incoming.reply_to
@@ -334,20 +358,51 @@ class Adapter:
             properties=reply_properties(props.correlation_id, status),
             wait=False,
         )
-        await channel.basic_ack(delivery.delivery_tag, wait=False)
         seconds = time.perf_counter() - started
         self.metrics.answered(operation, status, kind, seconds)
         self.audit.emit(
             audit_event(
                 kind,
                 self.source,
+                id=call_id,
                 operation=operation,
                 status=status,
                 duration_ms=round(seconds * 1000, 3),
                 response_bytes=len(body),
                 **meta,
-            )
+            ),
+            _settle(channel, delivery.delivery_tag, ack=True),
         )
+
+    def _pause(self, channel: aiormq.Channel) -> None:
+        """Fail closed: stop consuming until the audit buffer is half empty."""
+        if self._paused:
+            return
+        self._paused = True
+        log.error(
+            "%s: audit buffer full (%d events): not taking requests until the broker confirms them",
+            self.source,
+            self.audit.backlog,
+        )
+        tag, self._consumer_tag = self._consumer_tag, None
+        if tag is not None:
+            task = asyncio.ensure_future(channel.basic_cancel(tag))
+            task.add_done_callback(_ignore_failure)
+        self._resumer = asyncio.create_task(self._resume(), name="splp-adapter-resume")
+
+    async def _resume(self) -> None:
+        await self.audit.wait_below(self.audit.max_buffer // 2)
+        self._paused = False
+        channel = self._channel
+        if self._stopping or channel is None or channel.is_closed or self._consumer_tag:
+            return  # a reconnect consumes by itself
+        try:
+            consume = await channel.basic_consume(self.queue, self._on_message, no_ack=False)
+        except (aiormq.exceptions.AMQPError, RuntimeError, ConnectionError) as exc:
+            log.warning("%s: could not consume again: %r", self.source, exc)
+            return
+        self._consumer_tag = consume.consumer_tag
+        log.info("%s: audit buffer has room again: taking requests", self.source)
 
     async def _answer(
         self, verdict: Admitted | Refused, operation: str | None
@@ -383,6 +438,31 @@ class Adapter:
                 InternalError, f"the service's response to {operation} broke its schema"
             )
         return result
+
+
+def _settle(
+    channel: aiormq.Channel, delivery_tag: int, *, ack: bool
+) -> Callable[[], Awaitable[None]]:
+    """Ack (or reject to the dead letters) a request once its audit event is confirmed.
+
+    On a channel closed meanwhile the request is delivered again: nothing to do.
+    """
+
+    async def settle() -> None:
+        if channel.is_closed:
+            return
+        with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError, ConnectionError):
+            if ack:
+                await channel.basic_ack(delivery_tag, wait=False)
+            else:
+                await channel.basic_reject(delivery_tag, requeue=False, wait=False)
+
+    return settle
+
+
+def _ignore_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a closed channel redelivers what it held
 
 
 def _incoming(message: DeliveredMessage) -> Incoming:

@@ -70,6 +70,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         timer = asyncio.create_task(
             reconciler.run_forever(settings.broker_sync_interval), name="splp-broker-reconcile"
         )
+    app.state.events.start()  # the audit events left in the outbox go out now
     try:
         yield
     finally:

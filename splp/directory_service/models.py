@@ -1,5 +1,6 @@
-"""The directory's tables: parties with their tokens, applications and people, themes, services
-and their versions, access requests with their history.
+"""The directory's tables: parties with their tokens, applications and people, themes,
+services and their versions, access requests with their history and documents, and the
+outbox of audit events.
 
 The store is portable between SQLite and PostgreSQL: timestamps are kept in UTC
 (:class:`UtcDateTime` restores the zone SQLite drops), lists are JSON columns, and no
@@ -242,4 +243,17 @@ class Attachment(Base):
     uploaded_by_user: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditOutbox(Base):
+    """An audit event written in the transaction of the change it records, waiting for the
+    relay of :mod:`splp.directory_service.events` to publish it (deleted once confirmed)."""
+
+    __tablename__ = "audit_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    routing_key: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

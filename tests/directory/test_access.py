@@ -210,7 +210,7 @@ async def test_directory_works_without_broker_and_buffers_audit(
 ) -> None:
     await walk(api, penduduk, "granted")
     audit = api.app.state.events  # type: ignore[attr-defined]
-    events = list(audit.emitter._buffer)
+    events = await audit.pending()  # in the outbox, committed with each step
     kinds = [event["kind"] for event in events]
     assert kinds[-3:] == ["access.request", "access.approve", "access.grant"]
     assert "admin.service-published" in kinds

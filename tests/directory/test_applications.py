@@ -167,7 +167,7 @@ async def test_client_events_are_metadata_only(api: Api) -> None:
     await api.delete(f"/parties/dinsos/clients/{issued['client_id']}", headers=api.as_("admin"))
     events = [
         e
-        for e in api.app.state.events.emitter._buffer  # type: ignore[attr-defined]
+        for e in await api.app.state.events.pending()  # type: ignore[attr-defined]
         if e["kind"].startswith("admin.client")
     ]
     assert [e["kind"] for e in events] == ["admin.client-added", "admin.client-revoked"]

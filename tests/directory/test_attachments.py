@@ -62,7 +62,8 @@ async def test_a_requester_attaches_the_signed_letter(docs: Api, penduduk: dict[
     assert got.headers["content-type"] == "application/pdf"
     assert got.headers["content-disposition"].startswith("attachment;")
     assert got.headers["x-content-type-options"] == "nosniff"
-    events = [e for e in docs.app.state.events.emitter._buffer if e["kind"] == "access.attachment"]  # type: ignore[attr-defined]
+    outbox = await docs.app.state.events.pending()  # type: ignore[attr-defined]
+    events = [e for e in outbox if e["kind"] == "access.attachment"]
     assert events and events[-1]["sha256"] == created["sha256"]
     assert "Surat" not in str(events[-1]), "the document's name is not an audit field"
 

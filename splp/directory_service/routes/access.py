@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.names import SERVICE_REF_PATTERN
 from splp.directory_service import access
@@ -50,9 +51,8 @@ class OtherStep(StrEnum):
     resume = "resume"
 
 
-def emit(request: Request, caller: Caller, taken: StepTaken) -> None:
-    """The ``access.<step>`` audit event: metadata only, the reason stays in the store; and
-    the notification of whoever acts next (:mod:`splp.directory_service.notify`)."""
+def notify(request: Request, taken: StepTaken) -> None:
+    """Tell whoever acts next, once the step is committed (:mod:`..notify`)."""
     notifier: Notifier = request.app.state.notifier
     notifier.after(
         NotifiedStep(
@@ -63,7 +63,13 @@ def emit(request: Request, caller: Caller, taken: StepTaken) -> None:
             taken.publisher,
         )
     )
+
+
+def emit(request: Request, session: AsyncSession, caller: Caller, taken: StepTaken) -> None:
+    """The ``access.<step>`` audit event, in the step's transaction: metadata only, the
+    reason stays in the store."""
     events_of(request).emit(
+        session,
         f"access.{taken.step}",
         actor=caller.name,
         theme=taken.request["theme"],
@@ -90,9 +96,10 @@ async def request_access(
     taken = await access.submit(
         session, caller, parse_ref(body.service, 422), body.operations, body.reason
     )
+    emit(request, session, caller, taken)
     await session.commit()
+    notify(request, taken)
     await reconcile_broker(request)
-    emit(request, caller, taken)
     return taken.request
 
 
@@ -148,9 +155,10 @@ async def grant_access(
         expires_at=body.expires_at,
         operations=body.operations,
     )
+    emit(request, session, caller, taken)
     await session.commit()
+    notify(request, taken)
     await reconcile_broker(request)
-    emit(request, caller, taken)
     return taken.request
 
 
@@ -170,9 +178,10 @@ async def step_access(
     """Take a step: approve or reject (administrator); decline (owning publisher); revoke,
     suspend or resume (administrator or owning publisher). An illegal step is a 409."""
     taken = await access.take_step(session, caller, request_id, step.value, body.reason)
+    emit(request, session, caller, taken)
     await session.commit()
+    notify(request, taken)
     await reconcile_broker(request)
-    emit(request, caller, taken)
     return taken.request
 
 

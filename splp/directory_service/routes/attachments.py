@@ -56,14 +56,15 @@ async def add_attachment(
         request.headers.get("content-type", ""),
         settings.attachment_max_bytes,
     )
-    await session.commit()
     events_of(request).emit(
+        session,
         "access.attachment",
         actor=caller.name,
         request_id=request_id,
         sha256=attachment.sha256,
         size=attachment.size,
     )
+    await session.commit()
     return view(attachment)
 
 

@@ -62,9 +62,9 @@ async def add_theme(
 ) -> Any:
     """Add a theme (one topic exchange on the bus)."""
     theme = await catalog.create_theme(session, body.name, body.title, body.description)
+    events_of(request).emit(session, "admin.theme-added", actor=caller.name, theme=theme.name)
     await session.commit()
     await reconcile_broker(request)
-    events_of(request).emit("admin.theme-added", actor=caller.name, theme=theme.name)
     return theme_view(theme)
 
 
@@ -103,9 +103,8 @@ async def publish_service(
     current one (409 with ``breaking_changes``); a breaking change is a new major version.
     """
     group = await catalog.publish(session, caller, descriptor)
-    await session.commit()
-    await reconcile_broker(request)
     events_of(request).emit(
+        session,
         "admin.service-published",
         actor=caller.name,
         theme=group.theme,
@@ -114,6 +113,8 @@ async def publish_service(
         major=descriptor.major,
         version=descriptor.version,
     )
+    await session.commit()
+    await reconcile_broker(request)
     return catalog.detail(group)
 
 
@@ -213,9 +214,8 @@ async def change_lifecycle(
     group, target, old = await catalog.set_lifecycle(
         session, caller, catalog.parse_ref(ref), version, body.lifecycle
     )
-    await session.commit()
-    await reconcile_broker(request)
     events_of(request).emit(
+        session,
         "admin.lifecycle-changed",
         actor=caller.name,
         theme=group.theme,
@@ -225,6 +225,8 @@ async def change_lifecycle(
         from_state=old,
         to_state=target.lifecycle,
     )
+    await session.commit()
+    await reconcile_broker(request)
     return catalog.detail(group)
 
 

@@ -61,8 +61,8 @@ async def add_client(
     (and API key, when asked for), once."""
     party = await party_named(session, name)
     issued = await add_application(session, party, body.name, api_key=body.api_key)
-    await session.commit()
     events_of(request).emit(
+        session,
         "admin.client-added",
         actor=caller.name,
         party=party.name,
@@ -70,6 +70,7 @@ async def add_client(
         client_id=issued.application.client_id,
         with_api_key=issued.api_key is not None,
     )
+    await session.commit()
     return {
         "party": party.name,
         "name": body.name,
@@ -101,12 +102,13 @@ async def revoke_client(
     so the gateway refuses them from its next refresh on."""
     party: Party = await party_named(session, name)
     application = await revoke_application(session, party, client_id)
-    await session.commit()
     events_of(request).emit(
+        session,
         "admin.client-revoked",
         actor=caller.name,
         party=party.name,
         application=application.name,
         client_id=application.client_id,
     )
+    await session.commit()
     return view(application, party.name)

@@ -41,11 +41,11 @@ async def add_party(
     party, token = await create_party(session, body.name, list(body.roles), body.title)
     password = new_password()
     party.broker_password_hash = password_hash(password)
+    events_of(request).emit(
+        session, "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
+    )
     await session.commit()
     await reconcile_broker(request)
-    events_of(request).emit(
-        "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
-    )
     return {
         "party": party_view(party),
         "token": token,
@@ -80,8 +80,8 @@ async def new_token(
     """Revoke the party's tokens and issue a new one (shown once)."""
     party = await party_named(session, name)
     token = await rotate_tokens(session, party)
+    events_of(request).emit(session, "admin.token-rotated", actor=caller.name, party=party.name)
     await session.commit()
-    events_of(request).emit("admin.token-rotated", actor=caller.name, party=party.name)
     return {"party": party_view(party), "token": token}
 
 
@@ -99,9 +99,11 @@ async def new_broker_password(
     party = await party_named(session, name)
     password = new_password()
     party.broker_password_hash = password_hash(password)
+    events_of(request).emit(
+        session, "admin.broker-password-rotated", actor=caller.name, party=party.name
+    )
     await session.commit()
     await reconcile_broker(request)
-    events_of(request).emit("admin.broker-password-rotated", actor=caller.name, party=party.name)
     return {
         "party": party_view(party),
         "broker_user": broker_user(request, party),

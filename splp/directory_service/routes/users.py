@@ -90,10 +90,15 @@ async def add_person(
         body.nip,
         settings_of(request).setup_link_ttl,
     )
-    await session.commit()
     events_of(request).emit(
-        "admin.user-added", actor=caller.name, party=party.name, user=user.email, roles=user.roles
+        session,
+        "admin.user-added",
+        actor=caller.name,
+        party=party.name,
+        user=user.email,
+        roles=user.roles,
     )
+    await session.commit()
     return _setup(request, user_view(user, party), token, user.setup_expires_at)
 
 
@@ -114,10 +119,10 @@ async def disable_person(
     """Disable an account for good and end its sessions (its history stays)."""
     user, party = await user_named(session, email)
     await disable_user(session, user)
-    await session.commit()
     events_of(request).emit(
-        "admin.user-disabled", actor=caller.name, party=party.name, user=user.email
+        session, "admin.user-disabled", actor=caller.name, party=party.name, user=user.email
     )
+    await session.commit()
     return user_view(user, party)
 
 
@@ -137,10 +142,10 @@ async def reset_person(
     token = await reset_password(
         session, user, settings_of(request).setup_link_ttl, body.clear_totp if body else False
     )
-    await session.commit()
     events_of(request).emit(
-        "admin.password-reset", actor=caller.name, party=party.name, user=user.email
+        session, "admin.password-reset", actor=caller.name, party=party.name, user=user.email
     )
+    await session.commit()
     return _setup(request, user_view(user, party), token, user.setup_expires_at)
 
 
@@ -152,17 +157,21 @@ async def sign_in(body: LoginIn, session: Session, request: Request, response: R
         await logout(session, previous)
     await purge_expired(session)
     outcome = await login(session, settings, body.email, body.password, body.code)
-    await session.commit()
     if not isinstance(outcome, Login):
         if outcome.locked_now and outcome.user is not None:
             events_of(request).emit(
+                session,
                 "admin.login-locked",
                 actor="directory",
                 user=outcome.user.email,
                 failures=settings.login_lock_after,
             )
+        await session.commit()
         raise Problem(outcome.status, outcome.detail)
-    events_of(request).emit("admin.login", actor=outcome.party.name, person=outcome.user.email)
+    events_of(request).emit(
+        session, "admin.login", actor=outcome.party.name, person=outcome.user.email
+    )
+    await session.commit()
     response.set_cookie(
         COOKIE,
         outcome.cookie,
@@ -202,8 +211,8 @@ async def me(caller: Person, session: Session) -> Any:
 async def choose_password(body: SetPasswordIn, session: Session, request: Request) -> None:
     """Redeem a one-time set-password link with a new password (at least 12 characters)."""
     user = await set_password(session, body.token, body.password)
+    events_of(request).emit(session, "admin.password-set", actor="directory", user=user.email)
     await session.commit()
-    events_of(request).emit("admin.password-set", actor="directory", user=user.email)
 
 
 @router.get(SET_PASSWORD, response_class=HTMLResponse, include_in_schema=False)
@@ -225,8 +234,8 @@ async def password_form_sent(session: Session, request: Request) -> HTMLResponse
         user = await set_password(session, token, password)
     except Problem as exc:
         return page(token, error=exc.detail, status=exc.status)
+    events_of(request).emit(session, "admin.password-set", actor="directory", user=user.email)
     await session.commit()
-    events_of(request).emit("admin.password-set", actor="directory", user=user.email)
     return page("", done=True)
 
 
@@ -255,6 +264,6 @@ async def confirm_totp(
     if not totp_matches(user.totp_pending, body.code):
         raise Problem(422, "the code does not match: check the authenticator app's clock")
     user.totp_secret, user.totp_pending = user.totp_pending, None
+    events_of(request).emit(session, "admin.totp-on", actor=party.name, user=user.email)
     await session.commit()
-    events_of(request).emit("admin.totp-on", actor=party.name, user=user.email)
     return user_view(user, party)
