@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         description="RabbitMQ management API, used by set-up, tests and the reconciler.",
     )
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, gt=0)
+    schema_max_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Largest operation schema (request or response, as compact JSON) the "
+        "directory accepts in a published descriptor.",
+    )
+    schema_max_depth: int = Field(
+        default=64,
+        gt=0,
+        le=500,
+        description="Deepest nesting of objects and arrays in one operation schema that the "
+        "directory accepts in a published descriptor.",
+    )
     default_timeout: float = Field(default=10.0, gt=0)
     database_url: str = Field(default="sqlite+aiosqlite:///splp.db")
     directory_url: str = Field(default="http://127.0.0.1:8470")
