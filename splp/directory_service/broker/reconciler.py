@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from splp.bus.management import Management
-from splp.directory_service.broker.actual import read_actual
+from splp.directory_service.broker.actual import read_actual, user_tags
 from splp.directory_service.broker.apply import apply_plan
 from splp.directory_service.broker.desired import BrokerNames, desired_state
 from splp.directory_service.broker.plan import Plan, plan
-from splp.directory_service.broker.state import BrokerState
+from splp.directory_service.broker.state import BrokerState, vhost_tag
 from splp.directory_service.store import Store
-from splp.errors import SplpError
+from splp.errors import ServiceUnavailable, SplpError
 from splp.log import get_logger
 from splp.settings import Settings
 
@@ -81,6 +82,26 @@ class BrokerReconciler:
             desired = await desired_state(session, self.names)
         actual = await read_actual(management, self.names)
         return Status(desired, actual, plan(desired, actual))
+
+    async def unmanaged_user(self, user: str) -> bool:
+        """Whether the broker has a user ``user`` that this directory does not manage.
+
+        SPLP never touches such a user, so a party by that name could never log in with
+        the password it is given. ``False`` when SPLP does not manage broker users at
+        all, and when the broker cannot be asked (the reconciler reports the conflict
+        later, in ``splp broker status``).
+        """
+        if not self.settings.broker_reconcile:
+            return False
+        try:
+            async with Management(self.settings, timeout=self.timeout) as management:
+                found = await management.read(f"/api/users/{quote(user, safe='')}")
+        except ServiceUnavailable as exc:
+            log.warning("broker user %s not checked before adding its party: %s", user, exc)
+            return False
+        if found is None:
+            return False
+        return vhost_tag(self.names.vhost) not in user_tags(found.get("tags"))
 
     async def sync(self) -> Drift:
         """Reconcile once; raises :class:`~splp.errors.ServiceUnavailable` without a broker."""
