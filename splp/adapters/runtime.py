@@ -6,8 +6,10 @@ Every delivery goes through the same steps, in this order:
    that cannot be answered usefully or safely is rejected to ``splp.dlx`` and a
    ``dropped`` audit event is emitted (``denied`` when it was an injection); a refused one
    gets its problem reply and a ``denied`` (403), ``throttled`` (429) or ``response`` event;
-2. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
-   any other exception a 500 (logged without the payload);
+2. the handler runs, until the request's deadline at most (then it is cancelled and the
+   reply is a 408 ``deadline-expired``, which frees its prefetch slot); a
+   :class:`~splp.bus.wire.Problem` it raises becomes the reply, any other exception a 500
+   (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
 4. the reply is published, then the request is acked, then a ``response`` event is emitted.
 
@@ -48,7 +50,7 @@ from splp.bus.gateway_identity import requester_of
 from splp.bus.names import queue_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
-from splp.errors import ConfigurationError, InternalError
+from splp.errors import ConfigurationError, DeadlineExpired, InternalError
 from splp.log import get_logger
 from splp.metrics import MetricsServer
 from splp.settings import Settings
@@ -314,9 +316,24 @@ class Adapter:
             return failure.status, dumps(failure.body), "response"
 
     async def _run(self, admitted: Admitted) -> Any:
-        """The handler's result, checked against the operation's response schema."""
+        """The handler's result, checked against the operation's response schema.
+
+        The handler is cancelled at the request's deadline: the caller has given up by
+        then, and a hung handler would otherwise hold its prefetch slot for good.
+        """
         operation = admitted.request.operation
-        result = await self.handlers[operation](admitted.payload, admitted.request)
+        remaining = admitted.request.remaining()
+        deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        try:
+            async with asyncio.timeout_at(deadline) as scope:
+                result = await self.handlers[operation](admitted.payload, admitted.request)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the handler's own timeout, not the request's deadline
+            log.warning("%s: handler for %s cancelled at the deadline", self.source, operation)
+            raise Problem.of(
+                DeadlineExpired, f"the service did not answer {operation} before its deadline"
+            ) from None
         _, response_validator = self.descriptor.validators[operation]
         if schema_errors(response_validator, result):
             log.error("%s: response of %s does not match its schema", self.source, operation)
