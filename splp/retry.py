@@ -24,7 +24,7 @@ writer) runs under :func:`keep_running`: whatever it raises, it is logged, count
 ``splp_background_restarts_total`` and started again after a back-off, so no error ends it
 silently. Only cancellation, or the loop returning, ends it.
 
->>> task = asyncio.create_task(keep_running(refresh_forever, what="grants refresh"))  # doctest: +SKIP
+>>> await keep_running(refresh_forever, what="grants refresh")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ async def keep_running(
         try:
             await loop()
             return
-        except Exception as exc:  # noqa: BLE001 - a background loop must outlive any error
+        except Exception as exc:
             failures = 1 if clock.time() - started > maximum else failures + 1
             wait = random.uniform(initial, min(maximum, initial * 2 ** (failures - 1)))
             RESTARTS.labels(what).inc()

@@ -275,7 +275,7 @@ async def test_fields_that_together_make_a_dot_or_empty_segment_are_400(
 ) -> None:
     client, seen = setup
     before = len(seen)
-    with pytest.raises(BadRequest, match="in the URL|path segment"):
+    with pytest.raises(BadRequest, match=r"in the URL|path segment"):
         await client.call("uji", "uji.http.v1", "named", fields)
     assert len(seen) == before  # nothing reached the agency
     reply = await client.call(

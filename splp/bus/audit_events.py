@@ -33,6 +33,7 @@ from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import CONTENT_TYPE, HEADER_PROTOCOL, PROTOCOL_VERSION, dumps, loads
 from splp.errors import ContractError
 from splp.log import get_logger
+from splp.retry import keep_running
 
 log = get_logger("audit")
 
@@ -98,7 +99,10 @@ class AuditEmitter:
         """Publish through ``connection`` (call again after every reconnect)."""
         self._channel = await connection.channel(publisher_confirms=True)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="splp-audit")
+            self._task = asyncio.create_task(
+                keep_running(self._run, what="audit emitter", initial=0.1, maximum=5.0, logger=log),
+                name="splp-audit",
+            )
         self._wakeup.set()
 
     def emit(self, event: dict[str, Any]) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.descriptor import ServiceDescriptor
-from splp.bus.wire import dumps
 from splp.bus.names import ServiceRef
+from splp.bus.wire import dumps
 from splp.directory_service.models import Party, Service, ServiceVersion, Theme
 from splp.directory_service.parties import Caller
 from splp.log import get_logger

@@ -21,7 +21,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
-from splp.retry import retry_until_done
+from splp.retry import keep_running, retry_until_done
 from splp.settings import Settings
 
 log = get_logger("directory.audit")
@@ -45,7 +45,16 @@ class DirectoryEvents:
         event = audit_event(kind, SOURCE, **fields)
         self.emitter.emit(event)
         if self._broker_url and self._connector is None:
-            self._connector = asyncio.create_task(self._connect(), name="splp-directory-audit")
+            self._connector = asyncio.create_task(
+                keep_running(
+                    self._connect,
+                    what="directory audit connection",
+                    initial=RETRY_SECONDS[0],
+                    maximum=RETRY_SECONDS[1],
+                    logger=log,
+                ),
+                name="splp-directory-audit",
+            )
         return event
 
     @property

@@ -249,7 +249,9 @@ def nested_properties(depth: int) -> dict[str, Any]:
         (  # about 400 KiB of schema, under the 1 MiB body limit
             {
                 "type": "object",
-                "properties": {f"f{i:05d}": {"type": "string", "maxLength": i} for i in range(12000)},
+                "properties": {
+                    f"f{i:05d}": {"type": "string", "maxLength": i} for i in range(12000)
+                },
             },
             "larger than 262144 bytes",
         ),

@@ -31,7 +31,6 @@ from splp.bus.compat.keywords import LOWER_BOUNDS, OPAQUE, UPPER_BOUNDS
 from splp.bus.compat.refs import deref
 from splp.bus.compat.wording import change, child, dump, show_bound, show_types
 
-
 MAX_STEPS = 5_000
 """Schema comparisons one operation's request or response check may make (well under a
 second); the largest real descriptors need a few hundred."""

@@ -27,6 +27,7 @@ from splp.directory_service.broker.state import BrokerState, vhost_tag
 from splp.directory_service.store import Store
 from splp.errors import ServiceUnavailable, SplpError
 from splp.log import get_logger
+from splp.retry import keep_running
 from splp.settings import Settings
 
 log = get_logger("directory.broker")
@@ -131,7 +132,18 @@ class BrokerReconciler:
             return None
 
     async def run_forever(self, interval: float) -> None:
-        """Reconcile every ``interval`` seconds until cancelled."""
-        while True:
-            await self.after_change()
-            await asyncio.sleep(interval)
+        """Reconcile every ``interval`` seconds until cancelled; an error of any kind is
+        logged and the timer goes on (:func:`~splp.retry.keep_running`)."""
+
+        async def tick() -> None:
+            while True:
+                await self.after_change()
+                await asyncio.sleep(interval)
+
+        await keep_running(
+            tick,
+            what="broker reconcile timer",
+            initial=min(interval, 1.0),
+            maximum=max(interval, 1.0),
+            logger=log,
+        )
