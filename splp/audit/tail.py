@@ -92,6 +92,7 @@ async def follow(
             for event in events:
                 if filters.matches(event):
                     yield event
+            assert message.delivery_tag is not None  # always set on a delivery
             await channel.basic_ack(message.delivery_tag)
     finally:
         await connection.close()
