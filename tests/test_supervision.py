@@ -7,12 +7,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiormq
 import pytest
 
 from splp.adapters.grants import DirectoryGrants
+from splp.bus.audit_events import AuditEmitter, audit_event, decode_audit_message
 from splp.bus.directory_cache import DirectoryCache
-from splp.bus.names import ServiceRef
+from splp.bus.names import AUDIT_EXCHANGE, ServiceRef
 from splp.directory_service.broker import BrokerReconciler, Drift
+from splp.directory_service.events import DirectoryEvents
 from splp.directory_service.store import Store
 from splp.metrics import Metrics
 from splp.retry import keep_running
@@ -103,3 +106,75 @@ async def test_the_grants_refresh_outlives_an_unexpected_error(
         await until(lambda: len(fetches) >= 4)
     finally:
         await grants.stop()
+
+
+async def test_the_audit_emitter_goes_on_after_an_event_it_cannot_publish(
+    broker: Settings,
+) -> None:
+    """An event that cannot be encoded (a bug in its producer) once ended the emitter's
+    task: every later event stayed in memory until the next reconnect."""
+    connection = await aiormq.connect(broker.broker_url)
+    channel = await connection.channel()
+    await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
+    declared = await channel.queue_declare("", exclusive=True)
+    assert declared.queue is not None
+    await channel.queue_bind(declared.queue, AUDIT_EXCHANGE, routing_key="response.uji.#")
+    emitter = AuditEmitter(linger=0.01)
+    try:
+        await emitter.attach(connection)
+        emitter.emit({**audit_event("response", "test", theme="uji"), "bad": {1, 2}})
+        await asyncio.sleep(0.3)
+        good = audit_event("response", "test", theme="uji")
+        emitter.emit(good)
+        assert await emitter.flush(timeout=5)
+        got = None
+        for _ in range(50):
+            got = await channel.basic_get(declared.queue, no_ack=True)
+            if got.body:
+                break
+            await asyncio.sleep(0.1)
+        assert got is not None and [e["id"] for e in decode_audit_message(got.body)] == [
+            good["id"]
+        ]
+    finally:
+        await emitter.close()
+        await connection.close()
+
+
+async def test_the_directorys_audit_connection_is_retried_after_any_error(
+    broker: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RuntimeError while the directory opened its audit channel once ended its connector:
+    its events then waited in memory for good."""
+    connection = await aiormq.connect(broker.broker_url)
+    channel = await connection.channel()
+    await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
+    declared = await channel.queue_declare("", exclusive=True)
+    assert declared.queue is not None
+    await channel.queue_bind(declared.queue, AUDIT_EXCHANGE, routing_key="admin.#")
+    events = DirectoryEvents(broker.broker_url, broker)
+    attach = events._attach
+    failures: list[str] = []
+
+    async def attach_failing_once(connection: Any) -> None:
+        if not failures:
+            failures.append("raised")
+            raise aiormq.exceptions.ChannelInvalidStateError("connection closed")
+        await attach(connection)
+
+    monkeypatch.setattr(events, "_attach", attach_failing_once)
+    monkeypatch.setattr("splp.directory_service.events.RETRY_SECONDS", (0.05, 0.2))
+    try:
+        sent = events.emit("admin.theme-added", actor="admin", theme="uji")
+        got = None
+        for _ in range(100):
+            got = await channel.basic_get(declared.queue, no_ack=True)
+            if got.body:
+                break
+            await asyncio.sleep(0.1)
+        assert got is not None and got.body, "the event never left the directory"
+        assert [e["id"] for e in decode_audit_message(got.body)] == [sent["id"]]
+        assert failures == ["raised"]
+    finally:
+        await events.close()
+        await connection.close()
