@@ -133,9 +133,7 @@ async def test_the_audit_emitter_goes_on_after_an_event_it_cannot_publish(
             if got.body:
                 break
             await asyncio.sleep(0.1)
-        assert got is not None and [e["id"] for e in decode_audit_message(got.body)] == [
-            good["id"]
-        ]
+        assert got is not None and [e["id"] for e in decode_audit_message(got.body)] == [good["id"]]
     finally:
         await emitter.close()
         await connection.close()
