@@ -6,10 +6,11 @@ Every delivery goes through the same steps, in this order:
    that cannot be answered usefully or safely is rejected to ``splp.dlx`` and a
    ``dropped`` audit event is emitted (``denied`` when it was an injection); a refused one
    gets its problem reply and a ``denied`` (403), ``throttled`` (429) or ``response`` event;
-2. the handler runs, until the request's deadline at most (then it is cancelled and the
-   reply is a 408 ``deadline-expired``, which frees its prefetch slot); a
-   :class:`~splp.bus.wire.Problem` it raises becomes the reply, any other exception a 500
-   (logged without the payload);
+2. the handler runs, until the request's deadline at most: then it is cancelled, and the
+   request is acked without a reply (the caller has given up and raises its own timeout;
+   a late reply would only race with it) and audited as a ``response`` with status 408,
+   which frees its prefetch slot; a :class:`~splp.bus.wire.Problem` it raises becomes the
+   reply, any other exception a 500 (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
 4. the reply is published, then the request is acked, then a ``response`` event is emitted.
 
@@ -56,6 +57,9 @@ from splp.metrics import MetricsServer
 from splp.settings import Settings
 
 log = get_logger("adapter")
+
+NO_REPLY = b""
+"""The body of an answer that is not sent: the handler outlived the caller's deadline."""
 
 Handler = Callable[[Any, Request], Awaitable[Any]]
 
@@ -270,13 +274,14 @@ class Adapter:
         status, body, kind = await self._answer(verdict, operation)
         # Both frames go through the channel's ordered write queue, so the broker sees the
         # reply before the ack without this task waiting for the socket to drain.
-        await channel.basic_publish(
-            body,
-            exchange="",
-            routing_key=reply_to,
-            properties=reply_properties(props.correlation_id, status),
-            wait=False,
-        )
+        if body != NO_REPLY:
+            await channel.basic_publish(
+                body,
+                exchange="",
+                routing_key=reply_to,
+                properties=reply_properties(props.correlation_id, status),
+                wait=False,
+            )
         await channel.basic_ack(delivery.delivery_tag, wait=False)
         seconds = time.perf_counter() - started
         self.metrics.answered(operation, status, kind, seconds)
@@ -300,6 +305,8 @@ class Adapter:
             return _problem_reply(verdict.problem)
         try:
             result = await self._run(verdict)
+        except _PastDeadline:
+            return DeadlineExpired.default_status, NO_REPLY, "response"
         except Problem as problem:
             return _problem_reply(problem)
         except Exception:
@@ -331,9 +338,7 @@ class Adapter:
             if not scope.expired():
                 raise  # the handler's own timeout, not the request's deadline
             log.warning("%s: handler for %s cancelled at the deadline", self.source, operation)
-            raise Problem.of(
-                DeadlineExpired, f"the service did not answer {operation} before its deadline"
-            ) from None
+            raise _PastDeadline from None
         _, response_validator = self.descriptor.validators[operation]
         if schema_errors(response_validator, result):
             log.error("%s: response of %s does not match its schema", self.source, operation)
@@ -341,6 +346,10 @@ class Adapter:
                 InternalError, f"the service's response to {operation} broke its schema"
             )
         return result
+
+
+class _PastDeadline(Exception):
+    """The handler was cancelled at the request's deadline."""
 
 
 def _incoming(message: DeliveredMessage) -> Incoming:
