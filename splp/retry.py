@@ -111,6 +111,7 @@ async def keep_running(
     loop: Callable[[], Awaitable[object]],
     *,
     what: str,
+    kind: str | None = None,
     initial: float = 1.0,
     maximum: float = 30.0,
     logger: logging.Logger = log,
@@ -118,10 +119,11 @@ async def keep_running(
     """Await ``loop()`` until it returns or is cancelled, starting it again after any error.
 
     Each error is logged as an error (with the same care as :func:`retry_until_done`: no
-    driver messages), counted in ``splp_background_restarts_total{loop=what}``, and
+    driver messages), counted in ``splp_background_restarts_total{loop=kind}``, and
     followed by a jittered wait that doubles from ``initial`` up to ``maximum``; a run that
     lasted longer than ``maximum`` starts the back-off again from ``initial``. ``what``
-    names the loop (no secrets). Hand-written rather than tenacity's, whose attempt count
+    names the loop in the log (no secrets); ``kind`` (default ``what``) in the metric,
+    where no party may be named. Hand-written rather than tenacity's, whose attempt count
     never falls back after a healthy run.
     """
     if not 0 < initial <= maximum:
@@ -136,7 +138,7 @@ async def keep_running(
         except Exception as exc:
             failures = 1 if clock.time() - started > maximum else failures + 1
             wait = random.uniform(initial, min(maximum, initial * 2 ** (failures - 1)))
-            RESTARTS.labels(what).inc()
+            RESTARTS.labels(kind or what).inc()
             logger.error(
                 "%s stopped on an error (%d in a row), restarting in %.1fs: %s",
                 what,

@@ -226,7 +226,7 @@ async def test_an_error_during_a_reconnect_does_not_end_the_reconnects(
         await attach(connection)
 
     monkeypatch.setattr(adapter.audit, "attach", attach_failing_once)
-    loop = f"connection of {adapter.source}"
+    loop = "broker connection"  # the kind of loop: no party or service in a label
     before = adapter.metrics.value("splp_background_restarts_total", loop=loop) or 0.0
     async with Client(broker) as client, Management(broker) as management:
         for _ in range(100):

@@ -113,6 +113,7 @@ class DirectoryGrants:
                 keep_running(
                     self._run,
                     what=f"grants refresh of {self.service}",
+                    kind="grants refresh",
                     initial=min(self.refresh, 1.0),
                     maximum=max(self.refresh, 1.0),
                     logger=log,

@@ -123,6 +123,7 @@ class BrokerConnection:
             keep_running(
                 self._supervise,
                 what=f"connection of {self.name}",
+                kind="broker connection",
                 initial=self._min_backoff,
                 maximum=self._max_backoff,
                 logger=log,
