@@ -23,6 +23,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
+from splp.retry import RESTARTS
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -31,6 +33,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process-wide: the restarts of every background loop (splp.retry.keep_running)
+        self.registry.register(RESTARTS)
 
     def render(self) -> str:
         """The ``/metrics`` body, in the Prometheus text format."""

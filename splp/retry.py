@@ -18,14 +18,24 @@ its type, since a driver's message may quote a statement and its parameters (pay
 >>> await retry_until_done(
 ...     store.append_batch, on=(SQLAlchemyError, OSError), what="audit store write",
 ...     initial=0.2, maximum=10.0)  # doctest: +SKIP
+
+Every background loop of a long-lived process (a reconnect, a timer, a refresh, a
+writer) runs under :func:`keep_running`: whatever it raises, it is logged, counted in
+``splp_background_restarts_total`` and started again after a back-off, so no error ends it
+silently. Only cancellation, or the loop returning, ends it.
+
+>>> await keep_running(refresh_forever, what="grants refresh")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from prometheus_client import Counter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity import wait_random_exponential as full_jitter
 
@@ -35,6 +45,13 @@ from splp.log import get_logger
 log = get_logger("retry")
 
 T = TypeVar("T")
+
+RESTARTS = Counter(
+    "splp_background_restarts",
+    "Restarts of a background loop after an error, by loop.",
+    ("loop",),
+    registry=None,  # every component's registry shows it (splp.metrics.Metrics)
+)
 
 
 async def retry_until_done(
@@ -88,3 +105,45 @@ def _summary(error: BaseException | None) -> str:
     if isinstance(error, SplpError | OSError):
         return f"{type(error).__name__}: {error}"
     return type(error).__name__
+
+
+async def keep_running(
+    loop: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    kind: str | None = None,
+    initial: float = 1.0,
+    maximum: float = 30.0,
+    logger: logging.Logger = log,
+) -> None:
+    """Await ``loop()`` until it returns or is cancelled, starting it again after any error.
+
+    Each error is logged as an error (with the same care as :func:`retry_until_done`: no
+    driver messages), counted in ``splp_background_restarts_total{loop=kind}``, and
+    followed by a jittered wait that doubles from ``initial`` up to ``maximum``; a run that
+    lasted longer than ``maximum`` starts the back-off again from ``initial``. ``what``
+    names the loop in the log (no secrets); ``kind`` (default ``what``) in the metric,
+    where no party may be named. Hand-written rather than tenacity's, whose attempt count
+    never falls back after a healthy run.
+    """
+    if not 0 < initial <= maximum:
+        raise ValueError(f"back-off needs 0 < initial <= maximum, not {initial}, {maximum}")
+    clock = asyncio.get_running_loop()
+    failures = 0
+    while True:
+        started = clock.time()
+        try:
+            await loop()
+            return
+        except Exception as exc:
+            failures = 1 if clock.time() - started > maximum else failures + 1
+            wait = random.uniform(initial, min(maximum, initial * 2 ** (failures - 1)))
+            RESTARTS.labels(kind or what).inc()
+            logger.error(
+                "%s stopped on an error (%d in a row), restarting in %.1fs: %s",
+                what,
+                failures,
+                wait,
+                _summary(exc),
+            )
+        await asyncio.sleep(wait)

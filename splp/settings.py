@@ -1,19 +1,91 @@
 """Configuration: one pydantic-settings class, read from ``SPLP_*`` environment variables.
 
 The CLI reuses the same names as ``envvar=`` so ``SPLP_AMQP_URL`` works everywhere.
+
+The URLs that may carry a password (:data:`SECRET_URLS`) are :class:`SecretUrl`: plain
+strings to every caller, masked in ``repr`` (so in a logged or printed ``Settings``).
+Each may also come from a file named by ``SPLP_<NAME>_FILE`` (systemd credentials,
+Docker or Kubernetes secrets), so that no password need be on a command line.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_MAX_BODY = 1024 * 1024
+
+SECRET_URLS = ("amqp_url", "management_url", "database_url", "audit_database_url")
+"""The settings whose URL may hold a password."""
+
+
+def mask_password(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``.
+
+    >>> mask_password("amqp://dinsos:rahasia@bus:5672/splp")
+    'amqp://dinsos:***@bus:5672/splp'
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL at all: show nothing of it
+        return "***"
+    if not password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
+
+
+class SecretUrl(str):
+    """A URL that may hold a password: a ``str`` wherever it is used, masked in ``repr``.
+
+    >>> url = SecretUrl("amqp://dinsos:rahasia@bus:5672/")
+    >>> url, url == "amqp://dinsos:rahasia@bus:5672/"
+    ('amqp://dinsos:***@bus:5672/', True)
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_password(str(self)))
+
+
+MaskedUrl = Annotated[str, AfterValidator(SecretUrl)]
+"""The type of a :data:`SECRET_URLS` setting: a ``str`` to callers and to mypy, held as a
+:class:`SecretUrl`."""
+
+
+class _UrlFiles(PydanticBaseSettingsSource):
+    """``SPLP_<NAME>_FILE``: the file holding the URL of a :data:`SECRET_URLS` setting."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # all the work is in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in SECRET_URLS:
+            variable = f"SPLP_{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise ValueError(f"both {variable} and {variable}_FILE are set: give one")
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read {variable}_FILE {path}: {exc.strerror}") from None
+        return found
 
 
 class Settings(BaseSettings):
@@ -30,8 +102,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SPLP_", extra="ignore", hide_input_in_errors=True)
 
-    amqp_url: str = Field(
-        default="amqp://guest:guest@127.0.0.1:5672/",
+    amqp_url: MaskedUrl = Field(
+        default=SecretUrl("amqp://guest:guest@127.0.0.1:5672/"),
         description="Broker URL; its path, when not empty or `/`, is the vhost "
         "(percent-encoded), and a different `vhost` setting is an error.",
     )
@@ -39,13 +111,26 @@ class Settings(BaseSettings):
         default="splp",
         description="RabbitMQ virtual host of the bus, when the URL's path names none.",
     )
-    management_url: str = Field(
-        default="http://guest:guest@127.0.0.1:15672",
+    management_url: MaskedUrl = Field(
+        default=SecretUrl("http://guest:guest@127.0.0.1:15672"),
         description="RabbitMQ management API, used by set-up, tests and the reconciler.",
     )
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, gt=0)
+    schema_max_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Largest operation schema (request or response, as compact JSON) the "
+        "directory accepts in a published descriptor.",
+    )
+    schema_max_depth: int = Field(
+        default=64,
+        gt=0,
+        le=500,
+        description="Deepest nesting of objects and arrays in one operation schema that the "
+        "directory accepts in a published descriptor.",
+    )
     default_timeout: float = Field(default=10.0, gt=0)
-    database_url: str = Field(default="sqlite+aiosqlite:///splp.db")
+    database_url: MaskedUrl = Field(default=SecretUrl("sqlite+aiosqlite:///splp.db"))
     directory_url: str = Field(default="http://127.0.0.1:8470")
     broker_reconcile: bool = Field(
         default=True, description="Whether the directory keeps broker users and permissions."
@@ -122,7 +207,7 @@ class Settings(BaseSettings):
     tls_key_file: Path | None = Field(
         default=None, description="Key of `tls_cert_file`, if not in the same file."
     )
-    audit_database_url: str | None = Field(
+    audit_database_url: MaskedUrl | None = Field(
         default=None, description="The audit store; by default the directory's database."
     )
     audit_buffer: int = Field(
@@ -185,6 +270,24 @@ class Settings(BaseSettings):
     login_lock_seconds: float = Field(
         default=900.0, gt=0, description="How long a locked account stays locked."
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Given values, then ``SPLP_*`` variables, then the files of ``SPLP_*_FILE``."""
+        return (
+            init_settings,
+            env_settings,
+            _UrlFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     @model_validator(mode="after")
     def _vhost_of_the_url(self) -> Self:

@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiormq
 import pytest
@@ -206,3 +207,35 @@ async def test_a_call_to_a_blocked_broker_times_out_at_its_deadline(
             assert loop.time() - started < 2
         finally:
             await rabbitmqctl("set_vm_memory_high_watermark", "0.4")  # RabbitMQ's default
+
+
+async def test_an_error_during_a_reconnect_does_not_end_the_reconnects(
+    broker: Settings, make_adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ChannelInvalidStateError (a RuntimeError) while the adapter re-opens its channels,
+    as when the new connection closes under it, once ended its reconnect task for good."""
+    descriptor = echo_descriptor(service="echo-reconnect-error")
+    adapter = await make_adapter(descriptor, HANDLERS)
+    attach = adapter.audit.attach
+    failures: list[str] = []
+
+    async def attach_failing_once(connection: Any) -> None:
+        if not failures:
+            failures.append("raised")
+            raise aiormq.exceptions.ChannelInvalidStateError("connection closed")
+        await attach(connection)
+
+    monkeypatch.setattr(adapter.audit, "attach", attach_failing_once)
+    loop = "broker connection"  # the kind of loop: no party or service in a label
+    before = adapter.metrics.value("splp_background_restarts_total", loop=loop) or 0.0
+    async with Client(broker) as client, Management(broker) as management:
+        for _ in range(100):
+            if await management.close_connections(broker.vhost, name=adapter.source):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the adapter's connection never appeared in the management API")
+        reply = await client.call("uji", descriptor.ref, "echo", {"id": 3}, timeout=15)
+        assert reply["id"] == 3
+    assert failures == ["raised"]
+    assert adapter.metrics.value("splp_background_restarts_total", loop=loop) == before + 1

@@ -39,6 +39,7 @@ operations:
   status: {request: {type: object, required: [code]}, response: {type: object}}
   slow: {request: {type: object}, response: {type: object}}
   answer: {request: {type: object}, response: {type: object}}
+  named: {request: {type: object}, response: {type: object}}
 """
 
 CONFIG = """
@@ -53,6 +54,7 @@ operations:
   status: {{method: GET, path: "/status/{{code}}", status: {{409: 404}}}}
   slow: {{method: GET, path: /slow, timeout: 0.3}}
   answer: {{method: GET, path: "/answer/{{kind}}"}}
+  named: {{method: GET, path: "/things/{{name}}.{{ext}}/{{a}}{{b}}/documents"}}
 max_response_bytes: 1000
 """
 
@@ -257,6 +259,29 @@ async def test_a_dot_segment_cannot_reach_another_path(setup, value: str) -> Non
     assert reply["raw_path"] == "/things/..a/..."
     reply = await client.call("uji", "uji.http.v1", "lookup", {"kind": "a", "id": "../x"})
     assert reply["raw_path"] == "/things/a/..%2Fx"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "", "ext": "", "a": "x", "b": "y"},  # "{name}.{ext}" makes "."
+        {"name": "", "ext": ".", "a": "x", "b": "y"},  # "{name}.{ext}" makes ".."
+        {"name": "n", "ext": "e", "a": "", "b": ""},  # "//": merged away by many servers
+        {"name": "n", "ext": "e", "a": "", "b": ".."},
+    ],
+)
+async def test_fields_that_together_make_a_dot_or_empty_segment_are_400(
+    setup, fields: dict[str, str]
+) -> None:
+    client, seen = setup
+    before = len(seen)
+    with pytest.raises(BadRequest, match=r"in the URL|path segment"):
+        await client.call("uji", "uji.http.v1", "named", fields)
+    assert len(seen) == before  # nothing reached the agency
+    reply = await client.call(
+        "uji", "uji.http.v1", "named", {"name": "n", "ext": "", "a": "", "b": "b"}
+    )
+    assert reply["raw_path"] == "/things/n./b/documents"
 
 
 async def test_a_redirect_is_not_followed(setup) -> None:

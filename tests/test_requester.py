@@ -224,3 +224,33 @@ async def test_idle_channels_are_closed_beyond_max_routes(broker: Settings, make
             ("splp.theme.uji", f"{ECHO.ref}.bad-response"),
             ("splp.theme.uji", f"{ECHO.ref}.echo"),
         ]
+
+
+async def test_a_hung_handler_is_cancelled_at_the_deadline_and_frees_its_slot(
+    broker: Settings, make_adapter
+) -> None:
+    """With one prefetch slot, a handler that never returns would hold the service for
+    good; cancelled at the request's deadline, it frees the slot for the next call."""
+    cancelled = asyncio.Event()
+
+    async def hang(payload: object, request: object) -> object:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return {}
+
+    adapter = await make_adapter(ECHO, {**HANDLERS, "fail": hang}, prefetch=1)
+    async with Client(broker) as client:
+        with pytest.raises(RequestTimeout):
+            await client.call("uji", ECHO.ref, "fail", {}, timeout=0.5)
+        await asyncio.wait_for(cancelled.wait(), 2)
+        reply = await client.call("uji", ECHO.ref, "echo", {"id": 3}, timeout=3)
+        assert reply["id"] == 3
+        assert adapter.in_flight == 0
+    answered = adapter.metrics.registry.get_sample_value(
+        "splp_adapter_requests_total",
+        {"service": str(ECHO.ref), "operation": "fail", "status": "408", "kind": "response"},
+    )
+    assert answered == 1

@@ -92,3 +92,48 @@ def test_the_broker_url_names_the_vhost_as_every_amqp_client_reads_it(
         Settings()
     assert "names vhost 'splp' but SPLP_VHOST is 'lain'" in str(refused.value)
     assert "s3cret" not in str(refused.value)
+
+
+SECRET_URLS = {
+    "amqp_url": "amqp://sink:s3cret-amqp@rabbit:5672/",
+    "management_url": "http://admin:s3cret-mgmt@rabbit:15672",
+    "database_url": "postgresql+asyncpg://splp:s3cret-db@pg:5432/splp",
+    "audit_database_url": "postgresql+asyncpg://audit:s3cret-audit@pg:5432/audit",
+}
+
+
+def test_the_repr_of_the_settings_masks_every_password_in_a_url() -> None:
+    settings = Settings(**SECRET_URLS)
+    shown = f"{settings!r} {settings} {settings.amqp_url!r} {settings.database_url!r}"
+    assert "s3cret" not in shown
+    assert "sink:***@rabbit:5672" in shown and "pg:5432/splp" in shown
+    for name, url in SECRET_URLS.items():  # every call site still gets the URL itself
+        value = getattr(settings, name)
+        assert value == url and isinstance(value, str) and str(value) == url
+    assert settings.broker_url == "amqp://sink:s3cret-amqp@rabbit:5672/splp"
+    assert settings.model_copy(update={"vhost": "b"}).broker_url.endswith("@rabbit:5672/b")
+    plain = Settings(database_url="sqlite+aiosqlite:///d.db").database_url
+    assert repr(plain) == "'sqlite+aiosqlite:///d.db'"  # nothing to mask: shown as it is
+
+
+def test_a_url_can_be_read_from_a_file_named_by_an_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Broker and database credentials come from the environment or a file (systemd
+    credentials, Docker or Kubernetes secrets), never from the command line."""
+    for name in SECRET_URLS:
+        monkeypatch.delenv(f"SPLP_{name.upper()}", raising=False)
+        (tmp_path / name).write_text(SECRET_URLS[name] + "\n")
+        monkeypatch.setenv(f"SPLP_{name.upper()}_FILE", str(tmp_path / name))
+    monkeypatch.delenv("SPLP_VHOST", raising=False)
+    settings = Settings()
+    for name, url in SECRET_URLS.items():
+        assert getattr(settings, name) == url
+    assert Settings(amqp_url="amqp://given@h/").amqp_url == "amqp://given@h/"  # given wins
+    monkeypatch.setenv("SPLP_AMQP_URL", "amqp://both@h/")
+    with pytest.raises(ValueError, match="SPLP_AMQP_URL and SPLP_AMQP_URL_FILE"):
+        Settings()
+    monkeypatch.delenv("SPLP_AMQP_URL")
+    monkeypatch.setenv("SPLP_AMQP_URL_FILE", str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="cannot read SPLP_AMQP_URL_FILE"):
+        Settings()

@@ -34,6 +34,7 @@ from splp.bus.names import ServiceRef
 from splp.bus.wire import Problem
 from splp.errors import SplpError, TooManyRequests
 from splp.log import get_logger
+from splp.retry import keep_running
 
 log = get_logger("adapter.grants")
 
@@ -91,7 +92,17 @@ class DirectoryGrants:
     async def start(self) -> None:
         await self._load()
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"splp-grants:{self.service}")
+            self._task = asyncio.create_task(
+                keep_running(
+                    self._run,
+                    what=f"grants refresh of {self.service}",
+                    kind="grants refresh",
+                    initial=min(self.refresh, 1.0),
+                    maximum=max(self.refresh, 1.0),
+                    logger=log,
+                ),
+                name=f"splp-grants:{self.service}",
+            )
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -140,6 +140,7 @@ class HttpOperationHandler:
             path = self.template.format_map({f: _segment(fields, f) for f in self.path_fields})
         except KeyError as exc:
             raise Problem.bad_request(f"field {exc.args[0]} is needed for the path") from None
+        _check_segments(self.template, path)
         query = {f: _scalar(fields, f) for f in self.op.query if f in fields}
         rest = {k: v for k, v in fields.items() if k not in self.path_fields and k not in query}
         headers = {
@@ -260,6 +261,22 @@ def _segment(fields: Mapping[str, Any], name: str) -> str:
     if value in _DOT_SEGMENTS:
         raise Problem.bad_request(f"field {name} cannot be {value!r} in the URL")
     return quote(value, safe="")
+
+
+def _check_segments(template: str, path: str) -> None:
+    """Refuse a path where fields made a segment ``.``, ``..`` or empty.
+
+    One field alone is refused by :func:`_segment`, but fields side by side in one
+    segment (``{name}.{ext}``, ``{a}{b}``) can still make a dot segment, which the agency's
+    server resolves to another path, and an empty one (``//``), which many servers merge
+    away. Field values hold no ``/`` once encoded, so the segments line up one to one.
+    """
+    for written, sent in zip(template.split("/"), path.split("/"), strict=True):
+        if "{" in written and sent in _DOT_SEGMENTS | {""}:
+            raise Problem.bad_request(
+                f"the fields of the URL make the path segment {written!r} {sent!r}: "
+                "a segment cannot be empty, . or .."
+            )
 
 
 def _scalar(fields: Mapping[str, Any], name: str) -> str:

@@ -6,8 +6,11 @@ Every delivery goes through the same steps, in this order:
    that cannot be answered usefully or safely is rejected to ``splp.dlx`` and a
    ``dropped`` audit event is emitted (``denied`` when it was an injection); a refused one
    gets its problem reply and a ``denied`` (403), ``throttled`` (429) or ``response`` event;
-2. the handler runs; a :class:`~splp.bus.wire.Problem` it raises becomes the reply,
-   any other exception a 500 (logged without the payload);
+2. the handler runs, until the request's deadline at most: then it is cancelled, and the
+   request is acked without a reply (the caller has given up and raises its own timeout;
+   a late reply would only race with it) and audited as a ``response`` with status 408,
+   which frees its prefetch slot; a :class:`~splp.bus.wire.Problem` it raises becomes the
+   reply, any other exception a 500 (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
 4. the reply is published and a ``response`` event is emitted; the request is acked (or,
    when dropped, rejected) once the broker has confirmed its audit event.
@@ -61,12 +64,15 @@ from splp.bus.federation import link_replies, partner_of_exchange
 from splp.bus.names import queue_for, theme_exchange
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
-from splp.errors import ConfigurationError, InternalError
+from splp.errors import ConfigurationError, DeadlineExpired, InternalError
 from splp.log import get_logger
 from splp.metrics import MetricsServer
 from splp.settings import Settings
 
 log = get_logger("adapter")
+
+NO_REPLY = b""
+"""The body of an answer that is not sent: the handler outlived the caller's deadline."""
 
 Handler = Callable[[Any, Request], Awaitable[Any]]
 
@@ -349,15 +355,16 @@ class Adapter:
         status, body, kind = await self._answer(verdict, operation)
         # Both frames go through the channel's ordered write queue, so the broker sees the
         # reply before the ack without this task waiting for the socket to drain.
-        # a reply to a partner's requester goes back over the link (docs/federation.md)
-        partner = partner_of_exchange(incoming.exchange)
-        await channel.basic_publish(
-            body,
-            exchange=link_replies(partner) if partner is not None else "",
-            routing_key=reply_to,
-            properties=reply_properties(props.correlation_id, status),
-            wait=False,
-        )
+        if body != NO_REPLY:
+            # a reply to a partner's requester goes back over the link (docs/federation.md)
+            partner = partner_of_exchange(incoming.exchange)
+            await channel.basic_publish(
+                body,
+                exchange=link_replies(partner) if partner is not None else "",
+                routing_key=reply_to,
+                properties=reply_properties(props.correlation_id, status),
+                wait=False,
+            )
         seconds = time.perf_counter() - started
         self.metrics.answered(operation, status, kind, seconds)
         self.audit.emit(
@@ -412,6 +419,8 @@ class Adapter:
             return _problem_reply(verdict.problem)
         try:
             result = await self._run(verdict)
+        except _PastDeadline:
+            return DeadlineExpired.default_status, NO_REPLY, "response"
         except Problem as problem:
             return _problem_reply(problem)
         except Exception:
@@ -428,9 +437,22 @@ class Adapter:
             return failure.status, dumps(failure.body), "response"
 
     async def _run(self, admitted: Admitted) -> Any:
-        """The handler's result, checked against the operation's response schema."""
+        """The handler's result, checked against the operation's response schema.
+
+        The handler is cancelled at the request's deadline: the caller has given up by
+        then, and a hung handler would otherwise hold its prefetch slot for good.
+        """
         operation = admitted.request.operation
-        result = await self.handlers[operation](admitted.payload, admitted.request)
+        remaining = admitted.request.remaining()
+        deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        try:
+            async with asyncio.timeout_at(deadline) as scope:
+                result = await self.handlers[operation](admitted.payload, admitted.request)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the handler's own timeout, not the request's deadline
+            log.warning("%s: handler for %s cancelled at the deadline", self.source, operation)
+            raise _PastDeadline from None
         _, response_validator = self.descriptor.validators[operation]
         if schema_errors(response_validator, result):
             log.error("%s: response of %s does not match its schema", self.source, operation)
@@ -463,6 +485,10 @@ def _settle(
 def _ignore_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()  # retrieved: a closed channel redelivers what it held
+
+
+class _PastDeadline(Exception):
+    """The handler was cancelled at the request's deadline."""
 
 
 def _incoming(message: DeliveredMessage) -> Incoming:

@@ -2,7 +2,8 @@
 
 A live tail binds an exclusive, auto-delete queue of its own to ``splp.audit``, so it
 sees every event from the moment it starts, takes nothing from the sink's queue, and
-leaves nothing behind when it stops.
+leaves nothing behind when it stops. It consumes with a prefetch of
+:data:`TAIL_PREFETCH` and acks each message once its events are handed on.
 
 >>> line({"time": "2026-01-02T03:04:05.000Z", "kind": "response", "publisher": "dukcapil",
 ...       "service": "penduduk", "major": 1, "operation": "get-by-nik",
@@ -29,6 +30,10 @@ from splp.settings import Settings
 from splp.tls import client_context
 
 log = get_logger("audit.tail")
+
+TAIL_PREFETCH = 50
+"""Messages the broker sends a follower ahead of its reader: the backlog of a slow reader
+(a terminal, a pipe) stays at the broker instead of growing in the follower's memory."""
 
 
 def line(event: dict[str, Any]) -> str:
@@ -63,10 +68,10 @@ async def follow(
     """
     tls = client_context(settings or Settings()) if URL(broker_url).scheme == "amqps" else None
     connection = await open_amqp(URL(broker_url), tls)
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    queue: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
 
     async def on_message(message: DeliveredMessage) -> None:
-        await queue.put(message.body)
+        await queue.put(message)
 
     try:
         channel = await connection.channel()
@@ -74,17 +79,20 @@ async def follow(
         declared = await channel.queue_declare("", exclusive=True, auto_delete=True)
         assert declared.queue is not None
         await channel.queue_bind(declared.queue, AUDIT_EXCHANGE, routing_key="#")
-        await channel.basic_consume(declared.queue, on_message, no_ack=True)
+        await channel.basic_qos(prefetch_count=TAIL_PREFETCH)
+        await channel.basic_consume(declared.queue, on_message, no_ack=False)
         log.info("following %s", AUDIT_EXCHANGE)
         while True:
-            body = await queue.get()
+            message = await queue.get()
             try:
-                events = decode_audit_message(body)
+                events = decode_audit_message(message.body)
             except (ContractError, ValueError):
                 log.warning("skipped a message on %s that is not audit events", AUDIT_EXCHANGE)
-                continue
+                events = []
             for event in events:
                 if filters.matches(event):
                     yield event
+            assert message.delivery_tag is not None  # always set on a delivery
+            await channel.basic_ack(message.delivery_tag)
     finally:
         await connection.close()

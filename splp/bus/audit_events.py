@@ -51,6 +51,7 @@ from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import CONTENT_TYPE, HEADER_PROTOCOL, PROTOCOL_VERSION, dumps, loads
 from splp.errors import ContractError
 from splp.log import get_logger
+from splp.retry import keep_running
 
 log = get_logger("audit")
 
@@ -171,7 +172,10 @@ class AuditEmitter:
         self._connection = connection
         self._channel = await connection.channel(publisher_confirms=True)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="splp-audit")
+            self._task = asyncio.create_task(
+                keep_running(self._run, what="audit emitter", initial=0.1, maximum=5.0, logger=log),
+                name="splp-audit",
+            )
         self._wakeup.set()
 
     def emit(self, event: dict[str, Any], then: Then | None = None) -> None:

@@ -19,7 +19,7 @@ from yarl import URL
 from splp.bus.amqp_text import tolerate_invalid_utf8
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
-from splp.retry import retry_until_done
+from splp.retry import keep_running, retry_until_done
 from splp.settings import Settings
 from splp.tls import CLIENT_CERT_HINT, client_context, tls_failure
 
@@ -97,6 +97,7 @@ class BrokerConnection:
         max_backoff: float = 5.0,
     ) -> None:
         self.url = connection_url(url, name)
+        self.name = name
         self._settings = settings
         self._tls: ssl.SSLContext | None = None
         self._on_ready = on_ready
@@ -120,8 +121,18 @@ class BrokerConnection:
         """Connect once (raising on failure), then keep the connection up in the background."""
         if self._supervisor is not None:
             return
-        connection = await self._open()
-        self._supervisor = asyncio.create_task(self._supervise(connection), name="splp-conn")
+        await self._open()
+        self._supervisor = asyncio.create_task(
+            keep_running(
+                self._supervise,
+                what=f"connection of {self.name}",
+                kind="broker connection",
+                initial=self._min_backoff,
+                maximum=self._max_backoff,
+                logger=log,
+            ),
+            name="splp-conn",
+        )
 
     async def wait_ready(self, timeout: float | None) -> AbstractConnection:
         """The live connection, waiting up to ``timeout`` seconds for a reconnect."""
@@ -164,8 +175,18 @@ class BrokerConnection:
         log.info("connected to %s", self.address)
         return connection
 
-    async def _supervise(self, connection: AbstractConnection) -> None:
+    async def _supervise(self) -> None:
+        """Watch the connection and reconnect after each loss, until closed.
+
+        Run by :func:`~splp.retry.keep_running`: an error that is not a broker outage (a
+        ``ChannelInvalidStateError`` from ``on_ready`` when the new connection closes under
+        it) restarts this watch, which then reconnects, instead of ending it.
+        """
         while not self._closing:
+            connection = self._connection
+            if connection is None or connection.is_closed:
+                self._ready.clear()
+                connection = await self._reconnect()
             await asyncio.wait([connection.closing])
             if self._closing:
                 return
@@ -174,7 +195,6 @@ class BrokerConnection:
             log.warning("lost connection to %s: %r", self.address, exc)
             if self._on_lost is not None:
                 self._on_lost(exc)
-            connection = await self._reconnect()
 
     async def _reconnect(self) -> AbstractConnection:
         await asyncio.sleep(self._min_backoff)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from splp.cli.guard import run
-from splp.cli.options import settings_from
+from splp.cli.options import AmqpUrl, settings_from
 
 adapter_app = typer.Typer(
     help="Run publisher adapters.",
@@ -26,9 +26,7 @@ def run_adapter(
             help="Declare the service's exchange and queue first (needs configure permission)."
         ),
     ] = False,
-    amqp_url: Annotated[
-        str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")
-    ] = None,
+    amqp_url: AmqpUrl = None,
     vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST", help="Virtual host.")] = None,
     metrics_port: Annotated[
         int,

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from splp.cli.guard import fail, run
-from splp.cli.options import DEFAULT_URL, DirectoryUrl, settings_from
+from splp.cli.options import (
+    DEFAULT_URL,
+    AmqpUrl,
+    DirectoryUrl,
+    no_password_on_the_command_line,
+    settings_from,
+)
 from splp.cli.output import AsJson, print_json, print_table
 from splp.cli.remote import call_directory
 
@@ -32,8 +38,10 @@ AuditDatabaseUrl = Annotated[
     typer.Option(
         "--database-url",
         envvar="SPLP_AUDIT_DATABASE_URL",
-        help="The audit store (default: SPLP_DATABASE_URL, the directory's database).",
+        help="The audit store (default: SPLP_DATABASE_URL, the directory's database); with "
+        "a password, only from SPLP_AUDIT_DATABASE_URL or SPLP_AUDIT_DATABASE_URL_FILE.",
         show_default=False,
+        callback=no_password_on_the_command_line,
     ),
 ]
 
@@ -315,7 +323,7 @@ def tail(
         ),
     ] = None,
     database_url: AuditDatabaseUrl = None,
-    amqp_url: Annotated[str | None, typer.Option(envvar="SPLP_AMQP_URL")] = None,
+    amqp_url: AmqpUrl = None,
     vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST")] = None,
 ) -> None:
     """Print the latest audit records (from the directory API, else the store), or follow.

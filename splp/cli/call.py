@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from splp.cli.guard import fail, run
-from splp.cli.options import settings_from
+from splp.cli.options import AmqpUrl, settings_from
 
 call_app = typer.Typer()
 
@@ -29,9 +29,7 @@ def call(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the reply.", min=0.001)
     ] = 10.0,
-    amqp_url: Annotated[
-        str | None, typer.Option(envvar="SPLP_AMQP_URL", help="Broker URL with credentials.")
-    ] = None,
+    amqp_url: AmqpUrl = None,
     vhost: Annotated[str | None, typer.Option(envvar="SPLP_VHOST", help="Virtual host.")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Accepted for uniformity: the reply is always JSON.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from splp.cli.guard import run
-from splp.cli.options import settings_from
+from splp.cli.options import no_password_on_the_command_line, settings_from
 from splp.cli.output import AsJson, print_json
 
 if TYPE_CHECKING:
@@ -33,12 +33,19 @@ AmqpUrl = Annotated[
     str | None,
     typer.Option(
         envvar="SPLP_AMQP_URL",
-        help="Broker URL of an administrator (the kit creates a vhost and two users).",
+        help="Broker URL of an administrator (the kit creates a vhost and two users); with a "
+        "password, only from SPLP_AMQP_URL or SPLP_AMQP_URL_FILE.",
+        callback=no_password_on_the_command_line,
     ),
 ]
 ManagementUrl = Annotated[
     str | None,
-    typer.Option(envvar="SPLP_MANAGEMENT_URL", help="RabbitMQ management API of that user."),
+    typer.Option(
+        envvar="SPLP_MANAGEMENT_URL",
+        help="RabbitMQ management API of that user; with a password, only from "
+        "SPLP_MANAGEMENT_URL or SPLP_MANAGEMENT_URL_FILE.",
+        callback=no_password_on_the_command_line,
+    ),
 ]
 
 

@@ -110,9 +110,11 @@ def backup(
     database_url: DatabaseUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Write every table of the store to FILE (restorable into SQLite or PostgreSQL)."""
+    """Write every table of the store to FILE (restorable into SQLite or PostgreSQL), readable
+    by its owner only (mode 0600): it holds token and password hashes."""
     from splp.db import require_existing
     from splp.directory_service import Store, dump
+    from splp.documents import write_private
     from splp.errors import ConfigurationError
 
     settings = _settings(database_url)
@@ -127,7 +129,7 @@ def backup(
 
     document = run(go())
     try:
-        file.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+        write_private(file, json.dumps(document, indent=1, ensure_ascii=False))
     except OSError as exc:
         fail(ConfigurationError(f"cannot write {file}: {exc.strerror}"))
     counts = {name: len(rows) for name, rows in document["tables"].items()}

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.descriptor import ServiceDescriptor
 from splp.bus.names import ServiceRef
+from splp.bus.wire import dumps
 from splp.directory_service.models import Party, Service, ServiceVersion, Theme
 from splp.directory_service.parties import Caller
 from splp.log import get_logger
@@ -93,14 +94,52 @@ def _check_storable(value: Any, where: str = "descriptor") -> None:
             _check_storable(item, f"{where}/{index}")
 
 
+def depth(value: Any) -> int:
+    """How deeply objects and arrays nest in ``value`` (a scalar is 0, ``{}`` is 1)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend(
+                (child, level + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
+
+
+def check_schema_bounds(descriptor: ServiceDescriptor, max_bytes: int, max_depth: int) -> None:
+    """Refuse an operation schema larger than ``max_bytes`` (compact JSON) or nested deeper
+    than ``max_depth``: every later step (storing, compiling, the compatibility check of
+    the next version, every adapter's load) pays for its size."""
+    for name, op in descriptor.operations.items():
+        for part, schema in (("request", op.request), ("response", op.response)):
+            where = f"operation {name} {part} schema"
+            if (size := len(dumps(schema))) > max_bytes:
+                raise Problem(
+                    422, f"{where} is larger than {max_bytes} bytes ({size}; SPLP_SCHEMA_MAX_BYTES)"
+                )
+            if (levels := depth(schema)) > max_depth:
+                raise Problem(
+                    422,
+                    f"{where} nests deeper than {max_depth} levels ({levels}; "
+                    "SPLP_SCHEMA_MAX_DEPTH): use $defs and $ref for shared parts",
+                )
+
+
 async def publish(
-    session: AsyncSession, caller: Caller, descriptor: ServiceDescriptor
+    session: AsyncSession,
+    caller: Caller,
+    descriptor: ServiceDescriptor,
+    *,
+    max_schema_bytes: int,
+    max_schema_depth: int,
 ) -> ServiceMajor:
     """Store a new version of a service published by ``caller``; see the module docstring."""
     if descriptor.publisher != caller.name:
         raise Problem(
             403, f"{caller.name} may only publish its own services, not {descriptor.publisher}'s"
         )
+    check_schema_bounds(descriptor, max_schema_bytes, max_schema_depth)
     document = descriptor.model_dump(mode="json", exclude_defaults=False)
     _check_storable(document)
     theme = await theme_named(session, descriptor.theme)

@@ -38,7 +38,7 @@ from splp.directory_service.parties import acting_person
 from splp.directory_service.store import Store
 from splp.errors import AccessDenied, ServiceUnavailable
 from splp.log import get_logger
-from splp.retry import retry_until_done
+from splp.retry import keep_running, retry_until_done
 from splp.settings import Settings
 
 log = get_logger("directory.audit")
@@ -99,7 +99,16 @@ class DirectoryEvents:
         if self._store is None or not self._broker_url:
             return
         if self._relay is None or self._relay.done():
-            self._relay = asyncio.create_task(self._run(), name="splp-directory-audit")
+            self._relay = asyncio.create_task(
+                keep_running(
+                    self._run,
+                    what="directory audit relay",
+                    initial=RETRY_SECONDS[0],
+                    maximum=RETRY_SECONDS[1],
+                    logger=log,
+                ),
+                name="splp-directory-audit",
+            )
 
     @property
     def backlog(self) -> int:
@@ -141,7 +150,8 @@ class DirectoryEvents:
         )
 
     async def _run(self) -> None:
-        self._connection = await self._connect()
+        if self._connection is None:  # a restart after an error keeps the connection
+            self._connection = await self._connect()
         while True:
             try:
                 await self._relay_once()

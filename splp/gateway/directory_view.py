@@ -22,6 +22,7 @@ from typing import Any
 from splp.bus.directory_cache import DirectoryCache
 from splp.errors import SplpError
 from splp.log import get_logger
+from splp.retry import keep_running
 from splp.settings import Settings
 
 log = get_logger("gateway.directory")
@@ -72,7 +73,16 @@ class DirectoryView:
     async def start(self) -> None:
         """Read everything once (from the directory, else the last copy), then keep it fresh."""
         await self.refresh()
-        self._task = asyncio.create_task(self._keep_fresh(), name="splp-gateway-refresh")
+        self._task = asyncio.create_task(
+            keep_running(
+                self._keep_fresh,
+                what="gateway refresh",
+                initial=self.settings.gateway_refresh,
+                maximum=max(self.settings.gateway_refresh, 5.0),
+                logger=log,
+            ),
+            name="splp-gateway-refresh",
+        )
 
     async def close(self) -> None:
         if self._task is not None:
@@ -105,8 +115,6 @@ class DirectoryView:
                 await self.refresh()
             except SplpError as exc:  # no copy at all yet, or a contract breach
                 log.warning("cannot refresh the directory's credentials and grants: %s", exc)
-            except Exception:
-                log.exception("refreshing the directory's credentials and grants failed")
 
     def _load_credentials(self, rows: Any) -> None:
         applications: dict[str, Application] = {}

@@ -7,12 +7,16 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from splp.audit import AuditStore
+from splp.audit.query import Filters
+from splp.audit.tail import TAIL_PREFETCH, follow
 from splp.cli import app
 from splp.control_plane import close_app, create_app
 from splp.http_server import serve_app
@@ -89,3 +93,48 @@ async def test_follow_prints_live_events_that_pass_the_filters(
     assert all(e["status"] == 403 and e["requester"] == "od-x" for e in shown)
     ids = [e["id"] for e in sent]
     assert [e["id"] for e in shown] == ids[ids.index(shown[0]["id"]) :][:4]
+
+
+async def _tail_queue(management: httpx.AsyncClient, vhost: str) -> dict[str, Any] | None:
+    """The follower's own queue (exclusive, server-named), as the management API shows it."""
+    response = await management.get(f"/api/queues/{quote(vhost, safe='')}")
+    response.raise_for_status()
+    found = [q for q in response.json() if q.get("exclusive") and q["name"].startswith("amq.gen")]
+    return found[0] if found else None
+
+
+async def test_follow_takes_events_with_a_prefetch_and_acks_them(
+    broker: Settings, management: httpx.AsyncClient
+) -> None:
+    """A slow reader leaves the backlog at the broker (QoS), not in the follower's memory,
+    and every message it has read is acked."""
+    followed = follow(broker.broker_url, Filters(), broker)
+    first = asyncio.ensure_future(anext(followed))
+    try:
+        for _ in range(100):
+            if await _tail_queue(management, broker.vhost):
+                break
+            await asyncio.sleep(0.1)
+        await publish(broker, [events(1) for _ in range(TAIL_PREFETCH * 3)])
+        await asyncio.wait_for(first, 10)
+        # the reader now holds back: the broker keeps what is over the prefetch
+        queue: dict[str, Any] | None = None
+        for _ in range(150):
+            queue = await _tail_queue(management, broker.vhost)
+            if queue and queue.get("messages_ready", 0) >= TAIL_PREFETCH:
+                break
+            await asyncio.sleep(0.1)
+        assert queue is not None
+        assert queue.get("messages_ready", 0) >= TAIL_PREFETCH, queue
+        assert queue.get("messages_unacknowledged", 0) <= TAIL_PREFETCH, queue
+        for _ in range(TAIL_PREFETCH * 3 - 1):
+            await asyncio.wait_for(anext(followed), 10)
+        for _ in range(150):  # read to the end: only the message being read is unacked
+            queue = await _tail_queue(management, broker.vhost)
+            if queue and queue.get("messages", -1) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert queue is not None and queue.get("messages") == 1, queue
+    finally:
+        first.cancel()
+        await followed.aclose()

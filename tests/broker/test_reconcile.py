@@ -76,14 +76,43 @@ async def test_a_stray_binding_on_a_theme_exchange_is_removed(world: World) -> N
     await m.delete(f"/api/queues/{vhost}/eavesdrop")
 
 
+async def test_a_party_whose_broker_user_is_not_managed_by_splp_is_refused(
+    world: World,
+) -> None:
+    m = world.management
+    outsider = world.user("outsider")
+    body = {"password": "not-ours", "tags": "management"}
+    (await m.put(f"/api/users/{outsider}", json=body)).raise_for_status()
+    before = (await m.get(f"/api/users/{outsider}")).json()
+    try:
+        response = await world.api.post(
+            "/parties",
+            json={"name": "outsider", "roles": ["requester"]},
+            headers=world.api.as_("admin"),
+        )
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        detail = response.json()["detail"]
+        assert f"broker user {outsider} exists" in detail and "not managed by SPLP" in detail
+        assert "broker_password" not in response.json()
+        shown = await world.api.get("/parties/outsider", headers=world.api.as_("admin"))
+        assert shown.status_code == 404  # nothing was stored
+        assert (await m.get(f"/api/users/{outsider}")).json() == before
+    finally:
+        await m.delete(f"/api/users/{outsider}")
+    await world.add_party("outsider", "requester")  # once the name is free, it is a 201
+
+
 async def test_unmanaged_users_are_never_touched(world: World) -> None:
     m = world.management
     stranger = world.user("stranger")
+    await world.add_party("stranger", "requester")
+    # someone replaces the party's broker user by one of their own
+    (await m.delete(f"/api/users/{stranger}")).raise_for_status()
     body = {"password": "not-ours", "tags": "management"}
     (await m.put(f"/api/users/{stranger}", json=body)).raise_for_status()
     before = (await m.get(f"/api/users/{stranger}")).json()
     guest_before = (await m.get("/api/users/guest")).json()
-    await world.add_party("stranger", "requester")
     drift = await world.reconciler.sync()
     assert any(f"user {stranger}: exists on the broker" in p for p in drift.problems)
     assert (await m.get(f"/api/users/{stranger}")).json() == before

@@ -233,3 +233,43 @@ async def test_an_unreachable_store_is_a_503_problem() -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["retry-after"] == "5"
+
+
+def nested_properties(depth: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "words"),
+    [
+        (nested_properties(40), "deeper than 64"),  # 81 levels of JSON
+        (  # about 400 KiB of schema, under the 1 MiB body limit
+            {
+                "type": "object",
+                "properties": {
+                    f"f{i:05d}": {"type": "string", "maxLength": i} for i in range(12000)
+                },
+            },
+            "larger than 262144 bytes",
+        ),
+    ],
+    ids=["deep", "large"],
+)
+async def test_a_schema_too_deep_or_too_large_is_refused(
+    api: Api, penduduk: dict[str, Any], schema: dict[str, Any], words: str
+) -> None:
+    before = await snapshot(api)
+    doc = copy.deepcopy(penduduk)
+    doc["operations"]["get-by-nik"]["response"] = schema
+    response = await publish(api, doc)
+    assert response.status_code == 422, response.text[:300]
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert words in response.json()["detail"]
+    assert "operation get-by-nik response" in response.json()["detail"]
+    assert await snapshot(api) == before
+    # within the bounds, the same kind of schema is published
+    doc["operations"]["get-by-nik"]["response"] = nested_properties(20)
+    assert (await publish(api, doc)).status_code == 201

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -103,3 +106,27 @@ async def test_tokens_and_broker_passwords_are_never_stored_in_clear(
     document = backup.read_bytes()
     assert "rahasia" in json.loads(document)["tables"]["parties"][-1]["name"]
     assert in_clear(secrets, document) == [], "in the backup in clear"
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-file", "over-a-0644-file"])
+async def test_a_backup_is_readable_by_its_owner_only(
+    store: Store, tmp_path: Path, existing: bool
+) -> None:
+    """A backup holds token and password hashes: mode 0600 whatever the umask, also when it
+    replaces an older, readable file."""
+    backup = tmp_path / "backup.json"
+    if existing:
+        backup.write_text("old")
+        backup.chmod(0o644)
+    old_umask = os.umask(0o022)
+    try:
+        result = await asyncio.to_thread(
+            CliRunner().invoke,
+            app,
+            ["directory", "backup", str(backup), "--database-url", store.url],
+        )
+    finally:
+        os.umask(old_umask)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert json.loads(backup.read_text())["tables"]

@@ -3,6 +3,11 @@
 For a request the new schema is the wide one, for a response the old one (see
 :mod:`splp.bus.compat`). Each difference found is kept as a reason, worded for the
 publisher.
+
+The work is bounded: each ``anyOf`` tries every narrow alternative against every wide
+one, so nested ``anyOf`` multiply (four alternatives nested five deep took 46 s). A check
+that would take more than :data:`MAX_STEPS` comparisons stops and says it cannot verify,
+so a published descriptor cannot hold the directory's CPU.
 """
 
 from __future__ import annotations
@@ -26,6 +31,39 @@ from splp.bus.compat.keywords import LOWER_BOUNDS, OPAQUE, UPPER_BOUNDS
 from splp.bus.compat.refs import deref
 from splp.bus.compat.wording import change, child, dump, show_bound, show_types
 
+MAX_STEPS = 5_000
+"""Schema comparisons one operation's request or response check may make (well under a
+second); the largest real descriptors need a few hundred."""
+
+
+class TooComplex(Exception):
+    """The check would take more than :data:`MAX_STEPS` comparisons."""
+
+
+@dataclass
+class Steps:
+    """The comparisons made so far, shared by a check and all its trials."""
+
+    left: int = MAX_STEPS
+
+    def take(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise TooComplex
+
+
+def compare_part(part: str, old: Any, new: Any) -> list[str]:
+    """The reasons the ``part`` schema ``new`` would break the callers of ``old``."""
+    check = Comparison(part, old, new)
+    try:
+        check.compare(old, new, "")
+    except TooComplex:
+        return [
+            f"cannot verify compatibility of {check.label('')}: the schemas are too complex "
+            f"to compare (more than {MAX_STEPS} comparisons, nested anyOf)"
+        ]
+    return check.reasons
+
 
 @dataclass
 class Comparison:
@@ -36,6 +74,7 @@ class Comparison:
     new_root: Any
     reasons: list[str] = field(default_factory=list)
     seen: set[tuple[int, int]] = field(default_factory=set)
+    steps: Steps = field(default_factory=Steps)
 
     @property
     def request(self) -> bool:
@@ -56,7 +95,11 @@ class Comparison:
         return same_schema(old, new, self.old_root, self.new_root)
 
     def compare(self, old: Any, new: Any, path: str) -> None:
-        """Report how ``new`` differs from ``old`` at ``path``, recursively."""
+        """Report how ``new`` differs from ``old`` at ``path``, recursively.
+
+        Raises :class:`TooComplex` past :data:`MAX_STEPS` comparisons.
+        """
+        self.steps.take()
         old, new = deref(old, self.old_root), deref(new, self.new_root)
         wide, narrow = (new, old) if self.request else (old, new)
         if narrow is False or wide is True or wide == {}:
@@ -179,6 +222,8 @@ class Comparison:
 
     def trial(self, narrow: Any, wide: Any) -> list[str]:
         """The reasons a single comparison would give, without reporting them."""
-        probe = Comparison(self.part, self.old_root, self.new_root, seen=set(self.seen))
+        probe = Comparison(
+            self.part, self.old_root, self.new_root, seen=set(self.seen), steps=self.steps
+        )
         probe.compare(*((narrow, wide) if self.request else (wide, narrow)), "")
         return probe.reasons

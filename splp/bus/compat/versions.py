@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from splp.bus.compat.comparison import Comparison
+from splp.bus.compat.comparison import compare_part
 from splp.bus.descriptor import ServiceDescriptor
 
 
@@ -35,9 +35,8 @@ def breaking_changes(old: ServiceDescriptor, new: ServiceDescriptor) -> list[str
             ("request", old_op.request, new_op.request),
             ("response", old_op.response, new_op.response),
         ):
-            check = Comparison(part, old_schema, new_schema)
-            check.compare(old_schema, new_schema, "")
-            reasons.extend(f"operation {name}: {reason}" for reason in check.reasons)
+            found = compare_part(part, old_schema, new_schema)
+            reasons.extend(f"operation {name}: {reason}" for reason in found)
     return reasons
 
 

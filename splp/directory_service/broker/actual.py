@@ -21,7 +21,7 @@ from splp.directory_service.broker.state import (
 )
 
 
-def _tags(value: Any) -> frozenset[str]:
+def user_tags(value: Any) -> frozenset[str]:
     """User tags: a list on RabbitMQ 3.9 and later, a comma-separated string before."""
     if isinstance(value, str):
         return frozenset(t.strip() for t in value.split(",") if t.strip())
@@ -33,7 +33,7 @@ async def read_actual(management: Management, names: BrokerNames) -> BrokerState
     vhost = quote(names.vhost, safe="")
     state = BrokerState()
     for user in await management.read("/api/users") or []:
-        tags = _tags(user.get("tags"))
+        tags = user_tags(user.get("tags"))
         if vhost_tag(names.vhost) in tags and user["name"].startswith(names.user_prefix):
             state.users[user["name"]] = User(user.get("password_hash") or "", tags)
         else:

@@ -18,18 +18,20 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from splp.bus.management import Management
 from splp.db import utcnow
-from splp.directory_service.broker.actual import read_actual
+from splp.directory_service.broker.actual import read_actual, user_tags
 from splp.directory_service.broker.apply import apply_plan
 from splp.directory_service.broker.desired import BrokerNames, desired_state, next_expiry
 from splp.directory_service.broker.lock import ReconcileLock
 from splp.directory_service.broker.plan import Plan, plan
-from splp.directory_service.broker.state import BrokerState
+from splp.directory_service.broker.state import BrokerState, vhost_tag
 from splp.directory_service.store import Store
-from splp.errors import SplpError
+from splp.errors import ServiceUnavailable, SplpError
 from splp.log import get_logger
+from splp.retry import keep_running
 from splp.settings import Settings
 
 log = get_logger("directory.broker")
@@ -92,6 +94,26 @@ class BrokerReconciler:
         actual = await read_actual(management, self.names)
         return Status(desired, actual, plan(desired, actual))
 
+    async def unmanaged_user(self, user: str) -> bool:
+        """Whether the broker has a user ``user`` that this directory does not manage.
+
+        SPLP never touches such a user, so a party by that name could never log in with
+        the password it is given. ``False`` when SPLP does not manage broker users at
+        all, and when the broker cannot be asked (the reconciler reports the conflict
+        later, in ``splp broker status``).
+        """
+        if not self.settings.broker_reconcile:
+            return False
+        try:
+            async with Management(self.settings, timeout=self.timeout) as management:
+                found = await management.read(f"/api/users/{quote(user, safe='')}")
+        except ServiceUnavailable as exc:
+            log.warning("broker user %s not checked before adding its party: %s", user, exc)
+            return False
+        if found is None:
+            return False
+        return vhost_tag(self.names.vhost) not in user_tags(found.get("tags"))
+
     async def sync(self) -> Drift:
         """Reconcile once; raises :class:`~splp.errors.ServiceUnavailable` without a broker."""
         async with self._lock, self.shared_lock.held():
@@ -122,12 +144,23 @@ class BrokerReconciler:
 
     async def run_forever(self, interval: float) -> None:
         """Reconcile every ``interval`` seconds, and as soon as a grant expires (so the
-        broker refuses it, and closes its connections, at once), until cancelled."""
-        while True:
-            await self.after_change()
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), await self._until_next(interval))
+        broker refuses it, and closes its connections, at once), until cancelled; an error
+        of any kind is logged and the timer goes on (:func:`~splp.retry.keep_running`)."""
+
+        async def tick() -> None:
+            while True:
+                await self.after_change()
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), await self._until_next(interval))
+
+        await keep_running(
+            tick,
+            what="broker reconcile timer",
+            initial=min(interval, 1.0),
+            maximum=max(interval, 1.0),
+            logger=log,
+        )
 
     async def _until_next(self, interval: float) -> float:
         """Seconds until the next run: ``interval``, or less if a grant expires sooner."""

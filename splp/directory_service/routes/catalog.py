@@ -101,8 +101,16 @@ async def publish_service(
 
     Inside a major version a new version must be greater and must not break callers of the
     current one (409 with ``breaking_changes``); a breaking change is a new major version.
+    An operation schema over ``SPLP_SCHEMA_MAX_BYTES`` or ``SPLP_SCHEMA_MAX_DEPTH`` is a 422.
     """
-    group = await catalog.publish(session, caller, descriptor)
+    settings = request.app.state.settings
+    group = await catalog.publish(
+        session,
+        caller,
+        descriptor,
+        max_schema_bytes=settings.schema_max_bytes,
+        max_schema_depth=settings.schema_max_depth,
+    )
     events_of(request).emit(
         session,
         "admin.service-published",

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from splp.directory_service.auth import Session
 from splp.directory_service.bodies import BrokerCredentials, PartyCreated, PartyIn, PartyOut
-from splp.directory_service.broker import new_password, password_hash
+from splp.directory_service.broker import BrokerReconciler, new_password, password_hash
+from splp.directory_service.broker.state import vhost_tag
 from splp.directory_service.models import Party
 from splp.directory_service.parties import create_party, party_named, rotate_tokens
 from splp.directory_service.routes.common import (
@@ -20,6 +21,7 @@ from splp.directory_service.routes.common import (
     problems,
     reconcile_broker,
 )
+from splp.web.problems import Problem
 
 router = APIRouter(tags=["parties"])
 
@@ -37,7 +39,20 @@ def party_view(party: Party) -> dict[str, Any]:
 async def add_party(
     body: PartyIn, caller: Administrator, session: Session, request: Request
 ) -> Any:
-    """Register an agency or application with its roles; the answer holds its token, once."""
+    """Register an agency or application with its roles; the answer holds its token, once.
+
+    A broker user of that name that SPLP does not manage (created by hand, or by another
+    system) is a 409: SPLP never touches it, so the party could never log in.
+    """
+    user = request.app.state.settings.broker_user_prefix + body.name
+    reconciler: BrokerReconciler = request.app.state.broker
+    if await reconciler.unmanaged_user(user):
+        raise Problem(
+            409,
+            f"broker user {user} exists and is not managed by SPLP (it lacks the tag "
+            f"{vhost_tag(reconciler.names.vhost)}): SPLP leaves it alone, so the party could "
+            "not log in to the broker. Choose another name, or delete or rename that user.",
+        )
     party, token = await create_party(session, body.name, list(body.roles), body.title)
     password = new_password()
     party.broker_password_hash = password_hash(password)
