@@ -140,17 +140,21 @@ async def test_the_audit_emitter_goes_on_after_an_event_it_cannot_publish(
 
 
 async def test_the_directorys_audit_connection_is_retried_after_any_error(
-    broker: Settings, monkeypatch: pytest.MonkeyPatch
+    broker: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A RuntimeError while the directory opened its audit channel once ended its connector:
-    its events then waited in memory for good."""
+    its events then waited (in memory, now in the outbox) for good."""
+    from splp.directory_service.store import Store
+
     connection = await aiormq.connect(broker.broker_url)
     channel = await connection.channel()
     await channel.exchange_declare(AUDIT_EXCHANGE, exchange_type="topic", durable=True)
     declared = await channel.queue_declare("", exclusive=True)
     assert declared.queue is not None
     await channel.queue_bind(declared.queue, AUDIT_EXCHANGE, routing_key="admin.#")
-    events = DirectoryEvents(broker.broker_url, broker)
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'directory.db'}")
+    await store.migrate()
+    events = DirectoryEvents(broker.broker_url, broker, store)
     attach = events._attach
     failures: list[str] = []
 
@@ -163,7 +167,9 @@ async def test_the_directorys_audit_connection_is_retried_after_any_error(
     monkeypatch.setattr(events, "_attach", attach_failing_once)
     monkeypatch.setattr("splp.directory_service.events.RETRY_SECONDS", (0.05, 0.2))
     try:
-        sent = events.emit("admin.theme-added", actor="admin", theme="uji")
+        async with store.session() as session:
+            sent = events.emit(session, "admin.theme-added", actor="admin", theme="uji")
+            await session.commit()
         got = None
         for _ in range(100):
             got = await channel.basic_get(declared.queue, no_ack=True)
@@ -175,4 +181,5 @@ async def test_the_directorys_audit_connection_is_retried_after_any_error(
         assert failures == ["raised"]
     finally:
         await events.close()
+        await store.close()
         await connection.close()
