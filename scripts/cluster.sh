@@ -6,6 +6,7 @@
 #   scripts/cluster.sh down     stop every node this script started and delete their data
 #   scripts/cluster.sh start N  start node N (1-3) again, e.g. after the chaos test killed it
 #   scripts/cluster.sh pid N    the OS process id of node N's Erlang VM
+#   scripts/cluster.sh ctl N ARGS...   rabbitmqctl -n NODE ARGS (with the cluster's cookie)
 #
 # Node N is `splpN@localhost` (SPLP_CLUSTER_PREFIX, default `splp`), with AMQP on 127.0.0.1
 # port 5700+N, the management API on 15700+N and Erlang distribution on 25700+N
@@ -61,8 +62,8 @@ ctl() {  # ctl N ARGS...: rabbitmqctl against node N
 
 running() { ctl "$1" ping >/dev/null 2>&1; }  # the Erlang VM answers (app up or not)
 
-app_running() {
-    ctl "$1" eval 'rabbit:is_running().' 2>/dev/null | grep -q true
+app_running() {  # its AMQP listener accepts (quicker than asking the node: no Erlang CLI)
+    (exec 3<>"/dev/tcp/127.0.0.1/$(amqp_port "$1")") 2>/dev/null
 }
 
 prepare() {
@@ -84,11 +85,13 @@ EOF
 
 start_node() {
     local n="$1"
+    app_running "$n" && return 0
     if running "$n"; then
-        app_running "$n" || ctl "$n" start_app >/dev/null
+        ctl "$n" start_app >/dev/null
         return 0
     fi
     prepare "$n"
+    rm -f "$DIR/node$n/pid"  # a killed node's: `wait` must not follow a dead process
     echo "cluster: starting $(node_name "$n") (amqp $(amqp_port "$n"), management $(http_port "$n"))"
     # its own session, and none of our descriptors (the lock on fd 9, a caller's pipes)
     with_node "$n" setsid "$RMQ_BIN/rabbitmq-server" \
@@ -100,9 +103,6 @@ start_node() {
     }
 }
 
-clustered() {  # node N already knows node 1 as a member
-    ctl "$1" eval "lists:member('$(node_name 1)', rabbit_nodes:all())." 2>/dev/null | grep -q true
-}
 
 up() {
     mkdir -p "$DIR"
@@ -116,8 +116,10 @@ up() {
     local failed=0
     for job in $(jobs -p); do wait "$job" || failed=1; done
     [ "$failed" = 0 ] || return 1
+    local members
+    members="$(ctl 1 eval 'rabbit_nodes:all().' 2>/dev/null)"
     for n in $(seq 2 "$SIZE"); do
-        if ! clustered "$n"; then
+        if ! grep -q "$(node_name "$n")" <<<"$members"; then
             echo "cluster: $(node_name "$n") joins $(node_name 1)"
             ctl "$n" stop_app >/dev/null 2>&1
             ctl "$n" reset >/dev/null 2>&1
@@ -125,7 +127,9 @@ up() {
             ctl "$n" start_app >/dev/null 2>&1
         fi
     done
-    for n in $(seq 1 "$SIZE"); do ctl "$n" await_startup --timeout 60 >/dev/null; done
+    for n in $(seq 1 "$SIZE"); do
+        app_running "$n" || ctl "$n" await_startup --timeout 60 >/dev/null
+    done
     echo "cluster: up: amqp://guest:guest@127.0.0.1:$(amqp_port 1) ..$(amqp_port "$SIZE"), management http://127.0.0.1:$(http_port 1) ..$(http_port "$SIZE")"
 }
 
@@ -183,11 +187,16 @@ start)
     exec 9>"$DIR/.lock"
     flock 9
     start_node "${2:?node number}"
-    ctl "$2" await_startup --timeout 60 >/dev/null
+    app_running "$2" || ctl "$2" await_startup --timeout 60 >/dev/null
     ;;
 pid) node_pid "${2:?node number}" ;;
+ctl)
+    n="${2:?node number}"
+    shift 2
+    ctl "$n" "$@"
+    ;;
 *)
-    echo "usage: $0 up|down|status|start N|pid N" >&2
+    echo "usage: $0 up|down|status|start N|pid N|ctl N ARGS..." >&2
     exit 2
     ;;
 esac

@@ -106,7 +106,7 @@ class Adapter:
             descriptor, max_body_bytes=self.settings.max_body_bytes, grant_check=grant_check
         )
         self._connection = BrokerConnection(
-            url or self.settings.broker_url,
+            [url] if url else self.settings.broker_urls,  # a cluster's nodes: fail over
             name=self.source,
             on_ready=self._on_ready,
             settings=self.settings,

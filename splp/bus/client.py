@@ -101,8 +101,9 @@ class _Route:
 class Client:
     """An async requester: ``await client.call(theme, service, operation, payload)``.
 
-    Configure it with :class:`~splp.settings.Settings` (``SPLP_AMQP_URL``, ``SPLP_VHOST``) or
-    pass ``url`` (a full broker URL with the vhost as its path). Use it as an async
+    Configure it with :class:`~splp.settings.Settings` (``SPLP_AMQP_URL``, ``SPLP_VHOST``, and
+    ``SPLP_AMQP_URLS`` for the nodes of a cluster, which it fails over between) or pass
+    ``url`` (a full broker URL with the vhost as its path). Use it as an async
     context manager, or call :meth:`connect` and :meth:`close`. At most ``max_routes``
     idle destination channels stay open (the least recently used close first).
     """
@@ -119,10 +120,10 @@ class Client:
         name: str = "splp-requester",
     ) -> None:
         self.settings = settings or Settings()
-        broker_url = url or self.settings.broker_url
-        self._user_id = URL(broker_url).user or "guest"
+        broker_urls = [url] if url else self.settings.broker_urls
+        self._user_id = URL(broker_urls[0]).user or "guest"
         self._connection = BrokerConnection(
-            broker_url, name=name, on_lost=self._on_lost, settings=self.settings
+            broker_urls, name=name, on_lost=self._on_lost, settings=self.settings
         )
         self._routes: OrderedDict[tuple[str, str], _Route] = OrderedDict()
         self._opening: dict[tuple[str, str], asyncio.Task[_Route]] = {}

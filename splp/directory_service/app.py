@@ -53,7 +53,7 @@ def directory_app(
     )
     app.state.settings = settings
     app.state.store = store or Store(settings.database_url)
-    app.state.events = events or DirectoryEvents(settings.broker_url, settings)
+    app.state.events = events or DirectoryEvents(settings.broker_urls, settings)
     app.state.broker = BrokerReconciler(app.state.store, settings)
     problems.install(app)
     for router in routers():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from aiormq.abc import AbstractConnection
@@ -33,7 +34,9 @@ RETRY_SECONDS = (0.5, 30.0)
 class DirectoryEvents:
     """Emits the directory's events; connects to the broker in the background on first use."""
 
-    def __init__(self, broker_url: str | None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, broker_url: str | Sequence[str] | None, settings: Settings | None = None
+    ) -> None:
         self.emitter = AuditEmitter()
         self._broker_url = broker_url
         self._settings = settings
