@@ -258,10 +258,24 @@ class Client:
                 raise ServiceUnavailable(
                     f"no service is bound to {routing_key} on {exchange}"
                 ) from None
-            except aiormq.exceptions.AMQPError as exc:
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if (task is not None and task.cancelling()) or route.is_open:
+                    raise  # this call was cancelled
+                # aiormq cancels the publishes of a connection that died under them
+                raise ConnectionLost(
+                    f"connection to the broker was lost while publishing to {route.destination}"
+                ) from None
+            except Exception as exc:
                 if future.done() and not future.cancelled() and future.exception():
                     raise future.exception() from None  # type: ignore[misc]
-                raise _error_for_channel_close(exc, route.destination) from None
+                if isinstance(exc, aiormq.exceptions.AMQPError):
+                    raise _error_for_channel_close(exc, route.destination) from None
+                if isinstance(exc, RuntimeError | ConnectionError) or not route.is_open:
+                    # the channel or connection died while this call waited to publish
+                    # (aiormq's ChannelInvalidStateError, or the reason of a local close)
+                    raise ConnectionLost(f"connection to the broker was lost: {exc!r}") from None
+                raise
             return await future
         finally:
             timer.cancel()
@@ -301,7 +315,15 @@ class Client:
         route = _Route(*key)
         try:
             await route.open(connection)
-        except aiormq.exceptions.AMQPError as exc:
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # aiormq cancels what waits on a connection that dies
+            raise ConnectionLost(f"cannot open a channel for {route.destination}") from None
+        except Exception as exc:
+            # AMQPError, or what aiormq raises when the connection closes under the open
+            # before the client noticed (RuntimeError, a bare Exception)
             raise ConnectionLost(
                 f"cannot open a channel for {route.destination}: {exc!r}"
             ) from None

@@ -18,7 +18,7 @@ from splp.bus.management import Management
 from splp.bus.names import AUDIT_SINK_QUEUE
 from splp.errors import ServiceUnavailable
 from splp.settings import Settings
-from tests.cluster.conftest import NODES, Cluster
+from tests.cluster_nodes import NODES, Cluster
 
 DEMO = Path(__file__).resolve().parents[2] / "splp" / "demo"
 DEAD = "127.0.0.1:1"  # nothing listens there: a node that is down
