@@ -49,6 +49,7 @@ with_node() {
             RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
             RABBITMQ_NODE_PORT="$(amqp_port "$n")" \
             ERL_EPMD_ADDRESS=127.0.0.1 \
+            ERL_CRASH_DUMP="$home/log/erl_crash.dump" \
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
         exec "$@"
     )
@@ -60,7 +61,9 @@ ctl() {  # ctl N ARGS...: rabbitmqctl against node N
     with_node "$n" "$RMQ_BIN/rabbitmqctl" -n "$(node_name "$n")" "$@"
 }
 
-running() { ctl "$1" ping >/dev/null 2>&1; }  # the Erlang VM answers (app up or not)
+running() {  # the Erlang VM answers (app up or not); without our cookie, nothing of ours runs
+    [ -f "$DIR/.erlang.cookie" ] && ctl "$1" ping >/dev/null 2>&1
+}
 
 app_running() {  # its AMQP listener accepts (quicker than asking the node: no Erlang CLI)
     (exec 3<>"/dev/tcp/127.0.0.1/$(amqp_port "$1")") 2>/dev/null
@@ -80,7 +83,11 @@ loopback_users.guest = true
 cluster_partition_handling = pause_minority
 vm_memory_high_watermark.relative = 0.2
 disk_free_limit.absolute = 50MB
+cluster_formation.peer_discovery_backend = classic_config
 EOF
+    for m in $(seq 1 "$SIZE"); do
+        echo "cluster_formation.classic_config.nodes.$m = $(node_name "$m")" >>"$home/rabbitmq.conf"
+    done
 }
 
 start_node() {
@@ -112,15 +119,22 @@ up() {
         (umask 077 && head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$DIR/.erlang.cookie")
         chmod 400 "$DIR/.erlang.cookie"
     fi
-    for n in $(seq 1 "$SIZE"); do start_node "$n" & done
-    local failed=0
-    for job in $(jobs -p); do wait "$job" || failed=1; done
+    # node 1 first; the others then find it at their first boot (classic_config peer
+    # discovery) and join it there, without a second boot for join_cluster
+    # (each in a subshell: the node's own server process is not a job of this shell)
+    (start_node 1) || return 1
+    local pids=() failed=0 pid
+    for n in $(seq 2 "$SIZE"); do
+        (start_node "$n") &
+        pids+=("$!")
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
     [ "$failed" = 0 ] || return 1
     local members
     members="$(ctl 1 eval 'rabbit_nodes:all().' 2>/dev/null)"
     for n in $(seq 2 "$SIZE"); do
         if ! grep -q "$(node_name "$n")" <<<"$members"; then
-            echo "cluster: $(node_name "$n") joins $(node_name 1)"
+            echo "cluster: $(node_name "$n") joins $(node_name 1) (join_cluster)"
             ctl "$n" stop_app >/dev/null 2>&1
             ctl "$n" reset >/dev/null 2>&1
             ctl "$n" join_cluster "$(node_name 1)" >/dev/null 2>&1

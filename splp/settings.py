@@ -172,11 +172,20 @@ class Settings(BaseSettings):
         credentials = base.netloc.rpartition("@")[0]
         urls = []
         for entry in filter(None, (e.strip() for e in self.amqp_urls.split(","))):
-            node = urlsplit(entry if "://" in entry else f"{base.scheme}://{entry}")
-            if node.scheme not in ("amqp", "amqps") or not node.hostname or "@" in node.netloc:
+            if "@" in entry:  # not repeated in the message: it may hold a password
                 raise ValueError(
-                    f"SPLP_AMQP_URLS: {entry!r} is not host:port or amqp[s]://host:port "
-                    "(credentials and vhost go in SPLP_AMQP_URL only)"
+                    "SPLP_AMQP_URLS: an entry holds credentials; give them once, in "
+                    "SPLP_AMQP_URL (the list is host:port or amqp[s]://host:port)"
+                )
+            node = urlsplit(entry if "://" in entry else f"{base.scheme}://{entry}")
+            try:
+                valid = node.scheme in ("amqp", "amqps") and bool(node.hostname)
+                _ = node.port  # raises on a port that is not a number
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValueError(
+                    f"SPLP_AMQP_URLS: {entry!r} is not host:port or amqp[s]://host:port"
                 )
             if node.path.strip("/") or node.query:
                 raise ValueError(f"SPLP_AMQP_URLS: {entry!r} names a vhost or options")
