@@ -190,7 +190,7 @@ def make_caller(scenario: str, settings: Settings, info: dict[str, Any]) -> Call
     """The client of ``scenario``; ``info`` is what its server reported when ready."""
     if scenario == "aio-pika":
         return RawCaller(settings)
-    if scenario == "splp":
+    if scenario in ("splp", "splp-cluster"):  # splp-cluster: settings of the cluster
         return SplpCaller(settings, [SERVICE_PYTHON])
     if scenario == "splp-audit":
         return SplpCaller(settings, [SERVICE_AUDIT], AUDIT_THEME)

@@ -16,6 +16,7 @@ SCENARIOS = (
     "aio-pika",
     "splp",
     "splp-audit",
+    "splp-cluster",
     "splp-http",
     "http",
     "faststream",
@@ -23,8 +24,10 @@ SCENARIOS = (
     *(f"services-{n}" for n in SERVICE_COUNTS),
     *(f"replicas-{n}" for n in REPLICA_COUNTS),
 )
-# the default run leaves out what takes long to set up (1,000 adapters); --only or --all
-DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != "services-1000")
+# the default run leaves out what takes long to set up (1,000 adapters) and what needs the
+# 3-node cluster of scripts/cluster.sh (splp-cluster); --only or --all
+DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s not in ("services-1000", "splp-cluster"))
+CLUSTER_SCENARIOS = ("splp-cluster",)  # their servers and callers are on the cluster
 BASELINE = "aio-pika"
 PREFETCH = 64
 # A replica's handler waits HANDLER_WAIT seconds, as an agency API does, with at most

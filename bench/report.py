@@ -57,6 +57,17 @@ P50_TARGETS = (
 )
 
 
+def cluster_ratios(rows: list[Row]) -> dict[str, float]:
+    """Throughput of ``splp-cluster`` (3 nodes, quorum queues) over ``splp`` (one node), per
+    mode, paired by round as the other ratios; empty unless both ran."""
+    ratios = {}
+    for mode in MODES:
+        row, ref = _row(rows, "splp-cluster", mode), _row(rows, "splp", mode)
+        if row and ref:
+            ratios[mode] = round(throughput_ratio(row, ref), 3)
+    return ratios
+
+
 def targets(rows: list[Row]) -> list[dict[str, Any]]:
     """The issue's targets that this run can check (each needs its scenarios to have run)."""
     checks: list[dict[str, Any]] = []

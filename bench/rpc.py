@@ -6,9 +6,12 @@ Run from the repository root::
     .venv/bin/python -m bench.rpc [--calls N] [--rounds R] [--only splp,aio-pika] [--json FILE]
     .venv/bin/python -m bench.rpc --all      # also services-1000 (1,000 adapters)
 
-Everything runs in one throw-away vhost on one broker. Each scenario's server side (echo
-consumer, adapter, HTTP stub) runs in its own process, so the client and the server each
-have a core. Ratios against raw aio-pika pair the rounds (see bench/README.md).
+Everything runs in one throw-away vhost on one broker, but ``splp-cluster``: the same
+adapter on the 3-node cluster of ``scripts/cluster.sh`` (``--cluster-*``), with quorum
+queues, in a throw-away vhost there (``--only aio-pika,splp,splp-cluster``). Each
+scenario's server side (echo consumer, adapter, HTTP stub) runs in its own process, so the
+client and the server each have a core. Ratios against raw aio-pika pair the rounds (see
+bench/README.md).
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as ``python bench/rpc.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BASELINE, DEFAULT_SCENARIOS, SCENARIOS, run
-from bench.report import add_ratios, table, targets
+from bench.common import BASELINE, CLUSTER_SCENARIOS, DEFAULT_SCENARIOS, SCENARIOS, run
+from bench.report import add_ratios, cluster_ratios, table, targets
 from bench.session import (
+    CLUSTER_AMQP_URL,
+    CLUSTER_AMQP_URLS,
+    CLUSTER_MANAGEMENT_URL,
     Options,
     log,
     measure,
@@ -67,17 +73,33 @@ async def bench(options: Options) -> dict[str, Any]:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     meta = metadata(options)
     user = Settings(amqp_url=options.amqp_url).username
-    async with throwaway_vhost(options.management_url, user) as vhost:
+    async with contextlib.AsyncExitStack() as stack:
+        vhost = await stack.enter_async_context(throwaway_vhost(options.management_url, user))
         log(f"vhost {vhost}")
         settings = Settings(amqp_url=options.amqp_url, vhost=vhost)
-        async with contextlib.AsyncExitStack() as stack:
-            servers = await start_servers(options, vhost, stack)
-            callers = await start_callers(servers, settings, stack)
-            results = await while_servers_live(measure(options, callers, servers), servers)
+        cluster = cluster_vhost = None
+        if set(options.scenarios) & set(CLUSTER_SCENARIOS):
+            cluster_vhost = await stack.enter_async_context(
+                throwaway_vhost(options.cluster_management_url, user)
+            )
+            cluster = Settings(
+                amqp_url=options.cluster_amqp_url,
+                amqp_urls=options.cluster_amqp_urls,
+                vhost=cluster_vhost,
+            )
+            log(f"cluster vhost {cluster_vhost} ({cluster.queue_type} queues)")
+        servers = await start_servers(options, vhost, stack, cluster_vhost)
+        callers = await start_callers(servers, settings, stack, cluster)
+        results = await while_servers_live(measure(options, callers, servers), servers)
     meta["loadavg_end"] = os.getloadavg()
     rows = [result.summary() for result in results]
     add_ratios(rows)
-    return {"meta": meta, "results": rows, "targets": targets(rows)}
+    return {
+        "meta": meta,
+        "results": rows,
+        "targets": targets(rows),
+        "cluster_vs_single_node": cluster_ratios(rows),
+    }
 
 
 def scenarios(text: str) -> list[str]:
@@ -110,6 +132,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
                         help="write cProfile stats of the client and each server to this folder")
     parser.add_argument("--amqp-url", default=defaults.amqp_url)
     parser.add_argument("--management-url", default=defaults.management_url)
+    parser.add_argument("--cluster-amqp-url", default=CLUSTER_AMQP_URL,
+                        help="splp-cluster: a node's URL, with the credentials "
+                        "(default: scripts/cluster.sh's first node)")
+    parser.add_argument("--cluster-amqp-urls", default=CLUSTER_AMQP_URLS,
+                        help="splp-cluster: the cluster's nodes, comma-separated")
+    parser.add_argument("--cluster-management-url", default=CLUSTER_MANAGEMENT_URL)
     args = parser.parse_args(argv)
     if min(args.calls, args.rounds, args.concurrency) < 1 or args.warmup < 0:
         parser.error("--calls, --rounds and --concurrency must be positive")
@@ -123,6 +151,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
         calls=args.calls, rounds=args.rounds, warmup=args.warmup,
         concurrency=args.concurrency, scenarios=args.only, uvloop=args.uvloop,
         amqp_url=args.amqp_url, management_url=args.management_url, profile=args.profile,
+        cluster_amqp_url=args.cluster_amqp_url, cluster_amqp_urls=args.cluster_amqp_urls,
+        cluster_management_url=args.cluster_management_url,
     )
     return options, args.json
 
@@ -139,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     meta = report["meta"]
     print(table(report["results"], report["targets"], options.concurrency))
+    if report["cluster_vs_single_node"]:
+        print("\nsplp-cluster (3 nodes, quorum queues) / splp (one node, classic queues): "
+              + ", ".join(f"{mode} {ratio:.2f}x"
+                          for mode, ratio in report["cluster_vs_single_node"].items()))
     print(f"\nload average (1 min) at start {meta['loadavg_start'][0]:.2f}, "
           f"at end {meta['loadavg_end'][0]:.2f}, on {meta['cpus']} CPUs")
     if json_path:

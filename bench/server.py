@@ -242,6 +242,7 @@ SERVERS: dict[str, Callable[[Settings], contextlib.AbstractAsyncContextManager[I
     "aio-pika": raw_server,
     "splp": splp_server,
     "splp-audit": splp_audit_server,
+    "splp-cluster": splp_server,  # the same adapter, on the cluster with quorum queues
     "audit-sink": audit_sink_server,
     "splp-http": splp_http_server,
     "http": lambda settings: http_stub(),
@@ -292,10 +293,12 @@ def main() -> None:
     parser.add_argument("scenario", choices=sorted(SERVERS))
     parser.add_argument("--amqp-url", required=True)
     parser.add_argument("--vhost", required=True)
+    parser.add_argument("--amqp-urls", default="", help="a cluster's nodes (SPLP_AMQP_URLS)")
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--profile", type=Path, help="write cProfile stats of serving here")
     args = parser.parse_args()
-    settings = Settings(amqp_url=args.amqp_url, vhost=args.vhost)
+    # with a cluster's nodes: failover between them, and quorum queues
+    settings = Settings(amqp_url=args.amqp_url, amqp_urls=args.amqp_urls, vhost=args.vhost)
     # one line per adapter would drown the benchmark's output (1,000 adapters)
     logging.getLogger("splp").setLevel(logging.ERROR)
     run(serve(args.scenario, settings, args.profile), args.uvloop)

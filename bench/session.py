@@ -13,11 +13,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.callers import Caller, make_caller
-from bench.common import scaled
+from bench.common import CLUSTER_SCENARIOS, scaled
 from bench.cpu import CpuMeter, find_broker
 from bench.measure import Result, concurrent, sequential
 from bench.processes import ServerProcess
 from splp.settings import Settings
+
+# the cluster of scripts/cluster.sh
+CLUSTER_AMQP_URL = "amqp://guest:guest@127.0.0.1:5701/"
+CLUSTER_AMQP_URLS = "127.0.0.1:5701,127.0.0.1:5702,127.0.0.1:5703"
+CLUSTER_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15701"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,9 @@ class Options:
     amqp_url: str
     management_url: str
     profile: Path | None = None
+    cluster_amqp_url: str = CLUSTER_AMQP_URL
+    cluster_amqp_urls: str = CLUSTER_AMQP_URLS
+    cluster_management_url: str = CLUSTER_MANAGEMENT_URL
 
 
 def log(message: str) -> None:
@@ -49,14 +57,23 @@ def server_processes(scenario: str) -> list[str]:
 
 
 async def start_servers(
-    options: Options, vhost: str, stack: contextlib.AsyncExitStack
+    options: Options,
+    vhost: str,
+    stack: contextlib.AsyncExitStack,
+    cluster_vhost: str | None = None,
 ) -> dict[str, list[ServerProcess]]:
-    """The server processes of each scenario, each stopped when ``stack`` closes."""
+    """The server processes of each scenario, each stopped when ``stack`` closes; those of
+    the cluster scenarios on the cluster's nodes, in ``cluster_vhost``."""
     servers: dict[str, list[ServerProcess]] = {}
     for scenario in options.scenarios:
         servers[scenario] = []
         for number, name in enumerate(server_processes(scenario)):
-            args = ["--amqp-url", options.amqp_url, "--vhost", vhost]
+            if scenario in CLUSTER_SCENARIOS:
+                assert cluster_vhost is not None
+                args = ["--amqp-url", options.cluster_amqp_url, "--vhost", cluster_vhost,
+                        "--amqp-urls", options.cluster_amqp_urls]  # fmt: skip
+            else:
+                args = ["--amqp-url", options.amqp_url, "--vhost", vhost]
             args.append("--uvloop" if options.uvloop else "--no-uvloop")
             if options.profile:
                 args += ["--profile", str(options.profile / f"server-{name}-{number}.prof")]
@@ -73,11 +90,15 @@ async def start_servers(
 
 
 async def start_callers(
-    servers: dict[str, list[ServerProcess]], settings: Settings, stack: contextlib.AsyncExitStack
+    servers: dict[str, list[ServerProcess]],
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    cluster: Settings | None = None,
 ) -> dict[str, Caller]:
     callers: dict[str, Caller] = {}
     for scenario, processes in servers.items():
-        caller = make_caller(scenario, settings, processes[0].info)
+        on = cluster if scenario in CLUSTER_SCENARIOS and cluster is not None else settings
+        caller = make_caller(scenario, on, processes[0].info)
         await caller.start()
         stack.push_async_callback(caller.close)
         callers[scenario] = caller
@@ -96,7 +117,11 @@ async def measure(
     order = list(callers)
     broker = find_broker(urlsplit(options.amqp_url).port or 5672)
     meters = {
-        scenario: CpuMeter([p.pid for p in servers[scenario] if p.pid], broker)
+        # the broker column is the single node's: none for the cluster's scenarios
+        scenario: CpuMeter(
+            [p.pid for p in servers[scenario] if p.pid],
+            None if scenario in CLUSTER_SCENARIOS else broker,
+        )
         for scenario in order
     }
     profiler = cProfile.Profile() if options.profile else None

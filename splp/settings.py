@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         description="Broker URL; its path, when not empty or `/`, is the vhost "
         "(percent-encoded), and a different `vhost` setting is an error.",
     )
+    amqp_urls: str = Field(
+        default="",
+        description="The nodes of a RabbitMQ cluster, comma-separated (`host:port` or "
+        "`amqp[s]://host:port`): clients connect to the first that answers and fail over to "
+        "the others, with SPLP_AMQP_URL's credentials and vhost. Empty: SPLP_AMQP_URL's host "
+        "only. With several, queue_type defaults to `quorum`. SPLP_MANAGEMENT_URL may "
+        "likewise list the nodes' management APIs, comma-separated.",
+    )
     vhost: str = Field(
         default="splp",
         description="RabbitMQ virtual host of the bus, when the URL's path names none.",
@@ -300,6 +308,8 @@ class Settings(BaseSettings):
                     f"SPLP_AMQP_URL names vhost {named!r} but SPLP_VHOST is {self.vhost!r}: "
                     "give the vhost once (the URL's path is what AMQP clients read)"
                 )
+        if len(self.broker_urls) > 1 and "queue_type" not in self.model_fields_set:
+            self.queue_type = "quorum"  # a cluster: queues that survive the loss of a node
         return self
 
     @property
@@ -315,6 +325,43 @@ class Settings(BaseSettings):
         """
         parts = urlsplit(self.amqp_url)
         return urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """Every broker address, in the order to try: ``broker_url`` on each ``amqp_urls`` node.
+
+        Credentials and vhost come from ``amqp_url`` only, so the list holds no secret:
+
+        >>> s = Settings(amqp_url="amqp://a:pw@lb/splp", amqp_urls="n1:5701, amqps://n2:5702")
+        >>> s.broker_urls
+        ['amqp://a:pw@n1:5701/splp', 'amqps://a:pw@n2:5702/splp']
+        >>> s.queue_type, Settings().broker_urls, Settings().queue_type
+        ('quorum', ['amqp://guest:guest@127.0.0.1:5672/splp'], 'classic')
+        """
+        base = urlsplit(self.broker_url)
+        credentials = base.netloc.rpartition("@")[0]
+        urls = []
+        for entry in filter(None, (e.strip() for e in self.amqp_urls.split(","))):
+            if "@" in entry:  # not repeated in the message: it may hold a password
+                raise ValueError(
+                    "SPLP_AMQP_URLS: an entry holds credentials; give them once, in "
+                    "SPLP_AMQP_URL (the list is host:port or amqp[s]://host:port)"
+                )
+            node = urlsplit(entry if "://" in entry else f"{base.scheme}://{entry}")
+            try:
+                valid = node.scheme in ("amqp", "amqps") and bool(node.hostname)
+                _ = node.port  # raises on a port that is not a number
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValueError(
+                    f"SPLP_AMQP_URLS: {entry!r} is not host:port or amqp[s]://host:port"
+                )
+            if node.path.strip("/") or node.query:
+                raise ValueError(f"SPLP_AMQP_URLS: {entry!r} names a vhost or options")
+            netloc = f"{credentials}@{node.netloc}" if credentials else node.netloc
+            urls.append(urlunsplit(base._replace(scheme=node.scheme, netloc=netloc)))
+        return urls or [self.broker_url]
 
     @property
     def audit_store_url(self) -> str:

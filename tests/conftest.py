@@ -5,7 +5,9 @@
 * ``management`` - an ``httpx.AsyncClient`` on the management API (as the admin user);
 * ``od_api`` - the base URL of the sample agency API on a real uvicorn server;
 * ``descriptor`` - the sample population-register descriptor;
-* ``make_adapter`` - a factory of started adapters, stopped at the end of the test.
+* ``make_adapter`` - a factory of started adapters, stopped at the end of the test;
+* ``cluster`` - the 3-node RabbitMQ cluster of ``scripts/cluster.sh``, started once per
+  session when a test asks for it, stopped at the end (tests/cluster_nodes.py).
 
 Every log line of the suite is checked for tokens, passwords and payload markers by the
 plugin :mod:`tests.logcapture`.
@@ -32,6 +34,7 @@ from splp.cli.app import QUIETED_LOGGERS
 from splp.demo.agency import create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
+from tests.cluster_nodes import Cluster
 
 pytest_plugins = ["tests.logcapture"]
 
@@ -140,3 +143,19 @@ async def declare_service(broker: Settings, descriptor: ServiceDescriptor) -> No
         await declare(channel, topology_for([ServiceBinding(descriptor.theme, descriptor.ref)]))
     finally:
         await connection.close()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    cluster = Cluster(dict(os.environ))  # SPLP_CLUSTER_DIR, default /tmp/splp-cluster
+    was_up = cluster.script("status").returncode == 0
+    result = cluster.script("up", timeout=240)
+    if result.returncode != 0:
+        cluster.script("down")
+        pytest.fail(f"scripts/cluster.sh up failed:\n{result.stdout}\n{result.stderr}")
+    try:
+        yield cluster
+    finally:
+        if not was_up:
+            down = cluster.script("down")
+            assert down.returncode == 0, down.stderr

@@ -40,6 +40,7 @@ import httpx
 import pytest
 
 from splp.http_server import free_port
+from tests.cluster_nodes import Cluster
 from tests.conftest import BASE, management_endpoint
 from tests.doc_commands import (
     SHELL_LANGUAGES,
@@ -79,6 +80,9 @@ EXEMPT = {
 # The sample service (the directory knows it, an adapter serves it) for documents whose
 # examples assume a running bus, as the README's `splp call` does after `scripts/demo.sh`.
 NEEDS_SAMPLE_SERVICE = {"README.md", "requester-guide.md"}
+# Documents whose examples run on the 3-node cluster of scripts/cluster.sh (started once per
+# session by the `cluster` fixture; their blocks' `up` finds it running).
+NEEDS_CLUSTER = {"installation.md"}
 
 
 def bare(line: str) -> str:
@@ -253,7 +257,7 @@ def doc_environment(tmp_path: Path) -> Iterator[DocEnvironment]:
         ).raise_for_status()
     workdir = tmp_path / "work"
     workdir.mkdir()
-    for name in ("splp", "schemas", "examples"):
+    for name in ("splp", "schemas", "examples", "scripts"):
         if (ROOT / name).exists():
             (workdir / name).symlink_to(ROOT / name)
     shutil.copytree(ROOT / "docs", workdir / "docs")  # a block may rewrite a page
@@ -345,12 +349,30 @@ DOCUMENTS_WITH_SHELL = [p for p in DOCUMENTS if shell_blocks(p)]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", DOCUMENTS_WITH_SHELL, ids=doc_id)
-def test_shell_blocks_run(path: Path, doc_environment: DocEnvironment) -> None:
+def test_shell_blocks_run(
+    path: Path, doc_environment: DocEnvironment, request: pytest.FixtureRequest
+) -> None:
     if path.name in NEEDS_SAMPLE_SERVICE:
         start_sample_service(doc_environment)
-    for block in shell_blocks(path):
-        done = doc_environment.run_block(block)
-        assert done.returncode == 0, (
-            f"{block.where}: the {block.language} block exits {done.returncode}:\n"
-            f"{runnable(block)}--- output ---\n{done.stdout}"
-        )
+    cluster = request.getfixturevalue("cluster") if path.name in NEEDS_CLUSTER else None
+    try:
+        for block in shell_blocks(path):
+            done = doc_environment.run_block(block)
+            assert done.returncode == 0, (
+                f"{block.where}: the {block.language} block exits {done.returncode}:\n"
+                f"{runnable(block)}--- output ---\n{done.stdout}"
+            )
+    finally:
+        if cluster is not None:
+            remove_from_cluster(cluster, doc_environment.env)
+
+
+def remove_from_cluster(cluster: Cluster, env: dict[str, str]) -> None:
+    """The vhost and the broker users a page's directory made on the cluster."""
+    vhost, prefix = env["SPLP_VHOST"], env["SPLP_BROKER_USER_PREFIX"]
+    base_url = f"http://127.0.0.1:{cluster.management_port(1)}"
+    with httpx.Client(base_url=base_url, auth=("guest", "guest"), timeout=30) as api:
+        api.delete(f"/api/vhosts/{quote(vhost, safe='')}")
+        for user in api.get("/api/users").json():
+            if user["name"].startswith(prefix):
+                api.delete(f"/api/users/{quote(user['name'], safe='')}")

@@ -200,6 +200,37 @@ async def test_connection_loss_fails_calls_in_flight_fast_then_reconnects(
         assert reply["id"] == 1
 
 
+async def test_calls_queued_on_a_channel_when_the_connection_dies_fail_with_connection_lost(
+    broker: Settings, make_adapter
+) -> None:
+    """Calls waiting for their turn to publish on a channel, or opening a channel, when the
+    connection dies: they raised aiormq's RuntimeError (``ChannelInvalidStateError``, "...
+    closed"), not an SPLP error (seen under load on the cluster, tests/cluster/test_chaos.py).
+    """
+    await make_adapter(ECHO, HANDLERS)
+    async with Client(broker) as client:
+        assert (await client.call("uji", ECHO.ref, "echo", {"id": 0}))["id"] == 0
+        for round in range(3):
+            connection = await client._connection.wait_ready(5)
+            calls = [
+                asyncio.create_task(client.call("uji", ECHO.ref, op, {"id": i}, timeout=10))
+                for i in range(300)
+                for op in ("echo", "fail")
+            ]
+            await asyncio.sleep(0.005 * round)
+            await connection.close()
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            odd = [
+                r
+                for r in results
+                if isinstance(r, BaseException)
+                and not isinstance(r, (ConnectionLost, InternalError))
+            ]
+            assert not odd, odd[:3]
+        reply = await client.call("uji", ECHO.ref, "echo", {"id": 3}, timeout=15)
+        assert reply["id"] == 3
+
+
 async def test_the_sync_facade_calls_and_raises(broker: Settings, make_adapter) -> None:
     await make_adapter(ECHO, HANDLERS)
 

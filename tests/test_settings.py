@@ -137,3 +137,31 @@ def test_a_url_can_be_read_from_a_file_named_by_an_environment_variable(
     monkeypatch.setenv("SPLP_AMQP_URL_FILE", str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="cannot read SPLP_AMQP_URL_FILE"):
         Settings()
+
+
+def test_a_clusters_nodes_share_the_credentials_and_vhost_of_the_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17: SPLP_AMQP_URLS lists the nodes, without secrets; several mean quorum queues."""
+    monkeypatch.delenv("SPLP_QUEUE_TYPE", raising=False)
+    monkeypatch.setenv("SPLP_AMQP_URL", "amqp://dinsos:s3cret@lb:5672/splp")
+    assert Settings().broker_urls == ["amqp://dinsos:s3cret@lb:5672/splp"]
+    assert Settings().queue_type == "classic"
+    monkeypatch.setenv("SPLP_AMQP_URLS", " bus1:5672, bus2 ,amqps://bus3:5671 ")
+    assert Settings().broker_urls == [
+        "amqp://dinsos:s3cret@bus1:5672/splp",
+        "amqp://dinsos:s3cret@bus2/splp",
+        "amqps://dinsos:s3cret@bus3:5671/splp",
+    ]
+    assert Settings().queue_type == "quorum"
+    monkeypatch.setenv("SPLP_QUEUE_TYPE", "classic")  # said outright, it stands
+    assert Settings().queue_type == "classic"
+    monkeypatch.setenv("SPLP_AMQP_URLS", "bus1:5672")  # one node: no cluster
+    monkeypatch.delenv("SPLP_QUEUE_TYPE")
+    assert Settings().queue_type == "classic"
+    for bad in ("admin:s3cret@bus1:5672", "bus1:5672/other", "http://bus1:15672", "bus1:x"):
+        monkeypatch.setenv("SPLP_AMQP_URLS", bad)
+        with pytest.raises(ValidationError) as refused:
+            Settings()
+        assert "SPLP_AMQP_URLS" in str(refused.value)
+        assert "s3cret" not in str(refused.value)

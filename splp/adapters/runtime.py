@@ -137,7 +137,7 @@ class Adapter:
             user_prefix=self.settings.broker_user_prefix,
         )
         self._connection = BrokerConnection(
-            url or self.settings.broker_url,
+            [url] if url else self.settings.broker_urls,  # a cluster's nodes: fail over
             name=self.source,
             on_ready=self._on_ready,
             settings=self.settings,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,7 +129,7 @@ class BrokerEvents:
     def __init__(
         self,
         store: AuditStore,
-        broker_url: str,
+        broker_url: str | Sequence[str],
         *,
         queue: str = QUEUE,
         queue_arguments: dict[str, Any] | None = None,

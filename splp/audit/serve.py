@@ -17,7 +17,7 @@ async def serve_sink(settings: Settings, *, queue: str, batch_size: int, metrics
     is stored first."""
     store = AuditStore(settings.audit_store_url)
     sink = AuditSink(
-        store, settings.broker_url, queue=queue, batch_size=batch_size, settings=settings
+        store, settings.broker_urls, queue=queue, batch_size=batch_size, settings=settings
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -30,7 +30,8 @@ async def serve_sink(settings: Settings, *, queue: str, batch_size: int, metrics
     if settings.broker_events_url:
         from splp.audit.broker_events import BrokerEvents
 
-        recorder = BrokerEvents(store, settings.broker_events_url, settings=settings)
+        events = settings.model_copy(update={"vhost": settings.broker_events_vhost})
+        recorder = BrokerEvents(store, events.broker_urls, settings=settings)
         recorders.append(asyncio.create_task(recorder.run(stop), name="splp-broker-events"))
     try:
         await sink.run(stop)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiormq
@@ -58,12 +59,16 @@ class Batch:
 
 
 class AuditSink:
-    """Consumes ``queue`` on ``broker_url`` into ``store``; see the module docstring."""
+    """Consumes ``queue`` on ``broker_url`` into ``store``; see the module docstring.
+
+    ``broker_url`` may list the nodes of a cluster (``Settings.broker_urls``): the sink fails
+    over between them, and on a quorum queue it loses no event when a node goes down.
+    """
 
     def __init__(
         self,
         store: AuditStore,
-        broker_url: str,
+        broker_url: str | Sequence[str],
         *,
         queue: str = AUDIT_SINK_QUEUE,
         batch_size: int = 5000,

@@ -102,8 +102,9 @@ class _Route:
 class Client:
     """An async requester: ``await client.call(theme, service, operation, payload)``.
 
-    Configure it with :class:`~splp.settings.Settings` (``SPLP_AMQP_URL``, ``SPLP_VHOST``) or
-    pass ``url`` (a full broker URL with the vhost as its path). Use it as an async
+    Configure it with :class:`~splp.settings.Settings` (``SPLP_AMQP_URL``, ``SPLP_VHOST``, and
+    ``SPLP_AMQP_URLS`` for the nodes of a cluster, which it fails over between) or pass
+    ``url`` (a full broker URL with the vhost as its path). Use it as an async
     context manager, or call :meth:`connect` and :meth:`close`. At most ``max_routes``
     idle destination channels stay open (the least recently used close first).
     """
@@ -120,10 +121,10 @@ class Client:
         name: str = "splp-requester",
     ) -> None:
         self.settings = settings or Settings()
-        broker_url = url or self.settings.broker_url
-        self._user_id = URL(broker_url).user or "guest"
+        broker_urls = [url] if url else self.settings.broker_urls
+        self._user_id = URL(broker_urls[0]).user or "guest"
         self._connection = BrokerConnection(
-            broker_url, name=name, on_lost=self._on_lost, settings=self.settings
+            broker_urls, name=name, on_lost=self._on_lost, settings=self.settings
         )
         self._routes: OrderedDict[tuple[str, str], _Route] = OrderedDict()
         self._opening: dict[tuple[str, str], asyncio.Task[_Route]] = {}
@@ -271,10 +272,24 @@ class Client:
                 raise ServiceUnavailable(
                     f"no service is bound to {routing_key} on {exchange}"
                 ) from None
-            except aiormq.exceptions.AMQPError as exc:
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if (task is not None and task.cancelling()) or route.is_open:
+                    raise  # this call was cancelled
+                # aiormq cancels the publishes of a connection that died under them
+                raise ConnectionLost(
+                    f"connection to the broker was lost while publishing to {route.destination}"
+                ) from None
+            except Exception as exc:
                 if future.done() and not future.cancelled() and future.exception():
                     raise future.exception() from None  # type: ignore[misc]
-                raise _error_for_channel_close(exc, route.destination) from None
+                if isinstance(exc, aiormq.exceptions.AMQPError):
+                    raise _error_for_channel_close(exc, route.destination) from None
+                if isinstance(exc, RuntimeError | ConnectionError) or not route.is_open:
+                    # the channel or connection died while this call waited to publish
+                    # (aiormq's ChannelInvalidStateError, or the reason of a local close)
+                    raise ConnectionLost(f"connection to the broker was lost: {exc!r}") from None
+                raise
             return await future
         finally:
             timer.cancel()
@@ -318,7 +333,15 @@ class Client:
         route = _Route(*key)
         try:
             await route.open(connection)
-        except aiormq.exceptions.AMQPError as exc:
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # aiormq cancels what waits on a connection that dies
+            raise ConnectionLost(f"cannot open a channel for {route.destination}") from None
+        except Exception as exc:
+            # AMQPError, or what aiormq raises when the connection closes under the open
+            # before the client noticed (RuntimeError, a bare Exception)
             raise ConnectionLost(
                 f"cannot open a channel for {route.destination}: {exc!r}"
             ) from None

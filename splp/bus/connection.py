@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiormq
 from aiormq.abc import AbstractConnection
@@ -81,13 +81,21 @@ class BrokerConnection:
     >>> conn.is_ready
     False
 
+    ``url`` may be a list: the nodes of a cluster (see ``Settings.broker_urls``). Each
+    attempt tries them in turn, from the one in use, and the first that accepts wins; after
+    a loss the next node is tried first, so that a node that went down is tried last:
+
+    >>> conn = BrokerConnection(["amqp://n1:5701/splp", "amqp://n2:5702/splp"], name="doc")
+    >>> conn.address, conn.addresses
+    ('n1:5701/splp', ['n1:5701/splp', 'n2:5702/splp'])
+
     An ``amqps`` URL uses the TLS settings of ``settings`` (default: the environment's),
     see :func:`open_amqp`.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         name: str,
         on_ready: ReadyCallback | None = None,
@@ -96,7 +104,11 @@ class BrokerConnection:
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
     ) -> None:
-        self.url = connection_url(url, name)
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise ValueError("a broker connection needs at least one broker URL")
+        self.urls = [connection_url(u, name) for u in urls]
+        self._current = 0
         self.name = name
         self._settings = settings
         self._tls: ssl.SSLContext | None = None
@@ -114,8 +126,17 @@ class BrokerConnection:
         return self._ready.is_set()
 
     @property
+    def url(self) -> URL:
+        """The broker URL in use (or to be tried first)."""
+        return self.urls[self._current]
+
+    @property
     def address(self) -> str:
         return describe(self.url)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [describe(u) for u in self.urls]
 
     async def start(self) -> None:
         """Connect once (raising on failure), then keep the connection up in the background."""
@@ -160,9 +181,30 @@ class BrokerConnection:
             self._connection = None
 
     async def _open(self) -> AbstractConnection:
-        if self.url.scheme == "amqps" and self._tls is None:
-            self._tls = client_context(self._settings or Settings())
-        connection = await open_amqp(self.url, self._tls)
+        """Connect to the first node that accepts, from the one in use (raising the last
+        failure when none does), and run ``on_ready`` on it."""
+        failure: Exception | None = None
+        for _ in self.urls:
+            url = self.url
+            if url.scheme == "amqps" and self._tls is None:
+                self._tls = client_context(self._settings or Settings())
+            try:
+                connection = await open_amqp(url, self._tls)
+            except (ServiceUnavailable, AccessDenied) as exc:
+                if len(self.urls) > 1:
+                    log.warning("%s", exc)
+                failure = exc
+                self._current = (self._current + 1) % len(self.urls)
+                continue
+            try:
+                return await self._opened(connection)
+            except BaseException:
+                self._current = (self._current + 1) % len(self.urls)
+                raise
+        assert failure is not None
+        raise failure
+
+    async def _opened(self, connection: AbstractConnection) -> AbstractConnection:
         self._connection = connection
         try:
             if self._on_ready is not None:
@@ -195,13 +237,16 @@ class BrokerConnection:
             log.warning("lost connection to %s: %r", self.address, exc)
             if self._on_lost is not None:
                 self._on_lost(exc)
+            # another node first: the lost one may be the one that is down (the loop's
+            # next turn reconnects)
+            self._current = (self._current + 1) % len(self.urls)
 
     async def _reconnect(self) -> AbstractConnection:
         await asyncio.sleep(self._min_backoff)
         return await retry_until_done(
             self._open,
             on=(ServiceUnavailable, AccessDenied, aiormq.exceptions.AMQPError, OSError),
-            what=f"reconnect to {self.address}",
+            what=f"reconnect to {', '.join(self.addresses)}",
             initial=self._min_backoff,
             maximum=self._max_backoff,
             logger=log,

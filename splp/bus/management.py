@@ -22,15 +22,36 @@ def _q(name: str) -> str:
     return quote(name, safe="")
 
 
+def management_bases(management_url: str) -> list[str]:
+    """The management API addresses of ``SPLP_MANAGEMENT_URL``: a comma-separated list names
+    the nodes of a cluster, each ``host:port`` or a URL; the login is the first one's.
+
+    >>> management_bases("http://admin:pw@n1:15701, n2:15702,https://n3:15703")
+    ['http://n1:15701', 'http://n2:15702', 'https://n3:15703']
+    """
+    entries = [e.strip() for e in management_url.split(",") if e.strip()]
+    first = httpx.URL(entries[0] if entries else "")
+    bases = []
+    for entry in entries:
+        url = httpx.URL(entry if "://" in entry else f"{first.scheme}://{entry}")
+        bases.append(str(url.copy_with(username=None, password=None)).rstrip("/"))
+    return bases
+
+
 class Management:
-    """``async with Management(settings) as m: await m.ensure_vhost("splp")``."""
+    """``async with Management(settings) as m: await m.ensure_vhost("splp")``.
+
+    With several addresses in ``SPLP_MANAGEMENT_URL`` (the nodes of a cluster), a request
+    that cannot reach one node is sent to the next (see :func:`management_bases`).
+    """
 
     def __init__(self, settings: Settings | None = None, *, timeout: float = 30.0) -> None:
         settings = settings or Settings()
-        url = httpx.URL(settings.management_url)
+        url = httpx.URL(settings.management_url.split(",")[0].strip())
         self.user = url.username or "guest"
+        self._bases = management_bases(settings.management_url)
         self._http = httpx.AsyncClient(
-            base_url=str(url.copy_with(username=None, password=None)),
+            base_url=self._bases[0],
             auth=(self.user, url.password or "guest"),
             timeout=timeout,
             verify=http_verify(settings),
@@ -47,11 +68,26 @@ class Management:
     ) -> None:
         await self._http.aclose()
 
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The response from the node in use, else from the next one that answers."""
+        for attempt in range(len(self._bases)):
+            try:
+                return await self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == len(self._bases) - 1:
+                    raise self._unreachable(exc) from None
+                self._http.base_url = httpx.URL(self._next_base())
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _next_base(self) -> str:
+        current = str(self._http.base_url).rstrip("/")
+        index = self._bases.index(current) if current in self._bases else -1
+        return self._bases[(index + 1) % len(self._bases)]
+
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from None
+        response = await self._send(method, path, **kwargs)
         if response.status_code >= 400 and not (method == "DELETE" and response.status_code == 404):
             raise _failure(method, path, response.status_code)
         return response
@@ -96,10 +132,7 @@ class Management:
 
     async def read(self, path: str, **params: str) -> Any:
         """The JSON at ``path`` (``params`` as the query string); ``None`` when it is a 404."""
-        try:
-            response = await self._http.get(path, params=params or None)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from None
+        response = await self._send("GET", path, params=params or None)
         if response.status_code == 404:
             return None
         if response.status_code >= 400:

@@ -59,7 +59,7 @@ def directory_app(
     app.state.settings = settings
     app.state.store = store or Store(settings.database_url)
     app.state.events = events or DirectoryEvents(
-        settings.broker_url, settings, store=app.state.store
+        settings.broker_urls, settings, store=app.state.store
     )
     app.state.broker = BrokerReconciler(app.state.store, settings)
     app.state.notifier = Notifier(app.state.store, settings)

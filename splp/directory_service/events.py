@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -53,10 +54,14 @@ class DirectoryEvents:
     """Writes the directory's events to the outbox and relays them to the broker.
 
     Without a ``store`` (or a ``broker_url``) the relay does not run and the rows wait.
+    ``broker_url`` may list the nodes of a cluster.
     """
 
     def __init__(
-        self, broker_url: str | None, settings: Settings | None = None, store: Store | None = None
+        self,
+        broker_url: str | Sequence[str] | None,
+        settings: Settings | None = None,
+        store: Store | None = None,
     ) -> None:
         # never drops: the outbox holds the events, the emitter only those being sent
         self.emitter = AuditEmitter(fail_closed=True)
