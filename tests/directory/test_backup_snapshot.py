@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from splp.directory_service import Store
 from splp.directory_service.backup import dump
+from splp.directory_service.backup import EPHEMERAL
 from splp.directory_service.models import Base
 from splp.directory_service.parties import create_party
 
@@ -39,6 +40,8 @@ def dangling_references(document: dict[str, Any]) -> list[str]:
     tables = document["tables"]
     found = []
     for table in Base.metadata.sorted_tables:
+        if table.name in EPHEMERAL:  # not backed up
+            continue
         for column in table.columns:
             for key in column.foreign_keys:
                 target, target_column = key.target_fullname.split(".")
