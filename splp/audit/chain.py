@@ -1,15 +1,25 @@
-"""The hash chain: each record's hash covers its event, its place and its predecessor.
+"""The hash chain: each record's hash covers its event, its place, its sender and its predecessor.
 
-``hash = SHA-256(canonical record)``, where the canonical record is the sorted-key,
-compact JSON (UTF-8) of ``{"event", "flag", "prev_hash", "seq"}``. Changing an event,
-its flag or its sequence number changes its hash; deleting, inserting or moving a record
-breaks the ``prev_hash`` link or the run of sequence numbers after it.
+``hash = SHA-256(JCS(record))``, where JCS is the JSON Canonicalization Scheme of RFC 8785
+(the ``rfc8785`` package) and the record is the object
+``{"event", "flag", "prev_hash", "provenance", "sender", "seq"}``. Changing an event, its
+flag, its sender or its sequence number changes its hash; deleting, inserting or moving a
+record breaks the ``prev_hash`` link or the run of sequence numbers after it. The first
+record's ``prev_hash`` is :data:`GENESIS`. ``docs/audit.md`` specifies the same for a
+verifier written in another language.
+
+The head that the sink signs (into the ``anchors`` table, and at the end of an export) is
+:func:`signed_head`: ``JCS({"context": "splp-audit-head/1", "hash": H, "seq": N})``.
 
 >>> first = record_hash({"id": "a"}, 1, GENESIS)
 >>> len(first), first == record_hash({"id": "a"}, 1, GENESIS)
 (64, True)
 >>> first == record_hash({"id": "a"}, 2, GENESIS)
 False
+>>> first == record_hash({"id": "a"}, 1, GENESIS, sender="dinsos")
+False
+>>> canonical_json({"b": 1.0, "a": "\u00e9"})
+b'{"a":"\\xc3\\xa9","b":1}'
 """
 
 from __future__ import annotations
@@ -18,19 +28,66 @@ import hashlib
 from typing import Any
 
 import orjson
+import rfc8785
 
 GENESIS = "0" * 64
+HEAD_CONTEXT = "splp-audit-head/1"
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer JCS (and every JavaScript verifier) represents exactly."""
+
+CanonicalizationError = rfc8785.CanonicalizationError
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted-key compact JSON: one byte string for one value."""
+    """The RFC 8785 (JCS) form of ``value``: one byte string for one JSON value.
+
+    Raises :class:`CanonicalizationError` (a ``ValueError``) for what JSON cannot hold
+    exactly: integers beyond +-(2^53 - 1), NaN, infinities.
+    """
+    return rfc8785.dumps(value)
+
+
+def sorted_json(value: Any) -> bytes:
+    """Sorted-key compact JSON of any decoded value (for sizes and digests that name an
+    event, never for a record's hash)."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def canonical_record(event: dict[str, Any], seq: int, prev_hash: str, flag: str | None) -> bytes:
-    return canonical_json({"event": event, "flag": flag, "prev_hash": prev_hash, "seq": seq})
+def canonical_record(
+    event: dict[str, Any],
+    seq: int,
+    prev_hash: str,
+    flag: str | None,
+    sender: str | None = None,
+    provenance: str | None = None,
+) -> bytes:
+    """The bytes that a record's hash is taken of."""
+    return canonical_json(
+        {
+            "event": event,
+            "flag": flag,
+            "prev_hash": prev_hash,
+            "provenance": provenance,
+            "sender": sender,
+            "seq": seq,
+        }
+    )
 
 
-def record_hash(event: dict[str, Any], seq: int, prev_hash: str, flag: str | None = None) -> str:
+def record_hash(
+    event: dict[str, Any],
+    seq: int,
+    prev_hash: str,
+    flag: str | None = None,
+    sender: str | None = None,
+    provenance: str | None = None,
+) -> str:
     """The hex SHA-256 of the canonical record."""
-    return hashlib.sha256(canonical_record(event, seq, prev_hash, flag)).hexdigest()
+    return hashlib.sha256(
+        canonical_record(event, seq, prev_hash, flag, sender, provenance)
+    ).hexdigest()
+
+
+def signed_head(seq: int, digest: str) -> bytes:
+    """The bytes an Ed25519 signature of the head ``(seq, digest)`` is made over."""
+    return canonical_json({"context": HEAD_CONTEXT, "hash": digest, "seq": seq})

@@ -7,6 +7,11 @@ multiple-ack up to the batch's last delivery tag. If the sink dies before the ac
 broker delivers the messages again, and the store leaves out the events it already holds
 (see :mod:`splp.audit.store`): a restart neither loses nor repeats an event.
 
+Every event is stored with the message's ``user_id`` as its sender, which the broker has
+validated, and with what is wrong if that sender may not speak for the event (see
+:mod:`splp.audit.provenance`). With a signing key, the sink signs its head every N
+records or M minutes (see :mod:`splp.audit.anchors`).
+
 >>> sink = AuditSink(AuditStore("sqlite+aiosqlite:///audit.db"), "amqp://127.0.0.1/splp")
 >>> await sink.run(stop)  # doctest: +SKIP
 """
@@ -22,9 +27,11 @@ import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from sqlalchemy.exc import SQLAlchemyError
 
+from splp.audit.anchors import Anchoring
 from splp.audit.metrics import SinkMetrics
-from splp.audit.screen import Screened, screen, undecodable
-from splp.audit.store import AuditStore
+from splp.audit.provenance import SenderRules, Sent
+from splp.audit.screen import screen, undecodable
+from splp.audit.store import AuditStore, Entry
 from splp.bus.audit_events import decode_audit_message
 from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
@@ -43,7 +50,7 @@ class Batch:
     """Events waiting for the next commit, and the deliveries (tag, events) they came in."""
 
     channel: AbstractChannel
-    events: list[Screened] = field(default_factory=list)
+    events: list[Entry] = field(default_factory=list)
     deliveries: list[tuple[int, int]] = field(default_factory=list)
     last_tag: int = 0
     messages: int = 0
@@ -64,14 +71,18 @@ class AuditSink:
         prefetch: int = 1000,
         metrics: SinkMetrics | None = None,
         settings: Settings | None = None,
+        anchoring: Anchoring | None = None,
     ) -> None:
+        settings = settings or Settings()
         self.store = store
         self.queue = queue
         self.batch_size = batch_size
         self.linger = linger
         self.prefetch = prefetch
         self.metrics = metrics or SinkMetrics()
-        self.queue_type = (settings or Settings()).queue_type
+        self.queue_type = settings.queue_type
+        self.senders = SenderRules.from_settings(settings)
+        self.anchoring = anchoring
         self._connection = BrokerConnection(
             broker_url,
             name="splp-audit-sink",
@@ -125,14 +136,19 @@ class AuditSink:
             return
         delivery = message.delivery
         assert isinstance(delivery, aiormq.spec.Basic.Deliver)
+        properties = message.header.properties
+        sender = properties.user_id or None
+        events: list[Entry]
         try:
-            events = [screen(event) for event in decode_audit_message(message.body)]
+            events = []
+            for received in decode_audit_message(message.body):
+                event, flag = screen(received)
+                events.append((event, flag, Sent(sender, self.senders.check(event, sender))))
         except ContractError:
-            events = [
-                undecodable(
-                    delivery.routing_key or "", message.header.properties.message_id, message.body
-                )
-            ]
+            event, flag = undecodable(
+                delivery.routing_key or "", properties.message_id, message.body
+            )
+            events = [(event, flag, Sent(sender))]
         if not batch.events:
             batch.started = time.monotonic()
         batch.events.extend(events)
@@ -150,7 +166,11 @@ class AuditSink:
         while True:
             batch = self._batch
             if batch is None or not batch.events:
+                if self.anchoring is not None:
+                    await self._anchor(0)
                 if stop.is_set():
+                    if self.anchoring is not None:
+                        await self._anchor(None)
                     return
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
@@ -200,7 +220,21 @@ class AuditSink:
             logger=log,
         )
         self.metrics.observe_commit(seconds, batch.events, stored)
+        if self.anchoring is not None:
+            await self._anchor(stored)
         if batch.channel.is_closed:
             return  # redelivered on the next channel; the store leaves them out then
         with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
             await batch.channel.basic_ack(batch.last_tag, multiple=True)
+
+    async def _anchor(self, stored: int | None) -> None:
+        """Count ``stored`` records and sign the head when due (``None``: sign now)."""
+        assert self.anchoring is not None
+        try:
+            if stored is None:
+                await self.anchoring.sign()
+            else:
+                await self.anchoring.after(stored)
+        except (SQLAlchemyError, OSError) as exc:
+            # the records are stored; the next anchor covers them
+            log.warning("could not store an anchor: %r", exc)

@@ -9,7 +9,8 @@ inserted, deleted or moved before it), and its query columns match its event.
 A chain can be rewritten whole from some point on by someone who can write the database,
 or cut at its end; neither leaves a break inside. Against that, write down the head
 (``seq`` and ``hash``) that ``verify`` prints, somewhere else, and pass it back as
-``anchor`` at the next audit.
+``anchor`` at the next audit; the sink's signed anchors (:mod:`splp.audit.anchors`) do
+that on their own. :mod:`splp.audit.bundle` checks an exported bundle without a database.
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ def _check(record: Any, expected: int, prev_hash: str) -> str | None:
         return f"record {record.seq} was modified: its event is not JSON"
     if (
         not isinstance(event, dict)
-        or record_hash(event, record.seq, record.prev_hash, record.flag) != record.hash
+        or record_hash(
+            event, record.seq, record.prev_hash, record.flag, record.sender, record.provenance
+        )
+        != record.hash
     ):
         return f"record {record.seq} was modified or moved: its hash does not match its content"
     if record.prev_hash != prev_hash:

@@ -13,7 +13,8 @@ to a bounded buffer, and a background task publishes batches (after lingering up
 milliseconds so a burst leaves together) as persistent messages with publisher
 confirms. Events that were not confirmed stay in the buffer and are sent again after a
 reconnect, so a consumer may see an event twice (de-duplicate by ``id``), but not lose it
-while the emitter's process lives.
+while the emitter's process lives. Every message carries the connection's broker user as
+its ``user_id``: the broker refuses a mismatch, so the audit sink knows who sent it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class AuditEmitter:
         self._linger = linger
         self._wakeup = asyncio.Event()
         self._channel: AbstractChannel | None = None
+        self._user_id: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self.dropped = 0
@@ -97,6 +99,7 @@ class AuditEmitter:
     async def attach(self, connection: AbstractConnection) -> None:
         """Publish through ``connection`` (call again after every reconnect)."""
         self._channel = await connection.channel(publisher_confirms=True)
+        self._user_id = connection.url.user or "guest"  # AMQP's default user when none given
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="splp-audit")
         self._wakeup.set()
@@ -140,7 +143,10 @@ class AuditEmitter:
                 self._in_flight = len(batch)
                 try:
                     await asyncio.gather(
-                        *(self._publish(channel, key, events) for key, events in _by_key(batch))
+                        *(
+                            self._publish(channel, key, events, self._user_id)
+                            for key, events in _by_key(batch)
+                        )
                     )
                 except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
                     log.warning("audit publish failed, %d events kept: %r", len(batch), exc)
@@ -151,7 +157,10 @@ class AuditEmitter:
 
     @staticmethod
     async def _publish(
-        channel: AbstractChannel, routing_key: str, events: list[dict[str, Any]]
+        channel: AbstractChannel,
+        routing_key: str,
+        events: list[dict[str, Any]],
+        user_id: str | None,
     ) -> None:
         await channel.basic_publish(
             dumps(events),
@@ -162,6 +171,7 @@ class AuditEmitter:
                 delivery_mode=2,
                 message_id=events[0]["id"],
                 message_type=events[0]["kind"],
+                user_id=user_id,
                 headers={HEADER_PROTOCOL: PROTOCOL_VERSION, HEADER_AUDIT_COUNT: len(events)},
             ),
         )
