@@ -17,7 +17,7 @@ from splp.directory_service.models import AccessEvent
 from splp.directory_service.store import Store
 from splp.errors import RemoteError
 from splp.settings import Settings
-from tests.audit.conftest import call_event, events
+from tests.audit.conftest import call_event, events, trusting
 from tests.audit.test_sink import running, wait_count
 from tests.directory.conftest import Api, walk
 
@@ -106,7 +106,9 @@ async def test_reports_count_what_a_real_adapter_was_sent(
         caplog.set_level(logging.WARNING, logger=noisy)
     await make_adapter(descriptor, {"get-by-nik": get_by_nik})
     store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
-    sink = AuditSink(AuditStore(store.url), broker.broker_url, queue=sink_queue)
+    sink = AuditSink(
+        AuditStore(store.url), broker.broker_url, queue=sink_queue, settings=trusting(broker)
+    )
     statuses = []
     async with running(sink), Client(broker) as client:
         for i in range(12):
@@ -152,6 +154,7 @@ async def test_reports_count_what_a_real_adapter_was_sent(
     async with store.engine.connect() as connection:
         stored = (await connection.execute(text("SELECT * FROM audit_records"))).all()
     assert len(stored) == 12
+    assert {(row.sender, row.provenance) for row in stored} == {(broker.username, None)}
     for secret in (marker, nik_marker):
         assert all(secret not in str(row) for row in stored)
         assert all(secret not in record.getMessage() for record in caplog.records)
