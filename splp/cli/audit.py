@@ -97,8 +97,8 @@ def verify(
     if file is not None or key is not None:
         if file is None or key is None:
             fail(ConfigurationError("--file and --key go together"))
-        if anchor or database_url:
-            fail(ConfigurationError("--file checks a bundle: without --anchor or --database-url"))
+        if anchor:
+            fail(ConfigurationError("--anchor checks the store: a bundle carries its anchors"))
         _verify_bundle(file, key, as_json)
         return
     from splp.audit import AuditStore

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 import rfc8785
@@ -172,6 +173,8 @@ async def test_a_bundle_cut_or_reordered_is_refused(audit_store: AuditStore) -> 
     day = datetime.now(UTC).date()
     bundle = await export(audit_store, day, day, key)
     assert check_bundle(bundle, key.public).ok
+    schema = json.loads((ROOT / "schemas" / "audit-bundle.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(bundle)))
     dropped = {**bundle, "records": bundle["records"][:5] + bundle["records"][6:]}
     verdict = check_bundle(dropped, key.public)
     assert verdict.bad_seq == 6 and "missing or out of order" in (verdict.problem or "")
