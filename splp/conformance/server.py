@@ -393,6 +393,9 @@ def _check_audit_message(message: Any) -> None:
     )
     expect(properties.message_type == first.get("kind"), f"{key}: type is not the events' kind")
     expect(
+        bool(properties.user_id), f"{key}: no user_id, so the audit sink cannot know the sender"
+    )
+    expect(
         headers.get("splp-protocol") == 1, f"{key}: splp-protocol {headers.get('splp-protocol')!r}"
     )
     expect(
