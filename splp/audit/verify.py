@@ -15,15 +15,19 @@ that on their own. :mod:`splp.audit.bundle` checks an exported bundle without a 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from splp.audit.chain import GENESIS, record_hash
-from splp.audit.records import AuditRecord, copied_columns
+from splp.audit.chain import GENESIS, record_hash, signed_head
+from splp.audit.keys import check_signature, key_id_of
+from splp.audit.records import AuditAnchor, AuditRecord, copied_columns
 from splp.audit.screen import event_id_of
 from splp.audit.store import AuditStore, event_time
 
@@ -46,8 +50,17 @@ class Verdict:
         return self.problem is None
 
 
-async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Verdict:
-    """Check the whole chain of ``store``; ``anchor`` is a ``(seq, hash)`` recorded earlier."""
+async def verify(
+    store: AuditStore,
+    anchor: tuple[int, str] | None = None,
+    public_key: Ed25519PublicKey | None = None,
+) -> Verdict:
+    """Check the whole chain of ``store``; ``anchor`` is a ``(seq, hash)`` recorded earlier.
+
+    The signed anchors of the store are checked too: each must name a record with its
+    hash, and with ``public_key`` its signature must verify (anchors of other keys are
+    then refused as well).
+    """
     expected, prev_hash, count = 1, GENESIS, 0
     anchored = anchor is None
     async with store.engine.connect() as connection:
@@ -95,7 +108,56 @@ async def verify(store: AuditStore, anchor: tuple[int, str] | None = None) -> Ve
             f"record {anchor[0]} of the anchor is gone: the chain was cut after record "
             f"{expected - 1}",
         )
+    signed = await _check_anchors(store, public_key)
+    if signed is not None:
+        return Verdict(count, expected - 1, prev_hash, signed[0], None, signed[1])
     return Verdict(count, expected - 1, prev_hash)
+
+
+async def _check_anchors(
+    store: AuditStore, public_key: Ed25519PublicKey | None
+) -> tuple[int, str] | None:
+    key_id = key_id_of(public_key) if public_key is not None else None
+    after = 0
+    async with store.engine.connect() as connection:
+        while True:
+            rows = (
+                await connection.execute(
+                    select(AuditAnchor, AuditRecord.hash.label("record_hash"))
+                    .outerjoin(AuditRecord, AuditRecord.seq == AuditAnchor.seq)
+                    .where(AuditAnchor.id > after)
+                    .order_by(AuditAnchor.id)
+                    .limit(PAGE)
+                )
+            ).all()
+            if not rows:
+                return None
+            for row in rows:
+                anchor: Any = row
+                if row.record_hash is None:
+                    return anchor.seq, f"record {anchor.seq} of a signed anchor is gone"
+                if row.record_hash != anchor.hash:
+                    return anchor.seq, (
+                        f"record {anchor.seq} differs from its signed anchor: the chain was "
+                        "rewritten up to it"
+                    )
+                if public_key is None:
+                    continue
+                if anchor.key_id != key_id:
+                    return (
+                        anchor.seq,
+                        f"the anchor of record {anchor.seq} was signed by another key",
+                    )
+                try:
+                    signature = base64.b64decode(anchor.signature, validate=True)
+                except (binascii.Error, ValueError):
+                    signature = b""
+                if not check_signature(public_key, signature, signed_head(anchor.seq, anchor.hash)):
+                    return (
+                        anchor.seq,
+                        f"the signature of the anchor of record {anchor.seq} does not verify",
+                    )
+            after = rows[-1].id
 
 
 def _check(record: Any, expected: int, prev_hash: str) -> str | None:

@@ -80,7 +80,8 @@ def verify(
     key: Annotated[
         str | None,
         typer.Option(
-            help="With --file: the sink's public key (base64, PEM, or a file of either).",
+            help="The sink's public key (base64, PEM, or a file of either): checks the "
+            "signatures of a bundle, or of the store's anchors.",
             show_default=False,
         ),
     ] = None,
@@ -88,15 +89,16 @@ def verify(
 ) -> None:
     """Check the hash chain; name the first record modified, deleted, inserted or moved.
 
-    With --file and --key, check an export bundle: every record's hash and link, its head
-    and the signature of the head and of its anchors; no database or store setting is
-    read. Exits 1 when the chain is broken (with --json too: the verdict says where).
+    The store's signed anchors are checked too (their signatures with --key). With --file
+    and --key, check an export bundle: every record's hash and link, its head and the
+    signature of the head and of its anchors; no database or store setting is read.
+    Exits 1 when the chain is broken (with --json too: the verdict says where).
     """
     from splp.errors import ConfigurationError
 
-    if file is not None or key is not None:
-        if file is None or key is None:
-            fail(ConfigurationError("--file and --key go together"))
+    if file is not None:
+        if key is None:
+            fail(ConfigurationError("--file needs --key: the sink's public key"))
         if anchor:
             fail(ConfigurationError("--anchor checks the store: a bundle carries its anchors"))
         _verify_bundle(file, key, as_json)
@@ -112,12 +114,17 @@ def verify(
         if not seq.isdigit() or len(digest) != 64:
             fail(ConfigurationError("--anchor must be SEQ:HASH (a 64-digit hex hash)"))
         expected = (int(seq), digest.lower())
+    public = None
+    if key is not None:
+        from splp.audit.keys import load_public_key
+
+        public = load_public_key(key)
 
     async def go() -> object:
         require_existing(settings.audit_store_url)
         store = AuditStore(settings.audit_store_url)
         try:
-            return await verify_chain(store, expected)
+            return await verify_chain(store, expected, public)
         finally:
             await store.close()
 

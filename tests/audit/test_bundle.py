@@ -19,16 +19,16 @@ import orjson
 import pytest
 import rfc8785
 from click.testing import Result
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from splp.audit import AuditRecord, AuditSink, AuditStore, verify
 from splp.audit.anchors import Anchoring
 from splp.audit.bundle import check_bundle
-from splp.audit.chain import GENESIS
+from splp.audit.chain import GENESIS, record_hash
 from splp.audit.keys import SigningKey, load_public_key
 from splp.audit.provenance import Sent
-from splp.audit.records import copied_columns
+from splp.audit.records import AuditAnchor, copied_columns
 from splp.audit.store import MIGRATIONS
 from splp.cli import app
 from splp.settings import Settings
@@ -62,8 +62,6 @@ def offline_verify(folder: Path, *args: str) -> subprocess.CompletedProcess[str]
 def test_a_record_hash_is_sha256_of_the_jcs_record() -> None:
     """What docs/audit.md specifies, recomputed here with the rfc8785 package alone."""
     event = {"id": "a" * 32, "kind": "response", "duration_ms": 12.0, "requester": "dinsos é"}
-    from splp.audit.chain import record_hash
-
     record = {
         "event": event,
         "flag": None,
@@ -289,3 +287,57 @@ async def _legacy_chain(store: AuditStore, tampered: bool) -> None:
                 )
             )
             prev = digest
+
+
+async def test_store_verify_catches_a_chain_rewritten_whole_by_its_anchors(
+    audit_store: AuditStore, tmp_path: Path
+) -> None:
+    key = SigningKey.generate()
+    await audit_store.append([(e, None, Sent("dukcapil")) for e in events(10)])
+    anchor = await Anchoring(audit_store, key, every=10).after(10)
+    assert anchor is not None and anchor["seq"] == 10
+    assert (await verify(audit_store, public_key=key.public)).ok
+    (tmp_path / "public.txt").write_text(key.public_base64)
+    result = await cli(
+        "audit", "verify", "--database-url", audit_store.url, "--key", str(tmp_path / "public.txt")
+    )
+    assert result.exit_code == 0, result.output
+
+    # someone with the database rewrites record 3 and every hash after it: the chain
+    # itself is sound again, but the signed head no longer matches
+    async with audit_store.engine.begin() as connection:
+        rows = (
+            await connection.execute(
+                select(AuditRecord).where(AuditRecord.seq >= 3).order_by(AuditRecord.seq)
+            )
+        ).all()
+        prev = rows[0].prev_hash
+        for row in rows:
+            event = orjson.loads(row.event)
+            if row.seq == 3:
+                event["status"] = 500
+            digest = record_hash(event, row.seq, prev, row.flag, row.sender, row.provenance)
+            await connection.execute(
+                update(AuditRecord)
+                .where(AuditRecord.seq == row.seq)
+                .values(
+                    event=orjson.dumps(event).decode(),
+                    status=event["status"],
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            prev = digest
+    verdict = await verify(audit_store)
+    assert not verdict.ok and verdict.bad_seq == 10
+    assert "differs from its signed anchor" in (verdict.problem or "")
+    # ... and if the anchor is rewritten too, only its signature gives it away
+    async with audit_store.engine.begin() as connection:
+        await connection.execute(update(AuditAnchor).values(hash=prev))
+    assert (await verify(audit_store)).ok  # without the key, nothing to tell
+    verdict = await verify(audit_store, public_key=key.public)
+    assert verdict.problem == "the signature of the anchor of record 10 does not verify"
+    result = await cli(
+        "audit", "verify", "--database-url", audit_store.url, "--key", key.public_base64
+    )
+    assert result.exit_code == 1 and "anchor of record 10" in result.output
