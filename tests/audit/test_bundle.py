@@ -19,6 +19,8 @@ import orjson
 import pytest
 import rfc8785
 from click.testing import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
@@ -341,3 +343,36 @@ async def test_store_verify_catches_a_chain_rewritten_whole_by_its_anchors(
         "audit", "verify", "--database-url", audit_store.url, "--key", key.public_base64
     )
     assert result.exit_code == 1 and "anchor of record 10" in result.output
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON_VALUES)
+def test_the_fast_canonical_json_is_rfc8785(value: Any) -> None:
+    from splp.audit.chain import canonical_json
+
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "number", [0.0, -0.0, 12.0, 12.5, 1e-4, 9.99e-5, 1e-7, 1e15, 1e16, 1e21, 123456789.125, -3.5]
+)
+def test_the_fast_canonical_json_writes_numbers_as_rfc8785(number: float) -> None:
+    from splp.audit.chain import canonical_json
+
+    assert canonical_json({"n": number, "é": [number]}) == rfc8785.dumps(
+        {"n": number, "é": [number]}
+    )
+    assert canonical_json({"n": number}) == rfc8785.dumps({"n": number})
