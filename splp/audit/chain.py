@@ -114,18 +114,44 @@ def canonical_record(
     flag: str | None,
     sender: str | None = None,
     provenance: str | None = None,
+    *,
+    event_json: bytes | None = None,
 ) -> bytes:
-    """The bytes that a record's hash is taken of."""
-    return canonical_json(
-        {
-            "event": event,
-            "flag": flag,
-            "prev_hash": prev_hash,
-            "provenance": provenance,
-            "sender": sender,
-            "seq": seq,
-        }
+    """The bytes that a record's hash is taken of: the JCS of the six members.
+
+    The members are written in their JCS order (``event``, ``flag``, ``prev_hash``,
+    ``provenance``, ``sender``, ``seq``), so that ``event_json``, the event's own JCS when
+    the caller has it already, is not computed twice.
+    """
+    body = canonical_json(event) if event_json is None else event_json
+    return b"".join(
+        (
+            b'{"event":',
+            body,
+            b',"flag":',
+            canonical_json(flag),
+            b',"prev_hash":',
+            canonical_json(prev_hash),
+            b',"provenance":',
+            canonical_json(provenance),
+            b',"sender":',
+            canonical_json(sender),
+            b',"seq":',
+            canonical_json(seq),
+            b"}",
+        )
     )
+
+
+def representable(value: Any) -> bool:
+    """Whether JCS can write ``value`` (no integer beyond +-(2^53 - 1), no NaN)."""
+    if _prepared(value) is not _SLOW:
+        return True
+    try:
+        rfc8785.dumps(value)
+    except CanonicalizationError:
+        return False
+    return True
 
 
 def record_hash(
@@ -135,11 +161,14 @@ def record_hash(
     flag: str | None = None,
     sender: str | None = None,
     provenance: str | None = None,
+    *,
+    event_json: bytes | None = None,
 ) -> str:
     """The hex SHA-256 of the canonical record."""
-    return hashlib.sha256(
-        canonical_record(event, seq, prev_hash, flag, sender, provenance)
-    ).hexdigest()
+    canonical = canonical_record(
+        event, seq, prev_hash, flag, sender, provenance, event_json=event_json
+    )
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def signed_head(seq: int, digest: str) -> bytes:

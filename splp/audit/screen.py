@@ -25,7 +25,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from splp.audit.chain import MAX_SAFE_INTEGER, CanonicalizationError, canonical_json, sorted_json
+from splp.audit.chain import MAX_SAFE_INTEGER, representable, sorted_json
 
 Screened = tuple[dict[str, Any], str | None]
 """An event ready to store and its flag (``None`` when it is valid)."""
@@ -80,12 +80,9 @@ def screen(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     validator = _validator()
     rules: list[str] = []
     if validator.is_valid(event):
-        try:
-            canonical_json(event)
-        except CanonicalizationError:
-            rules.append("/: not representable in RFC 8785 (JCS)")
-        else:
+        if representable(event):
             return event, None
+        rules.append("/: not representable in RFC 8785 (JCS)")
     for error in validator.iter_errors(event):
         rule = f"{_path(error)}: {type(error.kind).__name__}"
         if rule not in rules:

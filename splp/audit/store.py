@@ -109,14 +109,23 @@ class AuditStore:
             rows = []
             for event_id, (event, flag, sent) in batch.items():
                 seq += 1
-                digest = record_hash(event, seq, prev_hash, flag, sent.sender, sent.provenance)
+                event_json = canonical_json(event)
+                digest = record_hash(
+                    event,
+                    seq,
+                    prev_hash,
+                    flag,
+                    sent.sender,
+                    sent.provenance,
+                    event_json=event_json,
+                )
                 rows.append(
                     {
                         "seq": seq,
                         "event_id": event_id,
                         "at": event_time(event, now),
                         **copied_columns(event),
-                        "event": canonical_json(event).decode(),
+                        "event": event_json.decode(),
                         "flag": flag,
                         "sender": sent.sender,
                         "provenance": sent.provenance,

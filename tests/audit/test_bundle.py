@@ -376,3 +376,15 @@ def test_the_fast_canonical_json_writes_numbers_as_rfc8785(number: float) -> Non
         {"n": number, "é": [number]}
     )
     assert canonical_json({"n": number}) == rfc8785.dumps({"n": number})
+
+
+async def test_an_integer_jcs_cannot_hold_is_withheld_and_the_event_stored(
+    audit_store: AuditStore,
+) -> None:
+    from splp.audit import screen
+
+    event = {**events(1)[0], "request_bytes": 2**60}
+    stored, flag = screen(event)
+    assert flag is not None and stored["request_bytes"].startswith("withheld: int")
+    assert await audit_store.append([(stored, flag, Sent("dukcapil"))]) == 1
+    assert (await verify(audit_store)).ok
