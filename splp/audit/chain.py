@@ -61,24 +61,29 @@ _SLOW = object()
 
 def _prepared(value: Any) -> Any:
     """``value`` with floats as JCS number fragments, or ``_SLOW`` if orjson would differ."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return value
-    if isinstance(value, int):
+    if kind is int:
         return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else _SLOW
-    if isinstance(value, float):
+    if kind is float:
         number = _jcs_float(value)
         return _SLOW if number is None else orjson.Fragment(number)
-    if isinstance(value, dict):
+    if kind is dict:
         out = {}
         for key, item in value.items():
-            if not isinstance(key, str) or not key.isascii():
+            if type(key) is not str or not key.isascii():
                 return _SLOW  # JCS sorts by UTF-16 code units, orjson by UTF-8 bytes
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                out[key] = item
+                continue
             prepared = _prepared(item)
             if prepared is _SLOW:
                 return _SLOW
             out[key] = prepared
         return out
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         items = []
         for item in value:
             prepared = _prepared(item)
@@ -86,7 +91,7 @@ def _prepared(value: Any) -> Any:
                 return _SLOW
             items.append(prepared)
         return items
-    return _SLOW
+    return _SLOW  # a subclass of a JSON type, or no JSON type: let rfc8785 judge
 
 
 def _jcs_float(value: float) -> bytes | None:
@@ -124,18 +129,19 @@ def canonical_record(
     the caller has it already, is not computed twice.
     """
     body = canonical_json(event) if event_json is None else event_json
+    # strings and null: orjson writes them exactly as JCS does (see canonical_json)
     return b"".join(
         (
             b'{"event":',
             body,
             b',"flag":',
-            canonical_json(flag),
+            orjson.dumps(flag),
             b',"prev_hash":',
-            canonical_json(prev_hash),
+            orjson.dumps(prev_hash),
             b',"provenance":',
-            canonical_json(provenance),
+            orjson.dumps(provenance),
             b',"sender":',
-            canonical_json(sender),
+            orjson.dumps(sender),
             b',"seq":',
             canonical_json(seq),
             b"}",
