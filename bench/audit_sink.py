@@ -26,6 +26,7 @@ import aiormq
 import asyncpg
 import httpx
 from aiormq import spec
+from yarl import URL
 
 from splp.audit import AuditSink, AuditStore, verify
 from splp.bus.audit_events import audit_event, audit_routing_key
@@ -72,7 +73,8 @@ async def publish(url: str, events: list[dict[str, object]], per_message: int) -
                 dumps(chunk),
                 exchange=AUDIT_EXCHANGE,
                 routing_key=audit_routing_key(chunk[0]),
-                properties=spec.Basic.Properties(delivery_mode=2),
+                # as the emitter does: the broker checks user_id, the sink records it
+                properties=spec.Basic.Properties(delivery_mode=2, user_id=URL(url).user),
             )
         )
         if len(confirms) >= 500:
@@ -86,7 +88,9 @@ async def run_one(settings: Settings, store_url: str, n: int, per_message: int) 
     await publish(settings.broker_url, make_events(n), per_message)
     store = AuditStore(store_url)
     await store.migrate()
-    sink = AuditSink(store, settings.broker_url)
+    # the bench's events name publisher dukcapil but come from the broker's administrator
+    trusting = settings.model_copy(update={"audit_trusted_senders": settings.username})
+    sink = AuditSink(store, settings.broker_url, settings=trusting)
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(sink.run(stop))

@@ -235,6 +235,34 @@ class Settings(BaseSettings):
         description="The vhost where rabbitmq_event_exchange publishes (its "
         "rabbitmq_event_exchange.vhost); empty: do not record broker events.",
     )
+    audit_directory_user: str | None = Field(
+        default=None,
+        description="The directory's broker user: the audit sink accepts `access.*`, "
+        "`admin.*` and `broker.*` events only from it (default: the user of `amqp_url`).",
+    )
+    audit_trusted_senders: str = Field(
+        default="",
+        description="Comma-separated broker users whose audit events the sink accepts for "
+        "any kind and any publisher (default: none; adapter events must come from the "
+        "publisher's own broker user).",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="The audit sink's Ed25519 private key (PEM, written 0600 by `splp "
+        "audit keygen`, or by the sink on its first start when missing); it signs anchors "
+        "and exports. Unset: no anchors.",
+    )
+    audit_anchor_every: int = Field(
+        default=1000, ge=1, description="The sink signs its head after this many records..."
+    )
+    audit_anchor_minutes: float = Field(
+        default=10.0, gt=0, description="...or after this many minutes with new records."
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="A file outside the database where the sink also appends each anchor "
+        "(one JSON object per line).",
+    )
 
     attachment_max_bytes: int = Field(
         default=5 * 1024 * 1024,
@@ -372,6 +400,15 @@ class Settings(BaseSettings):
         'sqlite+aiosqlite:///d.db'
         """
         return self.audit_database_url or self.database_url
+
+    @property
+    def audit_trusted_sender_list(self) -> list[str]:
+        """``audit_trusted_senders`` as a list.
+
+        >>> Settings(audit_trusted_senders="guest, ops").audit_trusted_sender_list
+        ['guest', 'ops']
+        """
+        return [name.strip() for name in self.audit_trusted_senders.split(",") if name.strip()]
 
     @property
     def broker_events_url(self) -> str | None:

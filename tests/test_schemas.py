@@ -48,6 +48,7 @@ SCHEMA_FILES = {
     "problem": "urn:splp:schema:problem:1",
     "audit-event": "urn:splp:schema:audit-event:1",
     "service-descriptor": "urn:splp:schema:service-descriptor:1",
+    "audit-bundle": "urn:splp:schema:audit-bundle:1",
 }
 NIK = "1508010101900001"
 
@@ -133,7 +134,7 @@ def fresh_request(**overrides: Any) -> spec.Basic.Properties:
 # --- the schemas themselves -------------------------------------------------------------
 
 
-def test_the_schema_directory_holds_exactly_the_four_contracts() -> None:
+def test_the_schema_directory_holds_exactly_the_five_contracts() -> None:
     assert sorted(p.name for p in SCHEMAS.glob("*.json")) == sorted(
         f"{name}.schema.json" for name in SCHEMA_FILES
     )

@@ -136,7 +136,9 @@ async function answer(msg) {
   }
 }
 
-const conn = await amqp.connect(process.env.SPLP_AMQP_URL ?? `amqp://guest:guest@127.0.0.1:5672/splp`,
+const AMQP_URL = process.env.SPLP_AMQP_URL ?? `amqp://guest:guest@127.0.0.1:5672/splp`;
+const BROKER_USER = decodeURIComponent(new URL(AMQP_URL).username) || 'guest';  // §11: user_id
+const conn = await amqp.connect(AMQP_URL,
                                 { heartbeat: 10, clientProperties: { connection_name: SOURCE } });
 const ch = await conn.createChannel();
 const auditCh = await conn.createConfirmChannel();              // §11: audit events with confirms
@@ -156,7 +158,7 @@ function audit(kind, msg, started, extra) {
   auditCh.publish('splp.audit', `${kind}.${THEME}.${PUBLISHER}.${SERVICE}`,
     Buffer.from(JSON.stringify([event])), {
       contentType: 'application/json', deliveryMode: 2, messageId: event.id, type: kind,
-      headers: { 'splp-protocol': 1, 'splp-audit-count': 1 },
+      userId: BROKER_USER, headers: { 'splp-protocol': 1, 'splp-audit-count': 1 },
     }, (err) => { if (err) console.error(`${SOURCE}: an audit event was not confirmed`); });
 }
 

@@ -194,6 +194,7 @@ class Server:
     ) -> None:
         self.channel = channel
         self.audit_channel = audit  # with publisher confirms (§11)
+        self.broker_user = audit.connection.url.user or "guest"
 
     async def audit(
         self, kind: str, message: DeliveredMessage, started: float, **extra: Any
@@ -231,6 +232,7 @@ class Server:
                     delivery_mode=2,
                     message_id=event["id"],
                     message_type=kind,
+                    user_id=self.broker_user,  # §11: the broker checks it, the sink trusts it
                     headers={"splp-protocol": 1, "splp-audit-count": 1},
                 ),
             )

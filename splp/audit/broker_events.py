@@ -35,7 +35,7 @@ import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from sqlalchemy.exc import SQLAlchemyError
 
-from splp.audit.chain import canonical_json
+from splp.audit.chain import sorted_json
 from splp.audit.screen import Screened, screen
 from splp.audit.store import AuditStore
 from splp.bus.connection import BrokerConnection
@@ -119,7 +119,7 @@ def broker_event(routing_key: str, headers: dict[str, Any]) -> dict[str, Any]:
         # the user of user.* and of a failed login; the connection of connection.*
         event["connection" if routing_key.startswith("connection.") else "user"] = name
     # the same broker event redelivered gets the same id, so it is stored once
-    event["id"] = hashlib.sha256(canonical_json([routing_key, event])).hexdigest()[:32]
+    event["id"] = hashlib.sha256(sorted_json([routing_key, event])).hexdigest()[:32]
     return event
 
 

@@ -31,6 +31,11 @@ class SinkMetrics(Metrics):
             "splp_audit_sink_rejected_events_total",
             "Events the store refused, stored as rejected records.",
         )
+        self.sender_mismatch = self._counter(
+            "splp_audit_sink_sender_mismatch_events_total",
+            "Events stored flagged because their sender may not speak for them "
+            "(left out of reports).",
+        )
         self.errors = self._counter(
             "splp_audit_sink_errors_total", "Failed writes to the store (retried)."
         )
@@ -58,7 +63,10 @@ class SinkMetrics(Metrics):
         self.commit_seconds.observe(seconds)
         self.stored.inc(stored)
         self.duplicates.inc(len(events) - stored)
-        self.flagged.inc(sum(1 for _event, flag in events if flag is not None))
+        self.flagged.inc(sum(1 for entry in events if entry[1] is not None))
+        self.sender_mismatch.inc(
+            sum(1 for entry in events if len(entry) == 3 and entry[2].provenance is not None)
+        )
         if events:
             when = events[-1][0].get("time")
             if isinstance(when, str):

@@ -69,11 +69,17 @@ class Filters:
 
 
 def as_dict(record: Any) -> dict[str, Any]:
-    """A record as the API shows it: its place in the chain, its flag and its event."""
+    """A record as the API shows it: everything its hash covers, and the hash.
+
+    These are the members of a record in an export bundle (``docs/audit.md``).
+    """
     return {
         "seq": record.seq,
+        "prev_hash": record.prev_hash,
         "hash": record.hash,
         "flag": record.flag,
+        "sender": record.sender,
+        "provenance": record.provenance,
         "event": orjson.loads(record.event),
     }
 

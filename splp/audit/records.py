@@ -1,10 +1,11 @@
-"""The audit store's one table, ``audit_records``, in a metadata of its own.
+"""The audit store's tables, ``audit_records`` and ``audit_anchors``, in a metadata of its own.
 
 The audit store has its own Alembic environment and version table
 (``splp_audit_alembic_version``), so it can share a database with the directory without
 the two migration histories touching.
 
-Columns besides ``event``, ``seq``, ``prev_hash``, ``hash`` and ``flag`` are copies of
+Columns besides ``event``, ``seq``, ``prev_hash``, ``hash``, ``flag``, ``sender`` and
+``provenance`` are copies of
 event members, kept for queries and reports; ``splp audit verify`` checks that they still
 match the event.
 """
@@ -44,8 +45,27 @@ class AuditRecord(AuditBase):
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     event: Mapped[str] = mapped_column(Text)
     flag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sender: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    provenance: Mapped[str | None] = mapped_column(Text, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(AuditBase):
+    """A head of the chain that the sink signed: ``signature`` is Ed25519 over
+    :func:`splp.audit.chain.signed_head` of ``(seq, hash)`` by the key ``key_id``."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
 
 
 COPIED = ("kind", "theme", "publisher", "service", "major", "requester", "status", "duration_ms")

@@ -108,6 +108,7 @@ async def usage(
         )
         .where(AuditRecord.at >= since, AuditRecord.at < until)
         .where(AuditRecord.kind.in_(ADAPTER_KINDS))
+        .where(AuditRecord.provenance.is_(None))
     )
     async with store.engine.connect() as connection:
         result = await connection.stream(query)

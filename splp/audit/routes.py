@@ -1,6 +1,12 @@
 """The audit API in the directory app, for monitors and administrators.
 
-* ``GET /audit/events`` - records, filtered, in pages (``after`` = the last ``seq`` seen);
+* ``GET /audit/events`` - records, filtered, in pages (``after`` = the last ``seq`` seen),
+  each with everything its hash covers (``prev_hash``, ``flag``, ``sender``,
+  ``provenance``, ``event``): what an export bundle holds, so a monitor can check them;
+* ``GET /audit/head`` - the chain's head (``seq``, ``hash``);
+* ``GET /audit/anchors`` - the heads the sink signed, in pages;
+* ``GET /audit/keys`` - the sink's public keys (of this process's key file and of the
+  anchors), to be confirmed by another channel before an auditor trusts one;
 * ``GET /audit/reports/usage`` - the evaluation report (JSON or CSV);
 * ``GET /audit/reports/usage.svg`` - its chart of calls and errors per day;
 * ``GET /audit/reports/abuse`` - the requesters with the most refused calls.
@@ -70,6 +76,45 @@ def period(
         datetime.combine(start, time(), UTC),
         datetime.combine(end, time(), UTC) + timedelta(days=1),
     )
+
+
+@router.get("/head")
+async def chain_head(request: Request) -> dict[str, Any]:
+    """The last record's ``seq`` and ``hash`` (``0`` and the genesis hash when empty)."""
+    seq, digest = await audit_store_of(request).head()
+    return {"seq": seq, "hash": digest}
+
+
+@router.get("/anchors", responses=problems(422))
+async def list_anchors(
+    request: Request,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Anchors after this id.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Signed heads oldest first; pass ``next_after`` back as ``after`` for the next page."""
+    page = await audit_store_of(request).anchors(after=after, limit=limit)
+    return {"anchors": page, "next_after": page[-1]["id"] if page else after}
+
+
+@router.get("/keys")
+async def signing_keys(request: Request) -> dict[str, Any]:
+    """The public keys (Ed25519, base64 of the 32 bytes) that signed anchors, and the one
+    of ``SPLP_AUDIT_SIGNING_KEY_FILE`` when this process can read it."""
+    keys: dict[str, dict[str, Any]] = {}
+    path = request.app.state.settings.audit_signing_key_file
+    if path is not None:
+        from splp.audit.keys import SigningKey
+        from splp.errors import ConfigurationError
+
+        try:
+            key = SigningKey.load(path)
+        except ConfigurationError:
+            pass  # the key lives with the sink, not necessarily in this process
+        else:
+            keys[key.key_id] = {"key_id": key.key_id, "public_key": key.public_base64}
+    for key_id, public in await audit_store_of(request).anchor_keys():
+        keys.setdefault(key_id, {"key_id": key_id, "public_key": public})
+    return {"algorithm": "Ed25519", "keys": sorted(keys.values(), key=lambda k: k["key_id"])}
 
 
 @router.get("/events", responses=problems(422))

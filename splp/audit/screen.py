@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from splp.audit.chain import canonical_json
+from splp.audit.chain import MAX_SAFE_INTEGER, representable, sorted_json
 
 Screened = tuple[dict[str, Any], str | None]
 """An event ready to store and its flag (``None`` when it is valid)."""
@@ -71,15 +72,17 @@ def event_id_of(event: dict[str, Any]) -> str:
     value = event.get("id")
     if isinstance(value, str) and 0 < len(value) <= 64:
         return value
-    return "h" + hashlib.sha256(canonical_json(event)).hexdigest()[:63]
+    return "h" + hashlib.sha256(sorted_json(event)).hexdigest()[:63]
 
 
 def screen(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """``(event to store, flag)``; the flag is ``None`` for a valid event."""
     validator = _validator()
-    if validator.is_valid(event):
-        return event, None
     rules: list[str] = []
+    if validator.is_valid(event):
+        if representable(event):
+            return event, None
+        rules.append("/: not representable in RFC 8785 (JCS)")
     for error in validator.iter_errors(event):
         rule = f"{_path(error)}: {type(error.kind).__name__}"
         if rule not in rules:
@@ -91,9 +94,7 @@ def screen(event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
             kept[name] = value
         else:
             withheld.append(name[:63])
-            kept[name[:63]] = (
-                f"withheld: {type(value).__name__}, {len(canonical_json(value))} bytes"
-            )
+            kept[name[:63]] = f"withheld: {type(value).__name__}, {len(sorted_json(value))} bytes"
     shown = rules[:MAX_RULES] + (["..."] if len(rules) > MAX_RULES else [])
     flag = "schema: " + "; ".join(shown)
     if withheld:
@@ -121,7 +122,11 @@ def undecodable(
 def _short_scalar(value: Any) -> bool:
     if isinstance(value, str):
         return len(value) <= MAX_KEPT
-    return value is None or isinstance(value, bool | int | float)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= MAX_SAFE_INTEGER  # JCS holds no larger integer exactly
+    return value is None or isinstance(value, bool)
 
 
 def _path(error: Any) -> str:

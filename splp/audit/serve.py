@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from splp.audit.anchors import Anchoring
 from splp.audit.sink import AuditSink
 from splp.audit.store import AuditStore
 from splp.metrics import MetricsServer
@@ -17,7 +18,12 @@ async def serve_sink(settings: Settings, *, queue: str, batch_size: int, metrics
     is stored first."""
     store = AuditStore(settings.audit_store_url)
     sink = AuditSink(
-        store, settings.broker_urls, queue=queue, batch_size=batch_size, settings=settings
+        store,
+        settings.broker_urls,
+        queue=queue,
+        batch_size=batch_size,
+        settings=settings,
+        anchoring=Anchoring.from_settings(store, settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

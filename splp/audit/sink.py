@@ -13,6 +13,11 @@ halves until the refused events stand alone: the others are stored, and each ref
 becomes a ``rejected`` record in the chain (see :mod:`splp.audit.rejected`), so one bad
 event neither stalls the sink nor goes missing.
 
+Every event is stored with the message's ``user_id`` as its sender, which the broker has
+validated, and with what is wrong if that sender may not speak for the event (see
+:mod:`splp.audit.provenance`). With a signing key, the sink signs its head every N
+records or M minutes (see :mod:`splp.audit.anchors`).
+
 >>> sink = AuditSink(AuditStore("sqlite+aiosqlite:///audit.db"), "amqp://127.0.0.1/splp")
 >>> await sink.run(stop)  # doctest: +SKIP
 """
@@ -29,10 +34,12 @@ import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from sqlalchemy.exc import SQLAlchemyError
 
+from splp.audit.anchors import Anchoring
 from splp.audit.metrics import SinkMetrics
+from splp.audit.provenance import SenderRules, Sent
 from splp.audit.rejected import is_rejection, rejected
-from splp.audit.screen import Screened, screen, undecodable
-from splp.audit.store import AuditStore
+from splp.audit.screen import screen, undecodable
+from splp.audit.store import AuditStore, Entry
 from splp.bus.audit_events import decode_audit_message
 from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
@@ -51,7 +58,7 @@ class Batch:
     """Events waiting for the next commit, and the deliveries (tag, events) they came in."""
 
     channel: AbstractChannel
-    events: list[Screened] = field(default_factory=list)
+    events: list[Entry] = field(default_factory=list)
     deliveries: list[tuple[int, int]] = field(default_factory=list)
     last_tag: int = 0
     messages: int = 0
@@ -76,14 +83,18 @@ class AuditSink:
         prefetch: int = 1000,
         metrics: SinkMetrics | None = None,
         settings: Settings | None = None,
+        anchoring: Anchoring | None = None,
     ) -> None:
+        settings = settings or Settings()
         self.store = store
         self.queue = queue
         self.batch_size = batch_size
         self.linger = linger
         self.prefetch = prefetch
         self.metrics = metrics or SinkMetrics()
-        self.queue_type = (settings or Settings()).queue_type
+        self.queue_type = settings.queue_type
+        self.senders = SenderRules.from_settings(settings)
+        self.anchoring = anchoring
         self._connection = BrokerConnection(
             broker_url,
             name="splp-audit-sink",
@@ -137,14 +148,19 @@ class AuditSink:
             return
         delivery = message.delivery
         assert isinstance(delivery, aiormq.spec.Basic.Deliver)
+        properties = message.header.properties
+        sender = properties.user_id or None
+        events: list[Entry]
         try:
-            events = [screen(event) for event in decode_audit_message(message.body)]
+            events = []
+            for received in decode_audit_message(message.body):
+                event, flag = screen(received)
+                events.append((event, flag, Sent(sender, self.senders.check(event, sender))))
         except ContractError:
-            events = [
-                undecodable(
-                    delivery.routing_key or "", message.header.properties.message_id, message.body
-                )
-            ]
+            event, flag = undecodable(
+                delivery.routing_key or "", properties.message_id, message.body
+            )
+            events = [(event, flag, Sent(sender))]
         if not batch.events:
             batch.started = time.monotonic()
         batch.events.extend(events)
@@ -162,7 +178,11 @@ class AuditSink:
         while True:
             batch = self._batch
             if batch is None or not batch.events:
+                if self.anchoring is not None:
+                    await self._anchor(0)
                 if stop.is_set():
+                    if self.anchoring is not None:
+                        await self._anchor(None)
                     return
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
@@ -197,12 +217,26 @@ class AuditSink:
         started = time.perf_counter()
         stored = await self._store(batch.events)
         self.metrics.observe_commit(time.perf_counter() - started, batch.events, stored)
+        if self.anchoring is not None:
+            await self._anchor(stored)
         if batch.channel.is_closed:
             return  # redelivered on the next channel; the store leaves them out then
         with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
             await batch.channel.basic_ack(batch.last_tag, multiple=True)
 
-    async def _store(self, events: list[Screened]) -> int:
+    async def _anchor(self, stored: int | None) -> None:
+        """Count ``stored`` records and sign the head when due (``None``: sign now)."""
+        assert self.anchoring is not None
+        try:
+            if stored is None:
+                await self.anchoring.sign()
+            else:
+                await self.anchoring.after(stored)
+        except (SQLAlchemyError, OSError) as exc:
+            # the records are stored; the next anchor covers them
+            log.warning("could not store an anchor: %r", exc)
+
+    async def _store(self, events: list[Entry]) -> int:
         """Store ``events``; those the store refuses become ``rejected`` records.
 
         A refused batch is cut in halves until each refused event stands alone, so the
@@ -214,19 +248,22 @@ class AuditSink:
             if len(events) > 1:
                 middle = len(events) // 2
                 return await self._store(events[:middle]) + await self._store(events[middle:])
-            record = rejected(events[0], refused.error)
+            refused_entry = events[0]
+            record = rejected((refused_entry[0], refused_entry[1]), refused.error)
         self.metrics.rejected.inc()
         log.error(
             "the store refused an event; stored a rejected record for it: %s", record[0]["reason"]
         )
+        # the rejected record keeps the sender (and provenance) of the event it stands for
+        sent = refused_entry[2] if len(refused_entry) == 3 else Sent(None)
         try:
-            return await self._append([record])
+            return await self._append([(record[0], record[1], sent)])
         except _Refused:
             # should the metadata itself be refused, keep the bare fact and the reason
             bare = {key: record[0][key] for key in ("id", "time", "kind", "source", "reason")}
-            return await self._append([(bare, record[1])])
+            return await self._append([(bare, record[1], sent)])
 
-    async def _append(self, events: list[Screened]) -> int:
+    async def _append(self, events: list[Entry]) -> int:
         """``store.append``, retried while the store is unreachable or busy."""
 
         async def append() -> int:

@@ -14,22 +14,27 @@ it. The checkpoint itself is a link of the chain, so it cannot be edited unseen.
 A chain can be rewritten whole from some point on by someone who can write the database,
 or cut at its end; neither leaves a break inside. Against that, write down the head
 (``seq`` and ``hash``) that ``verify`` prints, somewhere else, and pass it back as
-``anchor`` at the next audit.
+``anchor`` at the next audit; the sink's signed anchors (:mod:`splp.audit.anchors`) do
+that on their own. :mod:`splp.audit.bundle` checks an exported bundle without a database.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from splp.audit.chain import GENESIS, record_hash
-from splp.audit.records import AuditRecord, copied_columns
+from splp.audit.chain import GENESIS, record_hash, signed_head
+from splp.audit.keys import check_signature, key_id_of
+from splp.audit.records import AuditAnchor, AuditRecord, copied_columns
 from splp.audit.screen import event_id_of
 from splp.audit.store import AuditStore, event_time
 
@@ -57,10 +62,15 @@ class Verdict:
 async def verify(
     store: AuditStore,
     anchor: tuple[int, str] | None = None,
+    public_key: Ed25519PublicKey | None = None,
     *,
     connection: AsyncConnection | None = None,
 ) -> Verdict:
     """Check the whole chain of ``store``; ``anchor`` is a ``(seq, hash)`` recorded earlier.
+
+    The signed anchors of the store are checked too: each must name a record with its
+    hash (anchors of pruned records are left out), and with ``public_key`` its signature
+    must verify (anchors of other keys are then refused as well).
 
     ``connection`` reads inside a transaction of the caller's (a restore checks the rows
     it has inserted before it commits them).
@@ -134,6 +144,12 @@ async def verify(
             f"{expected - 1}",
             first,
         )
+    async with contextlib.AsyncExitStack() as stack:
+        if connection is None:
+            connection = await stack.enter_async_context(store.engine.connect())
+        signed = await _check_anchors(connection, public_key, first)
+    if signed is not None:
+        return Verdict(count, expected - 1, prev_hash, signed[0], None, signed[1], first)
     return Verdict(count, expected - 1, prev_hash, first_seq=first)
 
 
@@ -167,6 +183,51 @@ async def chain_start(connection: AsyncConnection) -> tuple[int, str] | str:
     )
 
 
+async def _check_anchors(
+    connection: AsyncConnection, public_key: Ed25519PublicKey | None, first: int
+) -> tuple[int, str] | None:
+    key_id = key_id_of(public_key) if public_key is not None else None
+    after = 0
+    while True:
+        rows = (
+            await connection.execute(
+                select(AuditAnchor, AuditRecord.hash.label("record_hash"))
+                .outerjoin(AuditRecord, AuditRecord.seq == AuditAnchor.seq)
+                .where(AuditAnchor.id > after, AuditAnchor.seq >= first)
+                .order_by(AuditAnchor.id)
+                .limit(PAGE)
+            )
+        ).all()
+        if not rows:
+            return None
+        for row in rows:
+            anchor: Any = row
+            if row.record_hash is None:
+                return anchor.seq, f"record {anchor.seq} of a signed anchor is gone"
+            if row.record_hash != anchor.hash:
+                return anchor.seq, (
+                    f"record {anchor.seq} differs from its signed anchor: the chain was "
+                    "rewritten up to it"
+                )
+            if public_key is None:
+                continue
+            if anchor.key_id != key_id:
+                return (
+                    anchor.seq,
+                    f"the anchor of record {anchor.seq} was signed by another key",
+                )
+            try:
+                signature = base64.b64decode(anchor.signature, validate=True)
+            except (binascii.Error, ValueError):
+                signature = b""
+            if not check_signature(public_key, signature, signed_head(anchor.seq, anchor.hash)):
+                return (
+                    anchor.seq,
+                    f"the signature of the anchor of record {anchor.seq} does not verify",
+                )
+        after = rows[-1].id
+
+
 def _check(record: Any, expected: int, prev_hash: str) -> str | None:
     if record.seq > expected:
         return f"record {expected} is missing: deleted (the next one is {record.seq})"
@@ -178,7 +239,10 @@ def _check(record: Any, expected: int, prev_hash: str) -> str | None:
         return f"record {record.seq} was modified: its event is not JSON"
     if (
         not isinstance(event, dict)
-        or record_hash(event, record.seq, record.prev_hash, record.flag) != record.hash
+        or record_hash(
+            event, record.seq, record.prev_hash, record.flag, record.sender, record.provenance
+        )
+        != record.hash
     ):
         return f"record {record.seq} was modified or moved: its hash does not match its content"
     if record.prev_hash != prev_hash:

@@ -30,6 +30,9 @@ full, the oldest event is dropped and counted in ``splp_audit_events_dropped_tot
 Failing closed (``fail_closed``), nothing is released early and nothing is dropped:
 requests wait for their confirm, and :attr:`AuditEmitter.full` tells the producer to stop
 taking work.
+
+Every message carries the connection's broker user as its ``user_id``: the broker refuses a
+mismatch, so the audit sink knows who sent it.
 """
 
 from __future__ import annotations
@@ -142,6 +145,7 @@ class AuditEmitter:
         self._sent = asyncio.Event()
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
+        self._user_id: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._dropped_count = 0
@@ -171,6 +175,7 @@ class AuditEmitter:
         """Publish through ``connection`` (call again after every reconnect)."""
         self._connection = connection
         self._channel = await connection.channel(publisher_confirms=True)
+        self._user_id = connection.url.user or "guest"  # AMQP's default user when none given
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(
                 keep_running(self._run, what="audit emitter", initial=0.1, maximum=5.0, logger=log),
@@ -235,7 +240,7 @@ class AuditEmitter:
                 try:
                     await asyncio.gather(
                         *(
-                            self._publish(channel, key, events)
+                            self._publish(channel, key, events, self._user_id)
                             for key, events in _by_key([event for event, _ in batch])
                         )
                     )
@@ -289,7 +294,10 @@ class AuditEmitter:
 
     @staticmethod
     async def _publish(
-        channel: AbstractChannel, routing_key: str, events: list[dict[str, Any]]
+        channel: AbstractChannel,
+        routing_key: str,
+        events: list[dict[str, Any]],
+        user_id: str | None,
     ) -> None:
         await channel.basic_publish(
             dumps(events),
@@ -300,6 +308,7 @@ class AuditEmitter:
                 delivery_mode=2,
                 message_id=events[0]["id"],
                 message_type=events[0]["kind"],
+                user_id=user_id,
                 headers={HEADER_PROTOCOL: PROTOCOL_VERSION, HEADER_AUDIT_COUNT: len(events)},
             ),
         )

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 audit_app = typer.Typer(
-    help="The audit trail: sink, verification, live tail.",
+    help="The audit trail: sink, verification, signed exports, live tail.",
     epilog="Example:\n\n  splp audit verify\n  splp audit tail --requester dinsos --status 403",
     no_args_is_help=True,
 )
@@ -68,23 +68,54 @@ def sink(
     run(serve_sink(settings, queue=queue, batch_size=batch_size, metrics_port=metrics_port))
 
 
-@audit_app.command("verify", epilog="Example:\n\n  splp audit verify --anchor 1200:3f5a...")
+@audit_app.command(
+    "verify",
+    epilog="Examples:\n\n  splp audit verify --anchor 1200:3f5a...\n\n"
+    "  splp audit verify --file audit-2026-11.json --key audit-public.pem",
+)
 def verify(
     database_url: AuditDatabaseUrl = None,
     anchor: Annotated[
         str | None,
         typer.Option(help="SEQ:HASH of a head printed by an earlier verify.", show_default=False),
     ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Check this export bundle offline instead of the store (no database).",
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="The sink's public key (base64, PEM, or a file of either): checks the "
+            "signatures of a bundle, or of the store's anchors.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Check the hash chain; name the first record modified, deleted, inserted or moved.
 
+    The store's signed anchors are checked too (their signatures with --key). With --file
+    and --key, check an export bundle: every record's hash and link, its head and the
+    signature of the head and of its anchors; no database or store setting is read.
     Exits 1 when the chain is broken (with --json too: the verdict says where).
     """
+    from splp.errors import ConfigurationError
+
+    if file is not None:
+        if key is None:
+            fail(ConfigurationError("--file needs --key: the sink's public key"))
+        if anchor:
+            fail(ConfigurationError("--anchor checks the store: a bundle carries its anchors"))
+        _verify_bundle(file, key, as_json)
+        return
     from splp.audit import AuditStore
     from splp.audit import verify as verify_chain
     from splp.db import require_existing
-    from splp.errors import ConfigurationError
 
     settings = _settings(database_url)
     expected: tuple[int, str] | None = None
@@ -93,12 +124,17 @@ def verify(
         if not seq.isdigit() or len(digest) != 64:
             fail(ConfigurationError("--anchor must be SEQ:HASH (a 64-digit hex hash)"))
         expected = (int(seq), digest.lower())
+    public = None
+    if key is not None:
+        from splp.audit.keys import load_public_key
+
+        public = load_public_key(key)
 
     async def go() -> object:
         require_existing(settings.audit_store_url)
         store = AuditStore(settings.audit_store_url)
         try:
-            return await verify_chain(store, expected)
+            return await verify_chain(store, expected, public)
         finally:
             await store.close()
 
@@ -115,13 +151,8 @@ def verify(
             f"ok: {verdict.records} records{start}; head {verdict.head_seq}:{verdict.head_hash}"
         )
         return
-    typer.echo(f"TAMPERED: {verdict.problem}", err=True)
-    typer.echo(
-        f"first bad record: seq {verdict.bad_seq}"
-        + (f", event {verdict.bad_event_id}" if verdict.bad_event_id else "")
-        + f"; {verdict.records} records before it are sound",
-        err=True,
-    )
+    _tampered(verdict.problem, verdict.bad_seq, verdict.bad_event_id)
+    typer.echo(f"{verdict.records} records before it are sound", err=True)
     raise typer.Exit(1)
 
 
@@ -291,6 +322,164 @@ def _print_summary(done: str, where: str, file: Path, summary: Any, as_json: boo
     typer.echo(
         f"{done} {summary.rows} rows of {len(summary.tables)} tables {where} {file}; "
         f"chain head {summary.head_seq}:{summary.head_hash or '-'}"
+    )
+
+
+def _tampered(problem: str | None, bad_seq: int | None, bad_event_id: str | None) -> None:
+    typer.echo(f"TAMPERED: {problem}", err=True)
+    if bad_seq is not None:
+        typer.echo(
+            f"first bad record: seq {bad_seq}"
+            + (f", event {bad_event_id}" if bad_event_id else ""),
+            err=True,
+        )
+
+
+def _verify_bundle(file: Path, key: str, as_json: bool) -> None:
+    from splp.audit.bundle import check_bundle
+    from splp.audit.keys import load_public_key
+    from splp.errors import ConfigurationError
+
+    public = load_public_key(key)
+    try:
+        bundle = json.loads(file.read_bytes())
+    except OSError as exc:
+        fail(ConfigurationError(f"cannot read {str(file)!r}: {exc.strerror}"))
+    except ValueError:
+        bundle = None
+    verdict = check_bundle(bundle, public) if bundle is not None else None
+    if verdict is None:
+        from splp.audit.bundle import BundleVerdict
+
+        verdict = BundleVerdict(0, problem="the bundle is not JSON (it was damaged or cut)")
+    if as_json:
+        print_json({"ok": verdict.ok, **dataclasses.asdict(verdict)})
+        raise typer.Exit(0 if verdict.ok else 1)
+    if verdict.ok:
+        typer.echo(
+            f"ok: {verdict.records} records {verdict.first_seq}..{verdict.head_seq}, "
+            f"{verdict.anchors} anchors; head {verdict.head_seq}:{verdict.head_hash} "
+            "signed by the given key"
+        )
+        return
+    _tampered(verdict.problem, verdict.bad_seq, verdict.bad_event_id)
+    raise typer.Exit(1)
+
+
+SigningKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        envvar="SPLP_AUDIT_SIGNING_KEY_FILE",
+        help="The sink's Ed25519 private key (PEM).",
+        show_default=False,
+    ),
+]
+
+
+@audit_app.command(
+    "keygen", epilog="Example:\n\n  splp audit keygen --key-file /etc/splp/audit.key"
+)
+def keygen(key_file: SigningKeyFile = None, as_json: AsJson = False) -> None:
+    """Create the sink's signing key (mode 0600); print its public key."""
+    from splp.audit.keys import SigningKey
+    from splp.errors import ConfigurationError
+
+    if key_file is None:
+        fail(ConfigurationError("give --key-file or SPLP_AUDIT_SIGNING_KEY_FILE"))
+    key = SigningKey.generate()
+    key.write(key_file)
+    _print_public(key, as_json)
+
+
+@audit_app.command(
+    "public-key", epilog="Example:\n\n  splp audit public-key --pem > audit-public.pem"
+)
+def public_key(
+    key_file: SigningKeyFile = None,
+    pem: Annotated[bool, typer.Option("--pem", help="Print a PEM public key.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Print the public key of the sink's signing key, for auditors."""
+    from splp.audit.keys import SigningKey
+    from splp.errors import ConfigurationError
+
+    if key_file is None:
+        fail(ConfigurationError("give --key-file or SPLP_AUDIT_SIGNING_KEY_FILE"))
+    key = SigningKey.load(key_file)
+    if pem and not as_json:
+        typer.echo(key.public_pem, nl=False)
+        return
+    _print_public(key, as_json)
+
+
+def _print_public(key: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {"key_id": key.key_id, "public_key": key.public_base64, "public_pem": key.public_pem}
+        )
+        return
+    typer.echo(f"key id {key.key_id}, public key (Ed25519, base64):")
+    typer.echo(key.public_base64)
+
+
+@audit_app.command(
+    "export",
+    epilog="Example:\n\n  splp audit export --from 2026-11-01 --to 2026-11-30 audit-2026-11.json",
+)
+def export(
+    file: Annotated[Path, typer.Argument(help="Where to write the bundle (JSON).")],
+    first_day: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
+    last_day: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC).")],
+    database_url: AuditDatabaseUrl = None,
+    key_file: SigningKeyFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write the records of a period, their head and its signature as a bundle that
+    `splp audit verify --file` checks offline."""
+    from datetime import date
+
+    from splp.audit import AuditStore
+    from splp.audit.export import export as export_bundle
+    from splp.audit.keys import SigningKey
+    from splp.db import require_existing
+    from splp.errors import ConfigurationError
+
+    settings = _settings(database_url)
+    key_path = key_file or settings.audit_signing_key_file
+    if key_path is None:
+        fail(ConfigurationError("give --key-file or SPLP_AUDIT_SIGNING_KEY_FILE: the sink's key"))
+    try:
+        first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
+    except ValueError:
+        fail(ConfigurationError("--from and --to must be real days (YYYY-MM-DD)"))
+    if first > last:
+        fail(ConfigurationError("the period ends before it starts (--to < --from)"))
+    key = SigningKey.load(key_path)
+
+    async def go() -> dict[str, Any]:
+        require_existing(settings.audit_store_url)
+        store = AuditStore(settings.audit_store_url)
+        try:
+            return await export_bundle(store, first, last, key)
+        finally:
+            await store.close()
+
+    bundle = run(go())
+    file.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    summary = {
+        "file": str(file),
+        "records": len(bundle["records"]),
+        "head": bundle["head"],
+        "key_id": key.key_id,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    head = bundle["head"]
+    typer.echo(
+        f"{summary['records']} records to {file}; head {head['seq']}:{head['hash']} "
+        f"signed by key {key.key_id}"
     )
 
 

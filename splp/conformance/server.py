@@ -392,6 +392,7 @@ def _check_audit_message(message: Any) -> None:
         properties.message_id == first.get("id"), f"{key}: message_id is not the first event's id"
     )
     expect(properties.message_type == first.get("kind"), f"{key}: type is not the events' kind")
+    expect(bool(properties.user_id), f"{key}: no user_id, so the audit sink cannot know the sender")
     expect(
         headers.get("splp-protocol") == 1, f"{key}: splp-protocol {headers.get('splp-protocol')!r}"
     )

@@ -17,8 +17,10 @@ import aiormq
 import pytest
 from aiormq import spec
 from sqlalchemy import delete
+from yarl import URL
 
 from splp.audit import AuditRecord, AuditStore
+from splp.audit.records import AuditAnchor
 from splp.bus.audit_events import audit_event, audit_routing_key
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import dumps
@@ -43,6 +45,7 @@ async def audit_store(audit_url: str) -> AsyncIterator[AuditStore]:
     finally:
         async with audit.engine.begin() as connection:
             await connection.execute(delete(AuditRecord))
+            await connection.execute(delete(AuditAnchor))
         await audit.close()
 
 
@@ -89,8 +92,20 @@ async def sink_queue(broker: Settings) -> AsyncIterator[str]:
         await connection.close()
 
 
-async def publish(broker: Settings, messages: list[list[dict[str, Any]] | bytes]) -> None:
-    """Publish each message (a list of events, or raw bytes) to ``splp.audit``, confirmed."""
+def trusting(broker: Settings) -> Settings:
+    """The sink's settings for a test bench whose adapters and publishers run as the
+    broker's administrator (``SPLP_AUDIT_TRUSTED_SENDERS``)."""
+    return broker.model_copy(update={"audit_trusted_senders": broker.username})
+
+
+async def publish(
+    broker: Settings,
+    messages: list[list[dict[str, Any]] | bytes],
+    *,
+    user_id: str | None = None,
+) -> None:
+    """Publish each message (a list of events, or raw bytes) to ``splp.audit``, confirmed,
+    with ``user_id`` (the broker's user by default: the broker checks it)."""
     connection = await aiormq.connect(broker.broker_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
@@ -101,7 +116,11 @@ async def publish(broker: Settings, messages: list[list[dict[str, Any]] | bytes]
                 body,
                 exchange=AUDIT_EXCHANGE,
                 routing_key=key,
-                properties=spec.Basic.Properties(delivery_mode=2, message_id=uuid.uuid4().hex),
+                properties=spec.Basic.Properties(
+                    delivery_mode=2,
+                    message_id=uuid.uuid4().hex,
+                    user_id=user_id or URL(broker.broker_url).user,
+                ),
             )
     finally:
         await connection.close()

@@ -12,12 +12,17 @@ import pytest
 from sqlalchemy import text, update
 
 from splp.audit import AuditSink, AuditStore
+from splp.audit.anchors import Anchoring
+from splp.audit.bundle import check_bundle
+from splp.audit.export import export
+from splp.audit.keys import SigningKey, load_public_key
+from splp.audit.provenance import Sent
 from splp.bus import Client, ServiceDescriptor
 from splp.directory_service.models import AccessEvent
 from splp.directory_service.store import Store
 from splp.errors import RemoteError
 from splp.settings import Settings
-from tests.audit.conftest import call_event, events
+from tests.audit.conftest import call_event, events, trusting
 from tests.audit.test_sink import running, wait_count
 from tests.directory.conftest import Api, walk
 
@@ -34,6 +39,9 @@ ROUTES = [
     "/audit/reports/usage?format=csv",
     "/audit/reports/usage.svg",
     "/audit/reports/abuse",
+    "/audit/head",
+    "/audit/anchors",
+    "/audit/keys",
 ]
 
 
@@ -53,6 +61,44 @@ async def test_authorization(audit_api: Api, route: str, caller: str | None) -> 
     assert response.status_code == CALLERS[caller], response.text
     if response.status_code != 200:
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_api_serves_everything_an_export_bundle_holds(audit_api: Api) -> None:
+    store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
+    key = SigningKey.generate()
+    anchoring = Anchoring(store, key, every=4)
+    sent = events(10)
+    await store.append([(e, None, Sent("dukcapil")) for e in sent[:6]])
+    await anchoring.after(6)
+    await store.append([(e, None, Sent("dinsos", "sender 'dinsos' may not ...")) for e in sent[6:]])
+    await anchoring.after(4)
+    day = datetime.now(UTC).date()
+    bundle = await export(store, day, day, key)
+
+    as_monitor = audit_api.as_("inspektorat")
+    records = await audit_api.get("/audit/events", params={"limit": 1000}, headers=as_monitor)
+    assert records.json()["records"] == bundle["records"]
+    head = (await audit_api.get("/audit/head", headers=as_monitor)).json()
+    assert head == bundle["head"] == {"seq": 10, "hash": bundle["records"][-1]["hash"]}
+    anchors = (await audit_api.get("/audit/anchors", headers=as_monitor)).json()["anchors"]
+    assert [a["seq"] for a in anchors] == [6, 10]
+    assert [{k: v for k, v in a.items() if k != "id"} for a in anchors] == bundle["anchors"]
+    keys = (await audit_api.get("/audit/keys", headers=as_monitor)).json()
+    assert keys["keys"] == [{"key_id": key.key_id, "public_key": key.public_base64}]
+    # an auditor rebuilds the bundle from the API alone (the signature: an anchor's)
+    rebuilt = {
+        "format": bundle["format"],
+        "records": records.json()["records"],
+        "head": head,
+        "anchors": [{k: v for k, v in a.items() if k != "id"} for a in anchors],
+        "signature": {
+            "algorithm": "Ed25519",
+            "key_id": anchors[-1]["key_id"],
+            "public_key": anchors[-1]["public_key"],
+            "value": anchors[-1]["signature"],
+        },
+    }
+    assert check_bundle(rebuilt, load_public_key(key.public_base64)).ok
 
 
 async def test_paging_and_filters(audit_api: Api) -> None:
@@ -106,7 +152,9 @@ async def test_reports_count_what_a_real_adapter_was_sent(
         caplog.set_level(logging.WARNING, logger=noisy)
     await make_adapter(descriptor, {"get-by-nik": get_by_nik})
     store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
-    sink = AuditSink(AuditStore(store.url), broker.broker_url, queue=sink_queue)
+    sink = AuditSink(
+        AuditStore(store.url), broker.broker_url, queue=sink_queue, settings=trusting(broker)
+    )
     statuses = []
     async with running(sink), Client(broker) as client:
         for i in range(12):
@@ -152,6 +200,7 @@ async def test_reports_count_what_a_real_adapter_was_sent(
     async with store.engine.connect() as connection:
         stored = (await connection.execute(text("SELECT * FROM audit_records"))).all()
     assert len(stored) == 12
+    assert {(row.sender, row.provenance) for row in stored} == {(broker.username, None)}
     for secret in (marker, nik_marker):
         assert all(secret not in str(row) for row in stored)
         assert all(secret not in record.getMessage() for record in caplog.records)

@@ -20,7 +20,7 @@ from splp.cli import app
 from splp.control_plane import close_app, create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
-from tests.audit.conftest import events, publish
+from tests.audit.conftest import events, publish, trusting
 from tests.audit.test_sink import running, wait_count
 from tests.directory.conftest import Api, directory_settings
 
@@ -50,7 +50,9 @@ async def report(api: Api, broker: Settings, sink_queue: str) -> AsyncIterator[R
     ]
     await publish(broker, sent)
     store = AuditStore(str(api.app.state.settings.database_url))  # type: ignore[attr-defined]
-    sink = AuditSink(AuditStore(store.url), broker.broker_url, queue=sink_queue)
+    sink = AuditSink(
+        AuditStore(store.url), broker.broker_url, queue=sink_queue, settings=trusting(broker)
+    )
     async with running(sink):
         assert await wait_count(store, 15) == 15
     await sink.store.close()

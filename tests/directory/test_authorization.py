@@ -305,6 +305,9 @@ MATRIX = [
     Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
     Cell("GET", "/audit/reports/usage.svg", allowed("admin", "monitor")),
     Cell("GET", "/audit/reports/abuse", allowed("admin", "monitor")),
+    Cell("GET", "/audit/head", allowed("admin", "monitor")),
+    Cell("GET", "/audit/anchors", allowed("admin", "monitor")),
+    Cell("GET", "/audit/keys", allowed("admin", "monitor")),
 ]
 
 
