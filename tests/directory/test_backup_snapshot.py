@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import event
 
 from splp.directory_service import Store
-from splp.directory_service.backup import dump
-from splp.directory_service.backup import EPHEMERAL
+from splp.directory_service.backup import EPHEMERAL, dump
 from splp.directory_service.models import Base
 from splp.directory_service.parties import create_party
 
