@@ -554,6 +554,7 @@ class RecordingChannel:
     published: list[tuple[str, str, spec.Basic.Properties, bytes]] = field(default_factory=list)
     acked: list[int] = field(default_factory=list)
     rejected: list[tuple[int, bool]] = field(default_factory=list)
+    is_closed: bool = False
 
     async def basic_publish(
         self,
@@ -570,7 +571,9 @@ class RecordingChannel:
     async def basic_ack(self, delivery_tag: int, multiple: bool = False, wait: bool = True) -> None:
         self.acked.append(delivery_tag)
 
-    async def basic_reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+    async def basic_reject(
+        self, delivery_tag: int, *, requeue: bool = True, wait: bool = True
+    ) -> None:
         self.rejected.append((delivery_tag, requeue))
 
 
@@ -608,7 +611,15 @@ async def deliver(
         Settings(vhost="unused", max_body_bytes=max_body_bytes),
     )
     events: list[dict[str, Any]] = []
-    adapter.audit.emit = events.append  # type: ignore[assignment]
+    settles: list[Any] = []
+
+    def record(event: dict[str, Any], then: Any = None) -> None:
+        """The emitter, confirming at once: the request is settled after its event."""
+        events.append(event)
+        if then is not None:
+            settles.append(then)
+
+    adapter.audit.emit = record  # type: ignore[method-assign]
     channel = RecordingChannel()
     message = DeliveredMessage(
         delivery=spec.Basic.Deliver(
@@ -619,6 +630,8 @@ async def deliver(
         channel=channel,  # type: ignore[arg-type]
     )
     await adapter._on_message(message)
+    for settle in settles:
+        await settle()
     return Outcome(channel, events)
 
 

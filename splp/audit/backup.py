@@ -153,6 +153,16 @@ async def restore_backup(store: AuditStore, path: Path) -> BackupSummary:
                     f"the backup's chain ends at record {verdict.head_seq}, its header says "
                     f"{head.get('seq')}: records are missing at its end"
                 )
+            if connection.dialect.name == "postgresql":
+                for table in tables.values():
+                    if "id" in table.columns and table.c.id.autoincrement is True:
+                        # rows came with their ids: move the id sequence past them
+                        await connection.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                            )
+                        )
     return BackupSummary(counts, verdict.head_seq, head.get("hash"), header.get("first_seq"))
 
 

@@ -132,6 +132,7 @@ async def verify(
                     anchored = True
                 prev_hash, expected, count = record.hash, expected + 1, count + 1
             last = rows[-1].seq
+        signed = await _check_anchors(connection, public_key, first)
     if not anchored:
         assert anchor is not None
         return Verdict(
@@ -144,10 +145,6 @@ async def verify(
             f"{expected - 1}",
             first,
         )
-    async with contextlib.AsyncExitStack() as stack:
-        if connection is None:
-            connection = await stack.enter_async_context(store.engine.connect())
-        signed = await _check_anchors(connection, public_key, first)
     if signed is not None:
         return Verdict(count, expected - 1, prev_hash, signed[0], None, signed[1], first)
     return Verdict(count, expected - 1, prev_hash, first_seq=first)

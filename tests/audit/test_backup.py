@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from splp.audit import AuditRecord, AuditStore, verify
 from splp.audit.backup import restore_backup, snapshot, write_backup
 from splp.audit.retention import ChainBroken, prune
+from splp.audit.store import MIGRATIONS
 from splp.cli import app
 from splp.errors import ConfigurationError
 from tests.audit.conftest import events
@@ -59,7 +60,7 @@ async def test_backup_restores_the_same_chain(
     assert stat.S_IMODE(file.stat().st_mode) == 0o600
     assert (summary.rows, summary.first_seq, summary.head_seq) == (9, 11, 19)
     header = orjson.loads(file.read_bytes().splitlines()[0])
-    assert header["format"] == "splp-audit-backup" and header["revision"] == "a0001"
+    assert header["format"] == "splp-audit-backup" and header["revision"] == MIGRATIONS.head()
     async with empty_store(engine_of(audit_store), tmp_path_factory) as copy:
         restored = await restore_backup(copy, file)
         assert restored.rows == 9 and restored.head_hash == summary.head_hash
@@ -110,8 +111,9 @@ async def test_restore_refuses_what_is_not_an_audit_backup(
     with pytest.raises(ConfigurationError, match="not an SPLP audit backup"):
         await restore_backup(audit_store, junk)
     junk.write_bytes(
-        b'{"format": "splp-audit-backup", "version": 1, "revision": "a0001",'
-        b' "tables": ["audit_records"], "head": {"seq": 0, "hash": null}}\n{"table": "x"}\n'
+        b'{"format": "splp-audit-backup", "version": 1, "revision": "'
+        + MIGRATIONS.head().encode()
+        + b'", "tables": ["audit_records"], "head": {"seq": 0, "hash": null}}\n{"table": "x"}\n'
     )
     with pytest.raises(ConfigurationError, match="line 2 of the backup is not a row"):
         await restore_backup(audit_store, junk)
@@ -180,7 +182,7 @@ async def test_backup_and_restore_through_the_cli(
     async with empty_store(engine_of(audit_store), tmp_path_factory) as copy:
         restored = await cli("audit", "restore", str(file), "--database-url", copy.url)
         assert restored.exit_code == 0, restored.output
-        assert restored.stdout.startswith(f"restored 4 rows of 1 tables from {file}")
+        assert restored.stdout.startswith(f"restored 4 rows of 2 tables from {file}")
         again = await cli("audit", "restore", str(file), "--database-url", copy.url)
         assert again.exit_code == 2 and "not empty" in again.stderr
     lines = file.read_bytes().splitlines(keepends=True)
