@@ -81,6 +81,7 @@ async def filled(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
         "/parties/dinsos/clients", json={"name": "sipd"}, headers=api.as_("admin")
     )
     assert created.status_code == 201, created.text
+    assert (await api.get("/subject-key", headers=api.as_("dukcapil"))).status_code == 200
     return await dump(api.app.state.store)  # type: ignore[attr-defined]
 
 

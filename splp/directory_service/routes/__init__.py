@@ -6,6 +6,20 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from splp.directory_service.routes import access, catalog, clients, gateway, parties
+    from splp.directory_service.routes import (
+        access,
+        catalog,
+        clients,
+        gateway,
+        parties,
+        subject_keys,
+    )
 
-    return [parties.router, clients.router, catalog.router, access.router, gateway.router]
+    return [
+        parties.router,
+        clients.router,
+        catalog.router,
+        access.router,
+        gateway.router,
+        subject_keys.router,
+    ]
