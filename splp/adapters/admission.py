@@ -82,6 +82,8 @@ class AdmissionRules:
     With grants from the directory, ``grant_check(user_id, operation)`` is the second
     enforcement layer: it returns when the caller holds a grant in force and quota left,
     else raises the problem to answer with (:class:`splp.adapters.grants.GrantCheck`).
+    What it returns is the set of response fields the grant allows (``None``: every
+    field); the adapter removes the others from the reply.
     """
 
     def __init__(
@@ -89,7 +91,7 @@ class AdmissionRules:
         descriptor: ServiceDescriptor,
         *,
         max_body_bytes: int,
-        grant_check: Callable[[str, str], None] | None = None,
+        grant_check: Callable[[str, str], frozenset[str] | None] | None = None,
     ) -> None:
         self.descriptor = descriptor
         self.exchange = theme_exchange(descriptor.theme)
@@ -128,10 +130,12 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """Handed to the handler of ``request.operation``."""
+    """Handed to the handler of ``request.operation``; ``fields`` are the response fields
+    the caller's grant allows (``None``: every field)."""
 
     payload: Any
     request: Request
+    fields: frozenset[str] | None = None
 
 
 Verdict = Admitted | Refused | Dropped
@@ -150,7 +154,7 @@ def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
     if denied is not None:
         return Refused(denied)
     try:
-        operation, payload = _check(incoming, rules)
+        operation, payload, fields = _check(incoming, rules)
     except Problem as problem:
         return Refused(problem)
     requester, via = requester_of(incoming.user_id) if incoming.user_id else (None, None)
@@ -166,7 +170,7 @@ def admit(incoming: Incoming, rules: AdmissionRules, now: float) -> Verdict:
         redelivered=incoming.redelivered,
         body=incoming.body,
     )
-    return Admitted(payload, request)
+    return Admitted(payload, request, fields)
 
 
 def _caller_denial(incoming: Incoming, rules: AdmissionRules) -> Problem | None:
@@ -178,8 +182,9 @@ def _caller_denial(incoming: Incoming, rules: AdmissionRules) -> Problem | None:
     return None
 
 
-def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
-    """The operation and the decoded payload; raises the problem to answer with."""
+def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any, frozenset[str] | None]:
+    """The operation, the decoded payload and the fields the grant allows; raises the
+    problem to answer with."""
     assert incoming.user_id  # _caller_denial refused a request without one
     operation = rules.operation_for(incoming.routing_key)
     if operation is None:
@@ -187,8 +192,9 @@ def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
             f"{incoming.routing_key!r} is not an operation of {rules.descriptor.ref}"
         )
     _check_headers(incoming.headers)
+    fields = None
     if rules.grant_check is not None:
-        rules.grant_check(incoming.user_id, operation)
+        fields = rules.grant_check(incoming.user_id, operation)
     limit = rules.max_body_bytes
     if len(incoming.body) > limit:
         raise Problem.of(
@@ -208,7 +214,7 @@ def _check(incoming: Incoming, rules: AdmissionRules) -> tuple[str, Any]:
             f"the request does not match the schema of {operation}",
             errors=errors,
         )
-    return operation, payload
+    return operation, payload, fields
 
 
 def _check_headers(headers: Mapping[str, object]) -> None:

@@ -277,7 +277,8 @@ def grants(
 
 
 @access_app.command(
-    "expiring", epilog="Example:\n\n  splp access expiring --days 30\n  splp access expiring --notify"
+    "expiring",
+    epilog="Example:\n\n  splp access expiring --days 30\n  splp access expiring --notify",
 )
 def expiring(
     days: Annotated[

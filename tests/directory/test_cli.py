@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import date, timedelta
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,8 +103,14 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     line = await cli.refused("kominfo", 1, "access", "approve", rid, "--reason", "mandate")
     assert "data_protection_note" in line, line
     approved = await cli.ok(
-        "kominfo", "access", "approve", rid, "--reason", "mandate",
-        "--data-protection-note", "purpose and legal basis checked",
+        "kominfo",
+        "access",
+        "approve",
+        rid,
+        "--reason",
+        "mandate",
+        "--data-protection-note",
+        "purpose and legal basis checked",
     )
     assert "approved" in approved
     line = await cli.refused("kominfo", 3, "access", "grant", rid)
@@ -115,8 +121,16 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert "expires_at" in line, line
     until = (date.today() + timedelta(days=20)).isoformat()
     granted = await cli.ok(
-        "dukcapil", "access", "grant", rid, "--quota", "60", "--until", until,
-        "--fields", "nik,name,village",
+        "dukcapil",
+        "access",
+        "grant",
+        rid,
+        "--quota",
+        "60",
+        "--until",
+        until,
+        "--fields",
+        "nik,name,village",
     )
     assert "granted" in granted and "60/min" in granted and "fields name,nik,village" in granted
     expiring = json.loads(await cli.ok("kominfo", "access", "expiring", "--json"))

@@ -43,9 +43,7 @@ async def test_a_request_without_a_legal_basis_is_a_422_naming_it(
     assert {k: created.json()[k] for k in STATEMENT} == STATEMENT
 
 
-async def test_an_internal_service_needs_no_statement(
-    api: Api, penduduk: dict[str, Any]
-) -> None:
+async def test_an_internal_service_needs_no_statement(api: Api, penduduk: dict[str, Any]) -> None:
     internal = {**copy.deepcopy(penduduk), "service": "statistik", "classification": "internal"}
     assert (await publish(api, internal)).status_code == 201
     response = await ask(api, service="dukcapil.statistik.v1")
