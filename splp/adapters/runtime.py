@@ -211,7 +211,12 @@ class Adapter:
         channel = await connection.channel(publisher_confirms=False)
         if self.declare_topology:
             binding = ServiceBinding(self.descriptor.theme, self.descriptor.ref)
-            await declare(channel, topology_for([binding], queue_type=self.settings.queue_type))
+            topology = topology_for(
+                [binding],
+                queue_type=self.settings.queue_type,
+                dead_letter_ttl_ms=self.settings.dead_letter_ttl * 1000,
+            )
+            await declare(channel, topology)
         await channel.basic_qos(prefetch_count=self.prefetch)
         if self._stopping:
             return
