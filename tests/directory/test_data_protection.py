@@ -10,8 +10,11 @@ re-certification. A grant may list the response fields it allows.
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.directory.conftest import Api, publish, walk
@@ -142,3 +145,37 @@ async def test_grants_that_end_soon_are_listed_and_their_parties_told(
     assert datetime.fromisoformat(recertify[0]["expires_at"]) < datetime.now(UTC) + timedelta(
         days=11
     )
+
+
+@pytest.mark.parametrize("value", ["", "x" * 201, "150801\x000000001"])
+async def test_a_subject_lookup_refuses_bad_values_without_echoing_them(
+    api: Api, value: str
+) -> None:
+    response = await api.post(
+        "/audit/subject",
+        json={"service": "dukcapil.penduduk", "value": value},
+        headers=api.as_("inspektorat"),
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    if value:
+        assert value not in response.text
+
+
+async def test_the_subject_key_is_for_publishers_and_rotates(api: Api) -> None:
+    first = await api.get("/subject-key", headers=api.as_("dukcapil"))
+    assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
+    assert (await api.get("/subject-key", headers=api.as_("bapenda"))).json() == first.json()
+    assert len(bytes.fromhex(first.json()["secret"])) == 32
+    for party in ("dinsos", "inspektorat", "admin"):
+        assert (await api.get("/subject-key", headers=api.as_(party))).status_code == 403
+    rotated = await api.post("/subject-keys/rotate", headers=api.as_("admin"))
+    assert rotated.json() == {"key_id": first.json()["key_id"] + 1}
+    second = (await api.get("/subject-key", headers=api.as_("dukcapil"))).json()
+    assert (
+        second["key_id"] == rotated.json()["key_id"] and second["secret"] != first.json()["secret"]
+    )
+    buffer = api.app.state.events.emitter._buffer  # type: ignore[attr-defined]
+    rotations = [e for e in buffer if e["kind"] == "admin.subject-key-rotated"]
+    assert [e["key_id"] for e in rotations] == [second["key_id"]]
+    assert all(second["secret"] not in json.dumps(e) for e in buffer)
