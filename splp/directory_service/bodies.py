@@ -115,11 +115,27 @@ class ServiceSummary(BaseModel):
     classification: str
     lifecycle: str
     operations: list[str]
+    subject_field: str | None = Field(
+        default=None, description="The request field naming the data subject, if any."
+    )
+    personal_fields: list[str] = Field(
+        default_factory=list,
+        description="Response fields marked x-splp-personal, over every operation.",
+    )
+    data_management: dict[str, Any] | None = Field(
+        default=None,
+        description="Steward (walidata), master or reference data, update frequency, "
+        "source of truth, and the fields it is the one source for (Pasal 51(2)).",
+    )
 
 
 class ServiceDetail(ServiceSummary):
     versions: list[VersionOut]
     descriptor: dict[str, Any] = Field(description="The descriptor, with the operations' schemas.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="On publish: e.g. another service is already the one source of a field.",
+    )
 
 
 class AccessRequestIn(Strict):

@@ -48,6 +48,8 @@ async def test_a_request_without_a_legal_basis_is_a_422_naming_it(
 
 async def test_an_internal_service_needs_no_statement(api: Api, penduduk: dict[str, Any]) -> None:
     internal = {**copy.deepcopy(penduduk), "service": "statistik", "classification": "internal"}
+    for field in internal["operations"]["get-by-nik"]["response"]["properties"].values():
+        field.pop("x-splp-personal", None)
     assert (await publish(api, internal)).status_code == 201
     response = await ask(api, service="dukcapil.statistik.v1")
     assert response.status_code == 201, response.text
@@ -179,3 +181,42 @@ async def test_the_subject_key_is_for_publishers_and_rotates(api: Api) -> None:
     rotations = [e for e in buffer if e["kind"] == "admin.subject-key-rotated"]
     assert [e["key_id"] for e in rotations] == [second["key_id"]]
     assert all(second["secret"] not in json.dumps(e) for e in buffer)
+
+
+async def test_the_catalogue_shows_master_data_and_warns_of_a_second_source(
+    api: Api, penduduk: dict[str, Any]
+) -> None:
+    first = await publish(api, penduduk)
+    assert first.status_code == 201 and first.json()["warnings"] == []
+    listed = (await api.get("/services", headers=api.as_("dinsos"))).json()
+    [summary] = listed
+    assert summary["data_management"] == {
+        "steward": "Dinas Kependudukan dan Pencatatan Sipil",
+        "kind": "master",
+        "update_frequency": "daily",
+        "source_of_truth": "SIAK",
+        "authoritative_for": ["nik"],
+    }
+    assert summary["subject_field"] == "nik"
+    assert summary["personal_fields"] == ["birth_date", "name", "nik"]
+    # a second service of another publisher claims to be the source of NIKs too
+    copy_ = {**copy.deepcopy(penduduk), "publisher": "bapenda", "service": "wajib-pajak"}
+    second = await publish(api, copy_, party="bapenda")
+    assert second.status_code == 201
+    [warning] = second.json()["warnings"]
+    assert "dukcapil.penduduk.v1" in warning and "nik" in warning
+    # a new version of the same service is no second source of its own; the other one is
+    newer = {**copy.deepcopy(penduduk), "version": "1.1.0"}
+    [again] = (await publish(api, newer)).json()["warnings"]
+    assert "bapenda.wajib-pajak.v1" in again and "dukcapil.penduduk" not in again
+    shown = await api.get("/services/dukcapil.penduduk.v1", headers=api.as_("dinsos"))
+    assert shown.json()["data_management"]["source_of_truth"] == "SIAK"
+
+
+async def test_personal_fields_need_a_personal_classification(
+    api: Api, penduduk: dict[str, Any]
+) -> None:
+    public = {**copy.deepcopy(penduduk), "service": "terbuka", "classification": "public"}
+    response = await publish(api, public)
+    assert response.status_code == 422
+    assert "x-splp-personal" in response.text and "birth_date, name, nik" in response.text

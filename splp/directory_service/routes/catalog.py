@@ -101,7 +101,10 @@ async def publish_service(
 
     Inside a major version a new version must be greater and must not break callers of the
     current one (409 with ``breaking_changes``); a breaking change is a new major version.
+    A descriptor that claims to be the one source of a field another service already
+    claims (``data_management.authoritative_for``) is published with a warning.
     """
+    warnings = await catalog.source_conflicts(session, descriptor)
     group = await catalog.publish(session, caller, descriptor)
     await session.commit()
     await reconcile_broker(request)
@@ -113,8 +116,9 @@ async def publish_service(
         service=group.service.name,
         major=descriptor.major,
         version=descriptor.version,
+        source_conflicts=len(warnings),
     )
-    return catalog.detail(group)
+    return {**catalog.detail(group), "warnings": warnings}
 
 
 @router.get(
