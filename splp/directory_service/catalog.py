@@ -292,7 +292,7 @@ def summary(group: ServiceMajor) -> dict[str, Any]:
 def _personal_fields(group: ServiceMajor) -> list[str]:
     """The response fields marked ``x-splp-personal``, read from the stored document (a
     listing does not re-validate every descriptor)."""
-    found = set()
+    found: set[str] = set()
     for operation in (group.current.descriptor.get("operations") or {}).values():
         properties = (operation.get("response") or {}).get("properties") or {}
         if isinstance(properties, dict):
