@@ -122,6 +122,7 @@ class Adapter:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._resources = contextlib.AsyncExitStack()
+        self._warned_no_subject_key = False
         self.metrics_port = metrics_port
         self.metrics = AdapterMetrics(str(descriptor.ref))
         self.metrics.gauge(
@@ -311,7 +312,9 @@ class Adapter:
             return None
         key = self.grants.subject_key if self.grants is not None else None
         if key is None:
-            log.warning("%s: no subject key yet: this event names no subject", self.source)
+            if not self._warned_no_subject_key:
+                self._warned_no_subject_key = True
+                log.warning("%s: no subject key yet: events name no subject", self.source)
             return None
         return subject_hmac(key, payload[field_name])
 
