@@ -217,6 +217,12 @@ MATRIX = [
     Cell("GET", "/subject-key", allowed("owner", "other-publisher")),
     Cell("POST", "/subject-keys/rotate", allowed("admin")),
     Cell("GET", "/audit/events", allowed("admin", "monitor")),
+    Cell(
+        "POST",
+        "/audit/subject",
+        allowed("admin", "monitor"),
+        body=lambda s: {"service": "dukcapil.penduduk", "value": "1508010101900001"},
+    ),
     Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
     Cell("GET", "/audit/reports/usage.svg", allowed("admin", "monitor")),
     Cell("GET", "/audit/reports/abuse", allowed("admin", "monitor")),
