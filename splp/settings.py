@@ -204,6 +204,26 @@ class Settings(BaseSettings):
         description="Seconds an adapter waits for the quota store before it falls back to "
         "its share of the quota (the quota divided by the replicas).",
     )
+    personal_grant_max_days: int = Field(
+        default=365,
+        gt=0,
+        le=36500,
+        description="Longest a grant to a `personal` or `sensitive` service may run, in days "
+        "(UU 27/2022: access is re-certified at least this often).",
+    )
+    recertify_days: int = Field(
+        default=30,
+        gt=0,
+        le=3650,
+        description="Grants that expire within this many days are listed for re-certification.",
+    )
+    dead_letter_ttl: int = Field(
+        default=600,
+        gt=0,
+        le=86400,
+        description="Seconds that bodies of expired or undeliverable requests stay in "
+        "`splp.dead-letters` (its `x-message-ttl`); they may hold personal data.",
+    )
     tls_ca_file: Path | None = Field(
         default=None,
         description="CA bundle (PEM) that `amqps` brokers and `https` directories must chain "

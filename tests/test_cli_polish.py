@@ -30,6 +30,7 @@ from splp.cli import app
 from splp.control_plane import close_app, create_app
 from splp.http_server import serve_app
 from splp.settings import Settings
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.directory.conftest import DEMO, directory_settings
 from tests.test_cli import splp as run_splp
 
@@ -181,14 +182,19 @@ async def directory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[D
         assert (await d.json("kominfo", "theme", "add", "kependudukan"))["name"] == "kependudukan"
         published = await d.json("dukcapil", "service", "publish", str(DEMO / "penduduk.yaml"))
         assert published["ref"] == "dukcapil.penduduk.v1"
+        statement = [f"--{k.replace('_', '-')}={v}" for k, v in STATEMENT.items()]
         request = await d.json(
-            "dinsos", "access", "request", "dukcapil.penduduk.v1", "--reason", "bansos"
+            "dinsos", "access", "request", "dukcapil.penduduk.v1", "--reason", "bansos", *statement
         )
         d.request_id = request["id"]
         rid = str(d.request_id)
-        approved = await d.json("kominfo", "access", "approve", rid, "--reason", "mandate")
+        note = f"--data-protection-note={NOTE['data_protection_note']}"
+        approved = await d.json("kominfo", "access", "approve", rid, "--reason", "mandate", note)
         assert approved["state"] == "approved"
-        granted = await d.json("dukcapil", "access", "grant", rid, "--quota", "60")
+        until = grant_terms()["expires_at"]
+        granted = await d.json(
+            "dukcapil", "access", "grant", rid, "--quota", "60", "--until", until
+        )
         assert (granted["state"], granted["quota_per_minute"]) == ("granted", 60)
         client = await d.json("kominfo", "client", "add", "dinsos", "--name", "sipd")
         assert client["client_id"].startswith("splp-app-") and client["client_secret"]

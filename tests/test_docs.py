@@ -315,7 +315,7 @@ def start_sample_service(environment: DocEnvironment) -> None:
     config.write_text(
         f"descriptor: {ROOT / 'splp/demo/penduduk.yaml'}\n"
         f"base_url: http://127.0.0.1:{env['AGENCY_PORT']}\n"
-        "operations:\n  get-by-nik: {method: GET, path: '/residents/{nik}'}\n",
+        "operations:\n  get-by-nik: {method: POST, path: /residents/search, idempotent: true}\n",
         encoding="utf-8",
     )
     adapter = environment.start(

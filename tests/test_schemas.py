@@ -764,6 +764,12 @@ def _op(data: dict[str, Any]) -> dict[str, Any]:
     return data["operations"]["get-by-nik"]  # type: ignore[no-any-return]
 
 
+def _unmark(data: dict[str, Any]) -> None:
+    for operation in data["operations"].values():
+        for member in operation["response"].get("properties", {}).values():
+            member.pop("x-splp-personal", None)
+
+
 DESCRIPTOR_CASES = [
     ("upper-case publisher", lambda d: d.update(publisher="Dukcapil"), False),
     ("dot in service", lambda d: d.update(service="pen.duduk"), False),
@@ -777,7 +783,8 @@ DESCRIPTOR_CASES = [
     ("version 10.20.30", lambda d: d.update(version="10.20.30"), True),
     ("unknown classification", lambda d: d.update(classification="secret"), False),
     ("sensitive classification", lambda d: d.update(classification="sensitive"), True),
-    ("no classification", lambda d: d.pop("classification"), True),
+    # the demo marks personal fields: without a classification (internal) only unmarked
+    ("no classification", lambda d: (d.pop("classification"), _unmark(d)), True),
     ("empty title", lambda d: d.update(title=""), False),
     ("201-character title", lambda d: d.update(title="t" * 201), False),
     ("no title", lambda d: d.pop("title"), False),

@@ -445,7 +445,7 @@ class RawServer:
             durable=True,
             arguments={
                 "x-queue-type": "classic",
-                "x-message-ttl": 86_400_000,
+                "x-message-ttl": 600_000,
                 "x-max-length": 100_000,
             },
         )

@@ -91,8 +91,10 @@ class AdmissionRules:
     With grants from the directory, ``grant_check(user_id, operation)`` is the second
     enforcement layer: it returns when the caller holds a grant in force, else raises the
     problem to answer with (:class:`splp.adapters.grants.GrantCheck`, which also takes the
-    quota, check 3d, between :func:`screen` and :func:`examine`). ``user_prefix`` is that of
-    the parties' broker users: a partner's link user is ``<user_prefix><partner>``.
+    quota, check 3d, between :func:`screen` and :func:`examine`). What it returns is the
+    set of response fields the grant allows (``None``: every field); the adapter removes
+    the others from the reply. ``user_prefix`` is that of the parties' broker users: a
+    partner's link user is ``<user_prefix><partner>``.
     """
 
     def __init__(
@@ -100,7 +102,7 @@ class AdmissionRules:
         descriptor: ServiceDescriptor,
         *,
         max_body_bytes: int,
-        grant_check: Callable[[str, str], None] | None = None,
+        grant_check: Callable[[str, str], frozenset[str] | None] | None = None,
         user_prefix: str = "",
     ) -> None:
         self.descriptor = descriptor
@@ -141,10 +143,12 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """Handed to the handler of ``request.operation``."""
+    """Handed to the handler of ``request.operation``; ``fields`` are the response fields
+    the caller's grant allows (``None``: every field)."""
 
     payload: Any
     request: Request
+    fields: frozenset[str] | None = None
 
 
 Verdict = Admitted | Refused | Dropped
@@ -221,6 +225,8 @@ def examine(incoming: Incoming, rules: AdmissionRules) -> Admitted | Refused:
     assert operation is not None
     try:
         payload = _check_body(incoming, rules, operation)
+        # the grant passed screen; what it allows of the reply
+        fields = rules.grant_check(incoming.user_id, operation) if rules.grant_check else None
     except Problem as problem:
         return Refused(problem)
     requester, via = (incoming.user_id, via) if via else requester_of(incoming.user_id)
@@ -236,7 +242,7 @@ def examine(incoming: Incoming, rules: AdmissionRules) -> Admitted | Refused:
         redelivered=incoming.redelivered,
         body=incoming.body,
     )
-    return Admitted(payload, request)
+    return Admitted(payload, request, fields)
 
 
 def _caller_denial(incoming: Incoming, rules: AdmissionRules) -> Problem | None:
@@ -248,8 +254,9 @@ def _caller_denial(incoming: Incoming, rules: AdmissionRules) -> Problem | None:
     return None
 
 
-def _check_caller(incoming: Incoming, rules: AdmissionRules) -> None:
-    """Checks 3a to 3c; raises the problem to answer with."""
+def _check_caller(incoming: Incoming, rules: AdmissionRules) -> frozenset[str] | None:
+    """Checks 3a to 3c: the fields the caller's grant allows; raises the problem to
+    answer with."""
     assert incoming.user_id  # _caller_denial refused a request without one
     operation = rules.operation_for(incoming.routing_key)
     if operation is None:
@@ -257,8 +264,10 @@ def _check_caller(incoming: Incoming, rules: AdmissionRules) -> None:
             f"{incoming.routing_key!r} is not an operation of {rules.descriptor.ref}"
         )
     _check_headers(incoming.headers)
+    fields = None
     if rules.grant_check is not None:
-        rules.grant_check(incoming.user_id, operation)
+        fields = rules.grant_check(incoming.user_id, operation)
+    return fields
 
 
 def _check_body(incoming: Incoming, rules: AdmissionRules, operation: str) -> Any:

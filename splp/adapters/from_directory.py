@@ -31,4 +31,5 @@ async def from_directory(
     if descriptor.ref != ref:
         await cache.aclose()
         raise ConfigurationError(f"the directory answered {descriptor.ref} for {ref}")
-    return descriptor, DirectoryGrants(cache, ref, settings.grants_refresh)
+    wants_key = descriptor.subject_field is not None
+    return descriptor, DirectoryGrants(cache, ref, settings.grants_refresh, subject_key=wants_key)

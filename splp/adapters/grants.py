@@ -31,6 +31,7 @@ from splp.adapters.quota import LocalQuota, Quota
 from splp.bus.directory_cache import DirectoryCache
 from splp.bus.gateway_identity import requester_of
 from splp.bus.names import ServiceRef
+from splp.bus.subject import SubjectKey
 from splp.bus.wire import Problem
 from splp.errors import SplpError, TooManyRequests
 from splp.log import get_logger
@@ -45,16 +46,19 @@ class Grant:
     operations: frozenset[str] | None  # None: every operation
     quota_per_minute: int | None
     expires_at: float | None  # epoch seconds
+    fields: frozenset[str] | None = None  # None: every response field
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Grant:
         expires = data.get("expires_at")
         operations = data.get("operations")
+        fields = data.get("fields")
         return cls(
             requester=str(data["requester"]),
             operations=frozenset(operations) if operations is not None else None,
             quota_per_minute=data.get("quota_per_minute"),
             expires_at=datetime.fromisoformat(expires).timestamp() if expires else None,
+            fields=frozenset(fields) if fields is not None else None,
         )
 
     def covers(self, operation: str, now: float) -> bool:
@@ -81,12 +85,22 @@ class GrantBook:
 class DirectoryGrants:
     """The grants of ``service``, kept fresh from the directory in the background."""
 
-    def __init__(self, cache: DirectoryCache, service: ServiceRef, refresh: float) -> None:
+    def __init__(
+        self,
+        cache: DirectoryCache,
+        service: ServiceRef,
+        refresh: float,
+        *,
+        subject_key: bool = False,
+    ) -> None:
         self.cache = cache
         self.service = service
         self.refresh = refresh
         self.book = GrantBook()
         self.loaded = False
+        self.wants_subject_key = subject_key
+        self.subject_key: SubjectKey | None = None
+        """The newest subject HMAC key (:mod:`splp.bus.subject`), kept in memory only."""
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -130,6 +144,21 @@ class DirectoryGrants:
                 exc,
                 "keeping the last ones" if self.loaded else "admitting nobody",
             )
+        if self.wants_subject_key:
+            await self._load_subject_key()
+
+    async def _load_subject_key(self) -> None:
+        try:
+            self.subject_key = SubjectKey.from_json(await self.cache.fetch("/subject-key"))
+        except (SplpError, KeyError, TypeError, ValueError) as exc:
+            log.warning(
+                "subject key of %s not refreshed (%s); %s",
+                self.service,
+                type(exc).__name__,
+                "keeping the last one"
+                if self.subject_key
+                else "audit events carry no subject until it is had",
+            )
 
 
 class Throttled(Problem):
@@ -160,7 +189,8 @@ class GrantCheck:
             return requester, None
         return requester, self.grants.book.find(requester, operation)
 
-    def check(self, user_id: str, operation: str) -> None:
+    def check(self, user_id: str, operation: str) -> frozenset[str] | None:
+        """The response fields the caller's grant allows (``None``: all), or raise 403."""
         _requester, grant = self.grant_for(user_id, operation)
         if grant is None:
             own_user, via = requester_of(user_id)
@@ -168,6 +198,7 @@ class GrantCheck:
             raise Problem.forbidden(
                 f"{own_user}{through} holds no grant in force for {self.grants.service} {operation}"
             )
+        return grant.fields
 
     async def take_quota(self, user_id: str, operation: str) -> Throttled | None:
         """The 429 to answer with when the caller's quota is used up, else ``None``."""

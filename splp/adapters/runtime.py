@@ -12,8 +12,12 @@ Every delivery goes through the same steps, in this order:
    which frees its prefetch slot; a :class:`~splp.bus.wire.Problem` it raises becomes the
    reply, any other exception a 500 (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
-4. the reply is published and a ``response`` event is emitted; the request is acked (or,
-   when dropped, rejected) once the broker has confirmed its audit event.
+4. fields the caller's grant does not list are removed from a JSON object reply
+   (field-level minimisation, UU 27/2022);
+5. the reply is published and a ``response`` event is emitted: it names the fields
+   returned (names only) and, for a service with a ``subject_field``, carries the keyed
+   HMAC of the data subject (:mod:`splp.bus.subject`), never the value; the request is
+   acked (or, when dropped, rejected) once the broker has confirmed its audit event.
 
 Handlers run concurrently, up to ``prefetch`` at a time. A request is settled only after
 its reply was published and its audit event confirmed, so a crash before that leaves it
@@ -62,6 +66,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.descriptor import ServiceDescriptor, schema_errors
 from splp.bus.federation import link_replies, partner_of_exchange
 from splp.bus.names import queue_for, theme_exchange
+from splp.bus.subject import subject_hmac
 from splp.bus.topology import ServiceBinding, declare, topology_for
 from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
 from splp.errors import ConfigurationError, DeadlineExpired, InternalError
@@ -147,6 +152,7 @@ class Adapter:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._resources = contextlib.AsyncExitStack()
+        self._warned_no_subject_key = False
         self.metrics_port = metrics_port
         self._paused = False
         self._resumer: asyncio.Task[None] | None = None
@@ -279,7 +285,12 @@ class Adapter:
         channel = await connection.channel(publisher_confirms=False)
         if self.declare_topology:
             binding = ServiceBinding(self.descriptor.theme, self.descriptor.ref)
-            await declare(channel, topology_for([binding], queue_type=self.settings.queue_type))
+            topology = topology_for(
+                [binding],
+                queue_type=self.settings.queue_type,
+                dead_letter_ttl_ms=self.settings.dead_letter_ttl * 1000,
+            )
+            await declare(channel, topology)
         await channel.basic_qos(prefetch_count=self.prefetch)
         self._channel, self._consumer_tag = channel, None
         if self._stopping or self._paused:
@@ -352,7 +363,9 @@ class Adapter:
         reply_to = incoming.reply_to
         assert reply_to is not None  # admit drops a request without one
         operation = self.rules.operation_for(incoming.routing_key)
-        status, body, kind = await self._answer(verdict, operation)
+        if isinstance(verdict, Admitted):
+            meta["subject"] = self._subject(verdict.payload)
+        status, body, kind, fields = await self._answer(verdict, operation)
         # Both frames go through the channel's ordered write queue, so the broker sees the
         # reply before the ack without this task waiting for the socket to drain.
         if body != NO_REPLY:
@@ -376,6 +389,7 @@ class Adapter:
                 status=status,
                 duration_ms=round(seconds * 1000, 3),
                 response_bytes=len(body),
+                fields=fields,
                 **meta,
             ),
             _settle(channel, delivery.delivery_tag, ack=True),
@@ -411,30 +425,48 @@ class Adapter:
         self._consumer_tag = consume.consumer_tag
         log.info("%s: audit buffer has room again: taking requests", self.source)
 
+    def _subject(self, payload: Any) -> str | None:
+        """The keyed HMAC of the request's data subject, when the service names one."""
+        field_name = self.descriptor.subject_field
+        if field_name is None or not isinstance(payload, dict) or field_name not in payload:
+            return None
+        key = self.grants.subject_key if self.grants is not None else None
+        if key is None:
+            if not self._warned_no_subject_key:
+                self._warned_no_subject_key = True
+                log.warning("%s: no subject key yet: events name no subject", self.source)
+            return None
+        return subject_hmac(key, payload[field_name])
+
     async def _answer(
         self, verdict: Admitted | Refused, operation: str | None
-    ) -> tuple[int, bytes, str]:
-        """Status, body and audit kind of the reply."""
+    ) -> tuple[int, bytes, str, list[str] | None]:
+        """Status, body and audit kind of the reply, and the names of the fields returned."""
         if isinstance(verdict, Refused):
-            return _problem_reply(verdict.problem)
+            return (*_problem_reply(verdict.problem), None)
         try:
             result = await self._run(verdict)
         except _PastDeadline:
-            return DeadlineExpired.default_status, NO_REPLY, "response"
+            return DeadlineExpired.default_status, NO_REPLY, "response", None
         except Problem as problem:
-            return _problem_reply(problem)
+            return (*_problem_reply(problem), None)
         except Exception:
             log.exception("%s: handler for %s failed", self.source, operation)
             failure = Problem.of(InternalError, "the service failed to handle the request")
-            return failure.status, dumps(failure.body), "response"
+            return failure.status, dumps(failure.body), "response", None
+        fields = None
+        if isinstance(result, dict):
+            if verdict.fields is not None:
+                result = {k: v for k, v in result.items() if k in verdict.fields}
+            fields = sorted(str(k) for k in result)
         try:
-            return 200, dumps(result), "response"
+            return 200, dumps(result), "response", fields
         except TypeError:
             log.error(
                 "%s: handler for %s returned a value that is not JSON", self.source, operation
             )
             failure = Problem.of(InternalError, "the service returned a value that is not JSON")
-            return failure.status, dumps(failure.body), "response"
+            return failure.status, dumps(failure.body), "response", None
 
     async def _run(self, admitted: Admitted) -> Any:
         """The handler's result, checked against the operation's response schema.

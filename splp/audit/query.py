@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 
 from splp.audit.records import AuditRecord
 from splp.audit.store import AuditStore
@@ -99,3 +99,23 @@ async def records(
     async with store.engine.connect() as connection:
         rows = (await connection.execute(query.order_by(order).limit(limit))).all()
     return [as_dict(row) for row in (reversed(rows) if latest else rows)]
+
+
+async def subject_records(
+    store: AuditStore, filters: Filters, subjects: list[str], *, limit: int = 10_000
+) -> list[dict[str, Any]]:
+    """The records whose event carries one of ``subjects`` (``k<id>:<hex>`` HMACs of one
+    data subject under each key, :mod:`splp.bus.subject`), oldest first.
+
+    Events are stored as canonical JSON (RFC 8785: no spaces), so the member reads
+    exactly ``"subject":"k3:..."``; an HMAC holds only ``k``, digits, ``:`` and hex.
+    """
+    wanted = [s for s in subjects if s.replace(":", "").isalnum()]
+    if not wanted:
+        return []
+    query = filters.apply(select(AuditRecord)).where(
+        or_(*(AuditRecord.event.contains(f'"subject":"{s}"') for s in wanted))
+    )
+    async with store.engine.connect() as connection:
+        rows = (await connection.execute(query.order_by(AuditRecord.seq).limit(limit))).all()
+    return [as_dict(row) for row in rows]

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import jsonschema
 import jsonschema_rs
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from splp.bus.names import ServiceRef, check_segment
 from splp.documents import read_document, validate_document
@@ -39,6 +39,9 @@ DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_ERRORS = 10
 
 Classification = Literal["public", "internal", "personal", "sensitive"]
+PERSONAL_MARK = "x-splp-personal"
+"""A JSON Schema keyword: ``x-splp-personal: true`` marks a property as personal data."""
+PROTECTED: frozenset[str] = frozenset({"personal", "sensitive"})
 
 
 def check_json_schema(schema: Any, where: str) -> dict[str, Any]:
@@ -60,6 +63,26 @@ class Operation(BaseModel):
     response: dict[str, Any]
 
 
+class DataManagement(BaseModel):
+    """Master and reference data (Musi Banyuasin Pasal 51(2)): who stewards the data and
+    where its truth lives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steward: str = Field(min_length=1, max_length=200, description="The walidata.")
+    kind: Literal["master", "reference", "transactional"] = Field(
+        description="master data, reference data, or neither (transactional)."
+    )
+    update_frequency: str = Field(default="", max_length=100)
+    source_of_truth: str = Field(default="", max_length=200)
+    authoritative_for: tuple[str, ...] = Field(
+        default=(),
+        max_length=100,
+        description="Fields this service is the one source for, e.g. [nik]: a second "
+        "service claiming them gets a warning at publish.",
+    )
+
+
 class ServiceDescriptor(BaseModel):
     """One version of a service, as published in the directory."""
 
@@ -72,6 +95,13 @@ class ServiceDescriptor(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = ""
     classification: Classification = "internal"
+    subject_field: str | None = Field(
+        default=None,
+        max_length=63,
+        description="The request field that identifies the data subject, e.g. nik: audit "
+        "events carry a keyed HMAC of its value, never the value.",
+    )
+    data_management: DataManagement | None = None
     operations: dict[str, Operation] = Field(min_length=1)
 
     @field_validator("publisher", "service", "theme")
@@ -94,6 +124,40 @@ class ServiceDescriptor(BaseModel):
             check_json_schema(op.request, f"operation {name} request")
             check_json_schema(op.response, f"operation {name} response")
         return value
+
+    @model_validator(mode="after")
+    def _personal_data_is_classified(self) -> ServiceDescriptor:
+        marked = sorted({f for op in self.operations for f in self.personal_fields(op)})
+        if marked and self.classification not in PROTECTED:
+            raise ValueError(
+                f"fields {', '.join(marked)} are marked {PERSONAL_MARK}: the service must be "
+                f"classified personal or sensitive, not {self.classification}"
+            )
+        return self
+
+    def response_fields(self, operation: str) -> frozenset[str]:
+        """The top-level property names of ``operation``'s response schema."""
+        properties = self.operations[operation].response.get("properties")
+        return frozenset(properties) if isinstance(properties, dict) else frozenset()
+
+    def personal_fields(self, operation: str) -> list[str]:
+        """The response properties marked ``x-splp-personal: true``.
+
+        >>> d = parse_descriptor({"publisher": "a", "service": "b", "version": "1.0.0",
+        ...     "theme": "t", "title": "T", "classification": "personal", "operations": {"get": {
+        ...     "request": {}, "response": {"properties": {
+        ...         "name": {"x-splp-personal": True}, "village": {}}}}}})
+        >>> d.personal_fields("get")
+        ['name']
+        """
+        properties = self.operations[operation].response.get("properties")
+        if not isinstance(properties, dict):
+            return []
+        return sorted(
+            name
+            for name, schema in properties.items()
+            if isinstance(schema, dict) and schema.get(PERSONAL_MARK) is True
+        )
 
     @property
     def major(self) -> int:

@@ -61,6 +61,11 @@ class DirectoryCache:
         self._copies[path] = copy
         return copy.body
 
+    async def fetch(self, path: str) -> Any:
+        """The resource at ``path``, fresh, with no copy kept on disk: for secrets such as
+        the subject key. Raises when the directory does not answer."""
+        return await self._directory.get(path)
+
     def _fallback(self, path: str, copy: Tagged | None, why: str) -> Any:
         if copy is None:
             raise ServiceUnavailable(f"{why}, and no copy of {path} is kept")

@@ -33,7 +33,8 @@ from splp.bus.names import (
 )
 
 QueueType = Literal["classic", "quorum"]
-DEAD_LETTER_TTL_MS = 24 * 3600 * 1000
+DEAD_LETTER_TTL_MS = 10 * 60 * 1000
+"""Default of ``Settings.dead_letter_ttl`` (600 s): dead letters may hold personal data."""
 DEAD_LETTER_MAX = 100_000
 
 
@@ -87,7 +88,8 @@ def topology_for(
 
     Service queues dead-letter to ``splp.dlx``: requests that expired in the queue or that
     an adapter could not answer land in ``splp.dead-letters``, kept for
-    ``dead_letter_ttl_ms`` so that personal data in them does not linger. Every audit
+    ``dead_letter_ttl_ms`` (``SPLP_DEAD_LETTER_TTL``, ten minutes by default) so that
+    personal data in them does not linger; no SPLP component logs their bodies. Every audit
     message is kept in ``splp.audit.sink`` until the audit sink has stored it.
     """
     services = sorted(set(services), key=lambda b: (b.theme, str(b.service)))

@@ -2,9 +2,17 @@
 
 ::
 
-    splp access request dukcapil.penduduk.v1 --operations get-by-nik --reason "bansos checks"
-    splp access approve 7 --reason "within Dinsos' mandate"          # administrator
-    splp access grant 7 --quota 600 --until 2027-12-31               # owning publisher
+    splp access request dukcapil.penduduk.v1 --operations get-by-nik --reason "bansos checks" \
+        --purpose "bansos eligibility" --legal-basis "Permensos 3/2021 Pasal 5" \
+        --contact "Kabid Linjamsos, linjamsos@dinsos.example"
+    splp access approve 7 --reason "within Dinsos' mandate" \
+        --data-protection-note "purpose and legal basis checked; name and village only"
+    splp access grant 7 --quota 600 --until 2027-06-30 --fields nik,name,village
+    splp access expiring --days 30                                   # re-certification
+
+For a ``personal`` or ``sensitive`` service the request needs ``--purpose``,
+``--legal-basis`` and ``--contact``, the approval ``--data-protection-note``, and the grant
+``--quota`` and ``--until`` (UU 27/2022).
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ access_app = typer.Typer(
         "Example:\n\n"
         "  splp access request dukcapil.penduduk.v1 --reason 'bansos eligibility'\n"
         "  splp access approve 7 --reason 'within the mandate of Dinsos'\n"
-        "  splp access grant 7 --quota 600 --until 2027-12-31"
+        "  splp access grant 7 --quota 600 --until 2027-06-30 --fields nik,name,village\n"
+        "  splp access expiring --days 30"
     ),
     no_args_is_help=True,
 )
@@ -40,6 +49,8 @@ def _limits(request: dict[str, Any]) -> str:
         limits.append(f"{request['quota_per_minute']}/min")
     if request.get("expires_at"):
         limits.append(f"until {request['expires_at']}")
+    if request.get("fields"):
+        limits.append("fields " + ",".join(request["fields"]))
     return ", ".join(limits)
 
 
@@ -78,12 +89,28 @@ def request_access(
     operations: Annotated[
         str | None, typer.Option(help="Comma-separated operations; all when left out.")
     ] = None,
+    purpose: Annotated[
+        str | None, typer.Option(help="What the data is for (personal data: required).")
+    ] = None,
+    legal_basis: Annotated[
+        str | None,
+        typer.Option(help="The dasar hukum, e.g. a regulation and article (personal data)."),
+    ] = None,
+    contact: Annotated[
+        str | None, typer.Option(help="Who answers for the use of the data (personal data).")
+    ] = None,
     as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
-    """Apply for access to SERVICE, for your own party (requesters)."""
+    """Apply for access to SERVICE, for your own party (requesters).
+
+    A personal or sensitive service needs --purpose, --legal-basis and --contact.
+    """
     body: dict[str, Any] = {"service": service, "reason": reason}
+    for name, value in (("purpose", purpose), ("legal_basis", legal_basis), ("contact", contact)):
+        if value is not None:
+            body[name] = value
     if operations is not None:
         body["operations"] = [op.strip() for op in operations.split(",") if op.strip()]
     request = call_directory(directory_url, token, "POST", "/access-requests", body)
@@ -105,8 +132,33 @@ def _simple_step(step: str, who: str, reason: str) -> None:
     access_app.command(step, epilog=example)(command)
 
 
+@access_app.command(
+    "approve",
+    epilog="Example:\n\n  splp access approve 7 --reason 'within the mandate of Dinsos' "
+    "--data-protection-note 'purpose and legal basis checked'",
+)
+def approve(
+    request_id: RequestId,
+    reason: Reason,
+    data_protection_note: Annotated[
+        str | None,
+        typer.Option(
+            help="Your data-protection check (purpose, legal basis, fields); required for "
+            "personal and sensitive services."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Approve access request ID (administrators); prints the request."""
+    body: dict[str, Any] = {"reason": reason}
+    if data_protection_note is not None:
+        body["data_protection_note"] = data_protection_note
+    _step("approve", request_id, body, directory_url, token, as_json)
+
+
 for _name, _who, _reason in (
-    ("approve", "administrators", "within the mandate of Dinsos"),
     ("reject", "administrators", "not within the mandate of the requester"),
     ("decline", "the publisher that owns the service", "the register is being migrated"),
     ("revoke", "administrators or the owning publisher", "the programme has ended"),
@@ -129,7 +181,9 @@ def parse_until(value: str) -> str:
 
 
 @access_app.command(
-    "grant", epilog="Example:\n\n  splp access grant 7 --quota 600 --until 2027-12-31"
+    "grant",
+    epilog="Example:\n\n  splp access grant 7 --quota 600 --until 2027-06-30 "
+    "--fields nik,name,village",
 )
 def grant(
     request_id: RequestId,
@@ -140,17 +194,26 @@ def grant(
     operations: Annotated[
         str | None, typer.Option(help="Grant only these operations (comma-separated).")
     ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(help="Only these response fields reach the requester (comma-separated)."),
+    ] = None,
     reason: Annotated[str, typer.Option(help="Recorded in the request's history.")] = "",
     as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
-    """Grant an approved request ID (the publisher that owns the service)."""
+    """Grant an approved request ID (the publisher that owns the service).
+
+    A personal or sensitive service needs --quota and --until (at most a year away).
+    """
     body: dict[str, Any] = {"reason": reason, "quota_per_minute": quota}
     if until is not None:
         body["expires_at"] = parse_until(until)
     if operations is not None:
         body["operations"] = [op.strip() for op in operations.split(",") if op.strip()]
+    if fields is not None:
+        body["fields"] = [f.strip() for f in fields.split(",") if f.strip()]
     _step("grant", request_id, body, directory_url, token, as_json)
 
 
@@ -211,3 +274,35 @@ def grants(
     rows = [{**g, "operations": _operations(g), "limits": _limits(g) or None} for g in found]
     columns = ("request_id", "requester", "service", "operations", "limits")
     print_table(rows, columns, "no grant in force")
+
+
+@access_app.command(
+    "expiring",
+    epilog="Example:\n\n  splp access expiring --days 30\n  splp access expiring --notify",
+)
+def expiring(
+    days: Annotated[
+        int | None,
+        typer.Option(help="Grants that end within this many days (default 30).", min=1),
+    ] = None,
+    notify: Annotated[
+        bool,
+        typer.Option(
+            help="Administrators: record an access.recertify event per grant for its holder "
+            "and its publisher."
+        ),
+    ] = False,
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """List the grants to re-certify: those that expire soon (yours, or all for
+    administrators and monitors)."""
+    path = "/access-grants/expiring" + ("/notify" if notify else "")
+    found = call_directory(directory_url, token, "POST" if notify else "GET", path, days=days)
+    if as_json:
+        print_json(found)
+        return
+    rows = [{**g, "operations": _operations(g)} for g in found]
+    columns = ("request_id", "requester", "publisher", "service", "operations", "expires_at")
+    print_table(rows, columns, "no grant expires in that time")

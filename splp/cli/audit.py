@@ -546,6 +546,61 @@ def tail(
     print_table([_row(event) for event in events], TAIL_COLUMNS, "no audit record")
 
 
+@audit_app.command(
+    "subject",
+    epilog="Examples:\n\n  splp audit subject --service dukcapil.penduduk "
+    "--value 1508010101900001\n\n"
+    '  read -rs NIK; printf %s "$NIK" | splp audit subject --service dukcapil.penduduk '
+    "--value - --json",
+)
+def subject(
+    service: Annotated[
+        str, typer.Option(help="SERVICE, PUBLISHER.SERVICE or PUBLISHER.SERVICE.vMAJOR.")
+    ],
+    value: Annotated[
+        str,
+        typer.Option(
+            help="The data subject's identifier (e.g. a NIK); '-' reads it from stdin, which "
+            "keeps it out of the shell history."
+        ),
+    ],
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Annotated[
+        str,
+        typer.Option(
+            envvar="SPLP_TOKEN",
+            help="An administrator's or monitor's API token.",
+            show_default=False,
+        ),
+    ] = "",
+) -> None:
+    """Who accessed the data of one data subject, and when (UU 27/2022).
+
+    The audit trail holds a keyed HMAC of the subject, never the value: the control plane
+    computes it under every key version and lists the matching accesses. Administrators
+    and monitors only; each lookup is itself audited (admin.subject-lookup).
+    """
+    if value == "-":
+        value = sys.stdin.read().strip()
+    found = call_directory(
+        directory_url, token, "POST", "/audit/subject", {"service": service, "value": value}
+    )
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        {**a, "who": (a["requester"] or "-") + (f" (via {a['via']})" if a.get("via") else "")}
+        for a in found["accesses"]
+    ]
+    columns = ("time", "who", "service", "operation", "status", "fields")
+    print_table(
+        [{**r, "fields": ",".join(r["fields"] or [])} for r in rows],
+        columns,
+        f"no recorded access to that subject in {service}",
+    )
+
+
 TAIL_COLUMNS = ("time", "kind", "service", "operation", "who", "status", "ms")
 
 

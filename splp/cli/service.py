@@ -91,6 +91,8 @@ def publish(
         print_json(detail)
         return
     typer.echo(f"published {detail['ref']} version {detail['version']} in theme {detail['theme']}")
+    for warning in detail.get("warnings") or []:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @service_app.command("list", epilog="Example:\n\n  splp service list --theme kependudukan")
@@ -136,6 +138,19 @@ def _print_detail(detail: dict[str, Any]) -> None:
         typer.echo(f"  {detail['description']}")
     versions = ", ".join(f"{v['version']} ({v['lifecycle']})" for v in detail["versions"])
     typer.echo(f"  versions: {versions}")
+    if detail.get("subject_field"):
+        typer.echo(f"  data subject: {detail['subject_field']} (audited as a keyed HMAC)")
+    if detail.get("personal_fields"):
+        typer.echo(f"  personal fields: {', '.join(detail['personal_fields'])}")
+    data = detail.get("data_management")
+    if data:
+        typer.echo(
+            f"  {data['kind']} data; steward (walidata): {data['steward']}; "
+            f"updated: {data.get('update_frequency') or '-'}; "
+            f"source of truth: {data.get('source_of_truth') or '-'}"
+        )
+        if data.get("authoritative_for"):
+            typer.echo(f"  the one source for: {', '.join(data['authoritative_for'])}")
     for name, operation in detail["descriptor"]["operations"].items():
         typer.echo(f"  operation {name}: {operation.get('description', '')}")
         for part in ("request", "response"):

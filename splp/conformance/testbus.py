@@ -74,7 +74,9 @@ class TestBus:
         connection = await aiormq.connect(self.settings.broker_url)
         try:
             topology = topology_for(
-                [ServiceBinding(THEME, SERVICE)], queue_type=self.settings.queue_type
+                [ServiceBinding(THEME, SERVICE)],
+                queue_type=self.settings.queue_type,
+                dead_letter_ttl_ms=self.settings.dead_letter_ttl * 1000,
             )
             await declare(await connection.channel(), topology)
         finally:

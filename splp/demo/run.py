@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +39,7 @@ from splp.settings import Settings
 HERE = Path(__file__).resolve().parent
 THEME, SERVICE, OPERATION = "kependudukan", "dukcapil.penduduk.v1", "get-by-nik"
 QUOTA_PER_MINUTE = 7  # tokens for a burst of 7, then one every 8.6 s
+GRANT_DAYS = 180  # personal data: a grant ends, and is re-certified, within a year
 FLOOD = 5  # after the four real calls and the gateway's: two fit in the quota, three do not
 STEPS = 10
 
@@ -118,15 +119,27 @@ async def _walk(stage: Stage, narrator: Narrator, say: Phrases, grants: Director
     await _refused(dinsos, narrator, say, say("when.no-grant"))
 
     narrator.step(say("step.pasal-7"))
-    body = {"service": SERVICE, "operations": [OPERATION], "reason": "bansos eligibility"}
+    # the register is personal data (UU 27/2022): purpose, legal basis and a contact
+    body = {
+        "service": SERVICE,
+        "operations": [OPERATION],
+        "reason": "bansos eligibility",
+        "purpose": "checking the eligibility of social-aid (bansos) recipients",
+        "legal_basis": "Permensos 3/2021 tentang Pengelolaan Data Terpadu Kesejahteraan Sosial",
+        "contact": "Kepala Bidang Linjamsos, Dinas Sosial",
+    }
     request = await stage.api("dinsos", "POST", "/access-requests", body)
     narrator.say(say("say.applied", id=request["id"], state=request["state"]))
     path = f"/access-requests/{request['id']}"
-    approved = await stage.api("admin", "POST", f"{path}/approve", {"reason": "Pasal 7 checked"})
+    check = {
+        "reason": "Pasal 7 checked",
+        "data_protection_note": "purpose and legal basis checked; contact named",
+    }
+    approved = await stage.api("admin", "POST", f"{path}/approve", check)
     narrator.say(say("say.approved", state=approved["state"]))
-    granted = await stage.api(
-        "dukcapil", "POST", f"{path}/grant", {"reason": "ok", "quota_per_minute": QUOTA_PER_MINUTE}
-    )
+    until = (datetime.now(UTC) + timedelta(days=GRANT_DAYS)).isoformat()
+    terms = {"reason": "ok", "quota_per_minute": QUOTA_PER_MINUTE, "expires_at": until}
+    granted = await stage.api("dukcapil", "POST", f"{path}/grant", terms)
     narrator.say(say("say.granted", state=granted["state"], quota=QUOTA_PER_MINUTE))
     await _adapter_knows_grant(grants, "dinsos")
 

@@ -8,7 +8,7 @@ every step (actor, time, states, reason).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
@@ -28,6 +28,29 @@ from splp.directory_service.workflow import (
     who_may,
 )
 from splp.web.problems import Problem
+
+PROTECTED = frozenset({"personal", "sensitive"})
+"""Classifications whose access UU 27/2022 binds: purpose, legal basis, contact, check,
+expiry and quota."""
+STATEMENT = ("purpose", "legal_basis", "contact")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """What a requester states about its use of personal data (UU 27/2022)."""
+
+    purpose: str | None = None
+    legal_basis: str | None = None
+    contact: str | None = None
+
+
+def missing_statement(statement: Statement) -> list[str]:
+    """The members of ``statement`` that are absent or blank.
+
+    >>> missing_statement(Statement(purpose="bansos", legal_basis=" "))
+    ['legal_basis', 'contact']
+    """
+    return [name for name in STATEMENT if not (getattr(statement, name) or "").strip()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +72,13 @@ async def submit(
     ref: ServiceRef,
     operations: list[str] | None,
     reason: str,
+    statement: Statement = Statement(),
 ) -> StepTaken:
-    """A requester applies for access to a service, for itself."""
+    """A requester applies for access to a service, for itself.
+
+    For a ``personal`` or ``sensitive`` service the request must state its purpose, its
+    legal basis and a contact person, else it is a 422 naming the missing members.
+    """
     try:
         group = await find_service(session, ref)
     except Problem:
@@ -62,6 +90,16 @@ async def submit(
         unknown = sorted(set(operations) - offered)
         if unknown:
             raise Problem(422, f"{ref} has no operation {', '.join(unknown)}")
+    classification = group.current.classification
+    missing = missing_statement(statement)
+    if classification in PROTECTED and missing:
+        raise Problem(
+            422,
+            f"{ref} holds {classification} data (UU 27/2022): an access request must state "
+            f"{', '.join(missing)}",
+            kind="data-protection",
+            missing=missing,
+        )
     request = AccessRequest(
         requester_id=caller.id,
         service_id=group.service.id,
@@ -69,6 +107,9 @@ async def submit(
         operations=sorted(operations) if operations is not None else None,
         reason=reason,
         state="submitted",
+        purpose=statement.purpose,
+        legal_basis=statement.legal_basis,
+        contact=statement.contact,
     )
     session.add(request)
     await session.flush()
@@ -105,8 +146,16 @@ async def take_step(
     quota_per_minute: int | None = None,
     expires_at: datetime | None = None,
     operations: list[str] | None = None,
+    fields: list[str] | None = None,
+    data_protection_note: str | None = None,
+    max_grant_days: int = 365,
 ) -> StepTaken:
-    """Apply ``step`` to a request, or raise 403 (not the caller's step) or 409 (wrong state)."""
+    """Apply ``step`` to a request, or raise 403 (not the caller's step) or 409 (wrong state).
+
+    For a ``personal`` or ``sensitive`` service, ``approve`` needs a
+    ``data_protection_note`` and ``grant`` an expiry at most ``max_grant_days`` away and
+    a quota (422 otherwise).
+    """
     request = await _load(session, request_id, for_update=True)
     publisher = await _publisher_of(session, request)
     is_owner = "publisher" in caller.roles and publisher.id == caller.id
@@ -119,16 +168,34 @@ async def take_step(
     if step in NEGATIVE_STEPS and not reason:
         raise Problem(422, f"{step} needs a reason: the requester is told why")
     changes: dict[str, Any] = {}
+    group = await _group_of(session, request)
+    protected = group.current.classification in PROTECTED
+    if step == "approve":
+        note = (data_protection_note or "").strip()
+        if protected and not note:
+            raise Problem(
+                422,
+                f"{group.ref} holds {group.current.classification} data: the approval records "
+                "a data-protection check; give data_protection_note",
+                kind="data-protection",
+                missing=["data_protection_note"],
+            )
+        changes["data_protection_note"] = note or None
     if step == "grant":
         if expires_at is not None and expires_at <= utcnow():
             raise Problem(422, f"expires_at {expires_at.isoformat()} is in the past")
+        if protected:
+            _check_protected_grant(group, expires_at, quota_per_minute, max_grant_days)
+        if fields is not None:
+            granted = operations if operations is not None else request.operations
+            _check_fields(group, fields, granted)
+            changes["fields"] = sorted(fields)
         if operations is not None:
             asked = set(request.operations) if request.operations is not None else None
             extra = sorted(set(operations) - asked) if asked is not None else []
             if extra:
                 raise Problem(422, f"operations {', '.join(extra)} were not asked for")
             if asked is None:
-                group = await _group_of(session, request)
                 unknown = sorted(set(operations) - set(group.descriptor().operations))
                 if unknown:
                     raise Problem(422, f"the service has no operation {', '.join(unknown)}")
@@ -191,6 +258,43 @@ async def _move(
             state=request.state,
         )
     await session.refresh(request)
+
+
+def _check_protected_grant(
+    group: ServiceMajor, expires_at: datetime | None, quota: int | None, max_days: int
+) -> None:
+    missing = [n for n, v in (("expires_at", expires_at), ("quota_per_minute", quota)) if v is None]
+    if missing:
+        raise Problem(
+            422,
+            f"{group.ref} holds {group.current.classification} data: a grant needs "
+            f"{' and '.join(missing)} (an expiry at most {max_days} days away, and a quota)",
+            kind="data-protection",
+            missing=missing,
+        )
+    assert expires_at is not None
+    if expires_at > utcnow() + timedelta(days=max_days):
+        raise Problem(
+            422,
+            f"a grant to {group.current.classification} data runs at most {max_days} days; "
+            "it is re-certified after that",
+            kind="data-protection",
+            max_days=max_days,
+        )
+
+
+def _check_fields(group: ServiceMajor, fields: list[str], operations: list[str] | None) -> None:
+    """Every field must be a response property of a granted operation."""
+    descriptor = group.descriptor()
+    names = operations if operations is not None else list(descriptor.operations)
+    known = set().union(*(descriptor.response_fields(op) for op in names))
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise Problem(
+            422,
+            f"fields {', '.join(unknown)} are not in the response of the granted operations "
+            f"({', '.join(sorted(known)) or 'none named'})",
+        )
 
 
 async def _load(session: AsyncSession, request_id: int, for_update: bool = False) -> AccessRequest:
@@ -296,6 +400,11 @@ async def view(session: AsyncSession, request: AccessRequest) -> dict[str, Any]:
         "expires_at": request.expires_at,
         "created_at": request.created_at,
         "updated_at": request.updated_at,
+        "purpose": request.purpose,
+        "legal_basis": request.legal_basis,
+        "contact": request.contact,
+        "data_protection_note": request.data_protection_note,
+        "fields": request.fields,
     }
 
 
@@ -308,6 +417,7 @@ def _grant(view: dict[str, Any]) -> dict[str, Any]:
         "operations": view["operations"],
         "quota_per_minute": view["quota_per_minute"],
         "expires_at": view["expires_at"],
+        "fields": view["fields"],
     }
 
 
@@ -329,4 +439,27 @@ async def active_grants(
         if request.expires_at is not None and request.expires_at <= now:
             continue
         grants.append(_grant(await view(session, request)))
+    return grants
+
+
+async def expiring_grants(
+    session: AsyncSession, caller: Caller, within_days: int
+) -> list[dict[str, Any]]:
+    """Grants in force that end within ``within_days`` days, for re-certification: all of
+    them for administrators and monitors, else the caller's own and those of its services."""
+    now = utcnow()
+    query = (
+        _visible_to(_base_query(), caller)
+        .where(
+            AccessRequest.state == "granted",
+            AccessRequest.expires_at.is_not(None),
+            AccessRequest.expires_at > now,
+            AccessRequest.expires_at <= now + timedelta(days=within_days),
+        )
+        .order_by(AccessRequest.expires_at, AccessRequest.id)
+    )
+    grants = []
+    for request in (await session.scalars(query)).all():
+        view_ = await view(session, request)
+        grants.append({**_grant(view_), "publisher": str(view_["service"]).split(".", 1)[0]})
     return grants

@@ -38,6 +38,8 @@ def _unique(values: list[str]) -> list[str]:
 
 UtcTime = Annotated[datetime, AfterValidator(_aware)]
 Operations = Annotated[list[Name], Field(min_length=1, max_length=100), AfterValidator(_unique)]
+FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")]
+Fields = Annotated[list[FieldName], Field(min_length=1, max_length=200), AfterValidator(_unique)]
 
 
 class Strict(BaseModel):
@@ -113,11 +115,27 @@ class ServiceSummary(BaseModel):
     classification: str
     lifecycle: str
     operations: list[str]
+    subject_field: str | None = Field(
+        default=None, description="The request field naming the data subject, if any."
+    )
+    personal_fields: list[str] = Field(
+        default_factory=list,
+        description="Response fields marked x-splp-personal, over every operation.",
+    )
+    data_management: dict[str, Any] | None = Field(
+        default=None,
+        description="Steward (walidata), master or reference data, update frequency, "
+        "source of truth, and the fields it is the one source for (Pasal 51(2)).",
+    )
 
 
 class ServiceDetail(ServiceSummary):
     versions: list[VersionOut]
     descriptor: dict[str, Any] = Field(description="The descriptor, with the operations' schemas.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="On publish: e.g. another service is already the one source of a field.",
+    )
 
 
 class AccessRequestIn(Strict):
@@ -126,10 +144,29 @@ class AccessRequestIn(Strict):
         default=None, description="The operations asked for; all of them when left out."
     )
     reason: Reason
+    purpose: Text | None = Field(
+        default=None,
+        description="What the data is for; required for personal and sensitive services.",
+    )
+    legal_basis: Text | None = Field(
+        default=None,
+        description="The dasar hukum that allows the processing, e.g. a regulation and its "
+        "article; required for personal and sensitive services.",
+    )
+    contact: Title | None = Field(
+        default=None,
+        description="Who answers for the use of the data (name, office, e-mail); required "
+        "for personal and sensitive services.",
+    )
 
 
 class StepIn(Strict):
     reason: Text = ""
+    data_protection_note: Text | None = Field(
+        default=None,
+        description="approve only: the administrator's data-protection check (purpose, legal "
+        "basis, minimal fields); required for personal and sensitive services.",
+    )
 
 
 class GrantIn(Strict):
@@ -138,6 +175,11 @@ class GrantIn(Strict):
     expires_at: UtcTime | None = Field(default=None, description="When the grant ends (UTC).")
     operations: Operations | None = Field(
         default=None, description="Grant fewer operations than were asked for."
+    )
+    fields: Fields | None = Field(
+        default=None,
+        description="The response fields the requester may receive; the adapter removes the "
+        "others. Every field when left out.",
     )
 
 
@@ -165,6 +207,11 @@ class AccessRequestOut(BaseModel):
     expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    purpose: str | None = None
+    legal_basis: str | None = None
+    contact: str | None = None
+    data_protection_note: str | None = None
+    fields: list[str] | None = Field(default=None, description="null for every field")
 
 
 class GrantOut(BaseModel):
@@ -177,6 +224,15 @@ class GrantOut(BaseModel):
     operations: list[str] | None = Field(description="null for every operation")
     quota_per_minute: int | None
     expires_at: datetime | None
+    fields: list[str] | None = Field(
+        default=None, description="The response fields it allows; null for every field."
+    )
+
+
+class ExpiringGrant(GrantOut):
+    """A grant to re-certify: it ends soon."""
+
+    publisher: str
 
 
 class ApplicationIn(Strict):

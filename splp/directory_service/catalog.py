@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from splp.bus.descriptor import ServiceDescriptor
+from splp.bus.descriptor import PERSONAL_MARK, ServiceDescriptor
 from splp.bus.names import ServiceRef
 from splp.bus.wire import dumps
 from splp.directory_service.models import Party, Service, ServiceVersion, Theme
@@ -322,7 +322,47 @@ def summary(group: ServiceMajor) -> dict[str, Any]:
         "classification": current.classification,
         "lifecycle": current.lifecycle,
         "operations": sorted(current.descriptor.get("operations", {})),
+        "subject_field": current.descriptor.get("subject_field"),
+        "personal_fields": _personal_fields(group),
+        "data_management": current.descriptor.get("data_management"),
     }
+
+
+def _personal_fields(group: ServiceMajor) -> list[str]:
+    """The response fields marked ``x-splp-personal``, read from the stored document (a
+    listing does not re-validate every descriptor)."""
+    found: set[str] = set()
+    for operation in (group.current.descriptor.get("operations") or {}).values():
+        properties = (operation.get("response") or {}).get("properties") or {}
+        if isinstance(properties, dict):
+            found.update(
+                name
+                for name, schema in properties.items()
+                if isinstance(schema, dict) and schema.get(PERSONAL_MARK) is True
+            )
+    return sorted(found)
+
+
+async def source_conflicts(session: AsyncSession, descriptor: ServiceDescriptor) -> list[str]:
+    """Warnings when ``descriptor`` claims to be the one source of a field that another
+    service already claims (Pasal 51(2): one source of truth per master datum)."""
+    data = descriptor.data_management
+    claimed = set(data.authoritative_for) if data is not None else set()
+    if not claimed:
+        return []
+    warnings = []
+    for group in await search(session):
+        if (group.publisher, group.service.name) == (descriptor.publisher, descriptor.service):
+            continue
+        other = group.current.descriptor.get("data_management") or {}
+        both = sorted(claimed & set(other.get("authoritative_for") or []))
+        if both:
+            warnings.append(
+                f"{group.ref} is already the one source of {', '.join(both)}"
+                f" ({other.get('kind', '?')} data of {other.get('steward', '?')}); "
+                "two sources of the same master data will drift apart"
+            )
+    return warnings
 
 
 def detail(group: ServiceMajor) -> dict[str, Any]:

@@ -49,6 +49,7 @@ async def grants_in_force(session: AsyncSession) -> list[dict[str, Any]]:
                 "operations": grant.operations,
                 "quota_per_minute": grant.quota_per_minute,
                 "expires_at": grant.expires_at,
+                "fields": grant.fields,
             }
         )
     return grants

@@ -158,6 +158,28 @@ class AccessRequest(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    purpose: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the requester needs the data (UU 27/2022 purpose limitation)."""
+    legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The dasar hukum: the regulation that allows the processing."""
+    contact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Who answers for the requester's use of the data."""
+    data_protection_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The administrator's data-protection check, recorded at approval."""
+    fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """The response fields the grant allows; ``None`` for every field."""
+
+
+class SubjectKey(Base):
+    """A key of the subject HMAC (:mod:`splp.directory_service.subject_keys`): the newest
+    is the one adapters use; older ones are kept so that earlier accesses stay findable."""
+
+    __tablename__ = "subject_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    """32 random bytes, hex; served only to publishers' adapters."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class User(Base):

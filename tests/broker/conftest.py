@@ -30,7 +30,8 @@ from splp.directory_service import Store
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.parties import create_party
 from splp.settings import Settings
-from tests.directory.conftest import Api
+from tests.data_protection import STATEMENT
+from tests.directory.conftest import STEP_TERMS, Api
 
 DEMO = Path(__file__).resolve().parents[2] / "splp" / "demo"
 
@@ -77,13 +78,13 @@ class World:
     async def step(self, request_id: int, step: str, party: str) -> None:
         response = await self.api.post(
             f"/access-requests/{request_id}/{step}",
-            json={"reason": "checked"},
+            json={"reason": "checked", **STEP_TERMS.get(step, {})},
             headers=self.api.as_(party),
         )
         assert response.status_code == 200, response.text
 
     async def grant(self, requester: str, service: str, operations: list[str] | None = None) -> int:
-        body: dict[str, Any] = {"service": service, "reason": "tests"}
+        body: dict[str, Any] = {"service": service, "reason": "tests", **STATEMENT}
         if operations is not None:
             body["operations"] = operations
         response = await self.api.post(

@@ -34,6 +34,7 @@ from splp.directory_service.models import Base
 from splp.directory_service.parties import create_party
 from splp.http_server import free_port
 from splp.settings import Settings
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.databases import DATABASE_ENGINES, throwaway_database
 
 NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
@@ -123,6 +124,9 @@ async def publish(api: Api, document: dict[str, Any], party: str = "dukcapil") -
     return await api.post("/services", json=document, headers=api.as_(party))
 
 
+STEP_TERMS: dict[str, dict[str, Any]] = {"approve": NOTE, "grant": grant_terms()}
+
+
 async def walk(api: Api, penduduk: dict[str, Any], to: str) -> int:
     """Publish the demo service (if needed) and move a new request of dinsos to state ``to``."""
     if (
@@ -131,7 +135,11 @@ async def walk(api: Api, penduduk: dict[str, Any], to: str) -> int:
         assert (await publish(api, penduduk)).status_code == 201
     response = await api.post(
         "/access-requests",
-        json={"service": "dukcapil.penduduk.v1", "reason": "bansos eligibility checks"},
+        json={
+            "service": "dukcapil.penduduk.v1",
+            "reason": "bansos eligibility checks",
+            **STATEMENT,
+        },
         headers=api.as_("dinsos"),
     )
     assert response.status_code == 201, response.text
@@ -146,8 +154,9 @@ async def walk(api: Api, penduduk: dict[str, Any], to: str) -> int:
         "revoked": [("approve", "admin"), ("grant", "dukcapil"), ("revoke", "admin")],
     }[to]
     for step, party in path:
+        body = {"reason": "ok", **STEP_TERMS.get(step, {})}
         response = await api.post(
-            f"/access-requests/{request_id}/{step}", json={"reason": "ok"}, headers=api.as_(party)
+            f"/access-requests/{request_id}/{step}", json=body, headers=api.as_(party)
         )
         assert response.status_code == 200, response.text
     return request_id

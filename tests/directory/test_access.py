@@ -16,7 +16,8 @@ from splp.bus.names import AUDIT_EXCHANGE
 from splp.control_plane import close_app, create_app
 from splp.directory_service.models import AccessRequest
 from splp.settings import Settings
-from tests.directory.conftest import Api, directory_settings, publish, walk
+from tests.data_protection import STATEMENT
+from tests.directory.conftest import STEP_TERMS, Api, directory_settings, publish, walk
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 STEPS = ("approve", "reject", "grant", "decline", "revoke", "suspend", "resume")
@@ -43,6 +44,8 @@ ACTOR = {  # a party allowed to take the step
 
 async def step(api: Api, request_id: int, name: str, party: str, **body: Any) -> Any:
     body.setdefault("reason", f"{name} for the test")
+    for key, value in STEP_TERMS.get(name, {}).items():
+        body.setdefault(key, value)
     return await api.post(
         f"/access-requests/{request_id}/{name}", json=body, headers=api.as_(party)
     )
@@ -52,7 +55,12 @@ async def test_full_walk_records_history(api: Api, penduduk: dict[str, Any]) -> 
     assert (await publish(api, penduduk)).status_code == 201
     created = await api.post(
         "/access-requests",
-        json={"service": "dukcapil.penduduk.v1", "operations": ["get-by-nik"], "reason": "bansos"},
+        json={
+            "service": "dukcapil.penduduk.v1",
+            "operations": ["get-by-nik"],
+            "reason": "bansos",
+            **STATEMENT,
+        },
         headers=api.as_("dinsos"),
     )
     assert created.status_code == 201

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from splp.directory_service import dump
 from splp.directory_service.models import AccessRequest, Application
+from tests.data_protection import BIG_QUOTA
 from tests.directory.conftest import Api, walk
 from tests.directory.test_access import audit_event_validator
 
@@ -209,7 +210,7 @@ async def test_the_gateway_reads_every_grant_in_force_of_a_requester(
         (granted, "dinsos", "dukcapil.penduduk.v1", "kependudukan", None),
         (narrowed, "dinsos", "dukcapil.penduduk.v1", "kependudukan", ["get-by-nik"]),
     ]
-    assert feed.json()[0]["quota_per_minute"] is None and feed.json()[0]["expires_at"] is None
+    assert feed.json()[0]["quota_per_minute"] == BIG_QUOTA and feed.json()[0]["expires_at"]
     assert feed.json()[1]["quota_per_minute"] == 60
     assert abs(datetime.fromisoformat(feed.json()[1]["expires_at"]) - later) < timedelta(seconds=1)
     # the same as the publisher's view of its service's grants

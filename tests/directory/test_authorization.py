@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.directory.conftest import Api, publish, walk
+from tests.data_protection import STATEMENT
+from tests.directory.conftest import STEP_TERMS, Api, publish, walk
 
 CALLERS = ("admin", "owner", "other-publisher", "requester", "monitor", "gateway", "anonymous")
 PARTY = {
@@ -238,7 +239,7 @@ MATRIX = [
         "/access-requests",
         allowed("requester", status=201),
         a_service,
-        body=lambda s: {"service": s["ref"], "reason": "needed for bansos"},
+        body=lambda s: {"service": s["ref"], "reason": "needed for bansos", **STATEMENT},
     ),
     Cell("GET", "/access-requests", allowed(*EVERYONE), a_request("submitted")),
     Cell(
@@ -261,7 +262,7 @@ MATRIX = [
             f"/access-requests/{{id}}/{step}",
             allowed(*who),
             a_request(state),
-            body=lambda s: {"reason": "checked"},
+            body=lambda s, step=step: {"reason": "checked", **STEP_TERMS.get(step, {})},
             route=(
                 "/access-requests/{request_id}/grant"
                 if step == "grant"
@@ -301,7 +302,17 @@ MATRIX = [
         route="/access-requests/{request_id}/attachments/{attachment_id}",
     ),
     Cell("GET", "/me/grants", allowed("requester"), a_request("granted")),
+    Cell("GET", "/access-grants/expiring", allowed(*EVERYONE), a_request("granted")),
+    Cell("POST", "/access-grants/expiring/notify", allowed("admin"), a_request("granted")),
+    Cell("GET", "/subject-key", allowed("owner", "other-publisher")),
+    Cell("POST", "/subject-keys/rotate", allowed("admin")),
     Cell("GET", "/audit/events", allowed("admin", "monitor")),
+    Cell(
+        "POST",
+        "/audit/subject",
+        allowed("admin", "monitor"),
+        body=lambda s: {"service": "dukcapil.penduduk", "value": "1508010101900001"},
+    ),
     Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
     Cell("GET", "/audit/reports/usage.svg", allowed("admin", "monitor")),
     Cell("GET", "/audit/reports/abuse", allowed("admin", "monitor")),

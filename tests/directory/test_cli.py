@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,31 +88,56 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     shown = await cli.ok("dinsos", "service", "show", "dukcapil.penduduk.v1")
     assert "get-by-nik" in shown and '"pattern": "^[0-9]{16}$"' in shown
 
-    requested = await cli.ok(
-        "dinsos",
-        "access",
-        "request",
-        "dukcapil.penduduk.v1",
-        "--operations",
-        "get-by-nik",
-        "--reason",
-        "bansos eligibility checks",
-    )
+    ask = ["access", "request", "dukcapil.penduduk.v1", "--operations", "get-by-nik"]
+    ask += ["--reason", "bansos eligibility checks", "--purpose", "bansos eligibility"]
+    line = await cli.refused("dinsos", 1, *ask)
+    assert "422" in line and "legal_basis, contact" in line, line
+    ask += ["--legal-basis", "Permensos 3/2021 Pasal 5", "--contact", "Kabid Linjamsos"]
+    requested = await cli.ok("dinsos", *ask)
     match = re.match(r"#(\d+)\s+submitted", requested)
     assert match, requested
     rid = match.group(1)
 
     line = await cli.refused("dinsos", 3, "access", "approve", rid, "--reason", "self-service")
     assert "administrator" in line
-    assert "approved" in await cli.ok("kominfo", "access", "approve", rid, "--reason", "mandate")
+    line = await cli.refused("kominfo", 1, "access", "approve", rid, "--reason", "mandate")
+    assert "data_protection_note" in line, line
+    approved = await cli.ok(
+        "kominfo",
+        "access",
+        "approve",
+        rid,
+        "--reason",
+        "mandate",
+        "--data-protection-note",
+        "purpose and legal basis checked",
+    )
+    assert "approved" in approved
     line = await cli.refused("kominfo", 3, "access", "grant", rid)
     assert "owns the service" in line
     line = await cli.refused("dukcapil", 2, "access", "grant", rid, "--until", "2030-13-01")
     assert "not a date" in line
+    line = await cli.refused("dukcapil", 1, "access", "grant", rid, "--quota", "60")
+    assert "expires_at" in line, line
+    until = (date.today() + timedelta(days=20)).isoformat()
     granted = await cli.ok(
-        "dukcapil", "access", "grant", rid, "--quota", "60", "--until", "2030-01-01"
+        "dukcapil",
+        "access",
+        "grant",
+        rid,
+        "--quota",
+        "60",
+        "--until",
+        until,
+        "--fields",
+        "nik,name,village",
     )
-    assert "granted" in granted and "60/min" in granted
+    assert "granted" in granted and "60/min" in granted and "fields name,nik,village" in granted
+    expiring = json.loads(await cli.ok("kominfo", "access", "expiring", "--json"))
+    assert [(g["request_id"], g["publisher"], g["fields"]) for g in expiring] == [
+        (int(rid), "dukcapil", ["name", "nik", "village"])
+    ]
+    assert json.loads(await cli.ok("dinsos", "access", "expiring", "--days", "10", "--json")) == []
 
     line = await cli.refused("dukcapil", 1, "access", "resume", rid, "--reason", "again")
     assert "409" in line and "cannot resume a request that is granted" in line

@@ -92,6 +92,7 @@ async def filled(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     person = {"party": "dinsos", "email": "op@dinsos.go.id", "name": "Op", "roles": ["requester"]}
     added = await api.post("/users", json=person, headers=api.as_("admin"))
     assert added.status_code == 201, added.text
+    assert (await api.get("/subject-key", headers=api.as_("dukcapil"))).status_code == 200
     return await dump(api.app.state.store)  # type: ignore[attr-defined]
 
 

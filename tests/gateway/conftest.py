@@ -25,6 +25,7 @@ from splp.gateway import gateway_app, serving
 from splp.http_server import serve_app
 from splp.settings import Settings
 from tests.broker.conftest import World, made_world
+from tests.data_protection import STATEMENT, grant_terms
 from tests.logcapture import SECRETS
 
 SECRET = SECRETS.add("the-gateway-secret-of-the-test-regency-0123", "gateway secret")
@@ -66,14 +67,14 @@ async def get_by_nik(payload: dict[str, Any], request: Request, seen: list[Any])
 
 async def grant(w: World, requester: str, operations: list[str], quota: int) -> int:
     """The Pasal 7 procedure for ``requester`` on :data:`SERVICE`, with a quota."""
-    body = {"service": SERVICE, "operations": operations, "reason": "tests"}
+    body = {"service": SERVICE, "operations": operations, "reason": "tests", **STATEMENT}
     response = await w.api.post("/access-requests", json=body, headers=w.api.as_(requester))
     assert response.status_code == 201, response.text
     request_id = int(response.json()["id"])
     await w.step(request_id, "approve", "admin")
     response = await w.api.post(
         f"/access-requests/{request_id}/grant",
-        json={"reason": "tests", "quota_per_minute": quota},
+        json={"reason": "tests", **grant_terms(quota)},
         headers=w.api.as_("dukcapil"),
     )
     assert response.status_code == 200, response.text

@@ -45,6 +45,7 @@ from splp.bus.names import (
     theme_exchange,
 )
 from splp.bus.topology import (
+    DEAD_LETTER_TTL_MS,
     BindingSpec,
     ExchangeSpec,
     QueueSpec,
@@ -84,6 +85,7 @@ class BrokerNames:
     vhost: str
     user_prefix: str = ""
     queue_type: QueueType = "classic"
+    dead_letter_ttl_ms: int = DEAD_LETTER_TTL_MS
     gateway_secret: bytes | None = field(default=None, repr=False)
     """The HTTP gateway's secret; ``None``: no gateway users."""
 
@@ -123,7 +125,12 @@ async def desired_state(session: AsyncSession, names: BrokerNames) -> BrokerStat
             continue
         parties[party.id] = party
     services, themes = await _services(session, state, parties)
-    topology = topology_for(services.values(), themes, queue_type=names.queue_type)
+    topology = topology_for(
+        services.values(),
+        themes,
+        queue_type=names.queue_type,
+        dead_letter_ttl_ms=names.dead_letter_ttl_ms,
+    )
     state.exchanges = {e.name: e for e in topology.exchanges}
     state.queues = {q.name: q for q in topology.queues}
     state.bindings = {b: "" for b in topology.bindings}

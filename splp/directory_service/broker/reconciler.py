@@ -75,6 +75,7 @@ class BrokerReconciler:
             settings.vhost,
             settings.broker_user_prefix,
             settings.queue_type,
+            settings.dead_letter_ttl * 1000,
             secret.get_secret_value().encode() if secret is not None else None,
         )
         self.timeout = timeout

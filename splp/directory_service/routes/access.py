@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.bus.names import SERVICE_REF_PATTERN
 from splp.directory_service import access
-from splp.directory_service.access import StepTaken
+from splp.directory_service.access import Statement, StepTaken
 from splp.directory_service.auth import Session, allow
 from splp.directory_service.bodies import (
     AccessEventOut,
     AccessRequestIn,
     AccessRequestOut,
+    ExpiringGrant,
     GrantIn,
     GrantOut,
     StepIn,
@@ -25,6 +26,7 @@ from splp.directory_service.notify import Notifier
 from splp.directory_service.notify import Step as NotifiedStep
 from splp.directory_service.parties import Caller
 from splp.directory_service.routes.common import (
+    Administrator,
     Anyone,
     Requester,
     RequestId,
@@ -92,9 +94,13 @@ def emit(request: Request, session: AsyncSession, caller: Caller, taken: StepTak
 async def request_access(
     body: AccessRequestIn, caller: Requester, session: Session, request: Request
 ) -> Any:
-    """Apply, as the calling requester, for access to a service (some or all operations)."""
+    """Apply, as the calling requester, for access to a service (some or all operations).
+
+    A ``personal`` or ``sensitive`` service needs ``purpose``, ``legal_basis`` and
+    ``contact`` (UU 27/2022): without them, a 422 names the missing members."""
+    statement = Statement(body.purpose, body.legal_basis, body.contact)
     taken = await access.submit(
-        session, caller, parse_ref(body.service, 422), body.operations, body.reason
+        session, caller, parse_ref(body.service, 422), body.operations, body.reason, statement
     )
     emit(request, session, caller, taken)
     await session.commit()
@@ -144,7 +150,9 @@ async def grant_access(
     request_id: RequestId, body: GrantIn, caller: Decider, session: Session, request: Request
 ) -> Any:
     """Grant an approved request (the publisher that owns the service), with an optional
-    quota, expiry and a narrower list of operations."""
+    quota, expiry, a narrower list of operations and the response fields it allows.
+    A grant to a ``personal`` or ``sensitive`` service needs a quota and an expiry at
+    most ``SPLP_PERSONAL_GRANT_MAX_DAYS`` away."""
     taken = await access.take_step(
         session,
         caller,
@@ -154,6 +162,8 @@ async def grant_access(
         quota_per_minute=body.quota_per_minute,
         expires_at=body.expires_at,
         operations=body.operations,
+        fields=body.fields,
+        max_grant_days=request.app.state.settings.personal_grant_max_days,
     )
     emit(request, session, caller, taken)
     await session.commit()
@@ -176,13 +186,75 @@ async def step_access(
     request: Request,
 ) -> Any:
     """Take a step: approve or reject (administrator); decline (owning publisher); revoke,
-    suspend or resume (administrator or owning publisher). An illegal step is a 409."""
-    taken = await access.take_step(session, caller, request_id, step.value, body.reason)
+    suspend or resume (administrator or owning publisher). An illegal step is a 409.
+    Approving access to a ``personal`` or ``sensitive`` service records the administrator's
+    ``data_protection_note`` (required)."""
+    taken = await access.take_step(
+        session,
+        caller,
+        request_id,
+        step.value,
+        body.reason,
+        data_protection_note=body.data_protection_note,
+    )
     emit(request, session, caller, taken)
     await session.commit()
     notify(request, taken)
     await reconcile_broker(request)
     return taken.request
+
+
+def _within(request: Request, days: int | None) -> int:
+    return days if days is not None else int(request.app.state.settings.recertify_days)
+
+
+Days = Annotated[int | None, Query(ge=1, le=3650, description="Default SPLP_RECERTIFY_DAYS.")]
+
+
+@router.get(
+    "/access-grants/expiring",
+    response_model=list[ExpiringGrant],
+    responses=problems(),
+    tags=["grants"],
+)
+async def expiring_grants(
+    caller: Anyone, session: Session, request: Request, days: Days = None
+) -> Any:
+    """Grants that expire within ``days`` (default 30): to re-certify or let lapse. All of
+    them for administrators and monitors, else the caller's own and its services'."""
+    return await access.expiring_grants(session, caller, _within(request, days))
+
+
+@router.post(
+    "/access-grants/expiring/notify",
+    response_model=list[ExpiringGrant],
+    responses=problems(),
+    tags=["grants"],
+)
+async def notify_expiring_grants(
+    caller: Administrator, session: Session, request: Request, days: Days = None
+) -> Any:
+    """Tell the holders and publishers of the grants that expire within ``days``: one
+    ``access.recertify`` audit event per grant, naming both (the bus has no mail channel;
+    each party sees the list with ``GET /access-grants/expiring``)."""
+    grants = await access.expiring_grants(session, caller, _within(request, days))
+    for grant in grants:
+        publisher, service, major = str(grant["service"]).split(".")
+        events_of(request).emit(
+            session,
+            "access.recertify",
+            actor=caller.name,
+            theme=grant["theme"],
+            publisher=publisher,
+            service=service,
+            major=int(major[1:]),
+            requester=grant["requester"],
+            request_id=grant["request_id"],
+            expires_at=grant["expires_at"].isoformat(),
+            notify=[grant["requester"], publisher],
+        )
+    await session.commit()
+    return grants
 
 
 @router.get("/me/grants", response_model=list[GrantOut], responses=problems(), tags=["grants"])

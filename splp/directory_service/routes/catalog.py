@@ -102,8 +102,11 @@ async def publish_service(
     Inside a major version a new version must be greater and must not break callers of the
     current one (409 with ``breaking_changes``); a breaking change is a new major version.
     An operation schema over ``SPLP_SCHEMA_MAX_BYTES`` or ``SPLP_SCHEMA_MAX_DEPTH`` is a 422.
+    A descriptor that claims to be the one source of a field another service already
+    claims (``data_management.authoritative_for``) is published with a warning.
     """
     settings = request.app.state.settings
+    warnings = await catalog.source_conflicts(session, descriptor)
     group = await catalog.publish(
         session,
         caller,
@@ -120,10 +123,11 @@ async def publish_service(
         service=group.service.name,
         major=descriptor.major,
         version=descriptor.version,
+        source_conflicts=len(warnings),
     )
     await session.commit()
     await reconcile_broker(request)
-    return catalog.detail(group)
+    return {**catalog.detail(group), "warnings": warnings}
 
 
 @router.get(
