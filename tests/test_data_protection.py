@@ -230,7 +230,7 @@ async def test_both_adapters_strip_fields_and_the_subject_log_answers_exactly(
         assert code == 3, output
 
         # each lookup is itself audited, without the value
-        buffer = directory.app.state.events.emitter._buffer  # type: ignore[attr-defined]
+        buffer = await directory.app.state.events.pending()  # type: ignore[attr-defined]
         lookups = [e for e in buffer if e["kind"] == "admin.subject-lookup"]
         assert [(e["actor"], e["accesses"]) for e in lookups] == [
             ("inspektorat", 3),

@@ -93,8 +93,9 @@ class AdmissionRules:
     problem to answer with (:class:`splp.adapters.grants.GrantCheck`, which also takes the
     quota, check 3d, between :func:`screen` and :func:`examine`). What it returns is the
     set of response fields the grant allows (``None``: every field); the adapter removes
-    the others from the reply. ``user_prefix`` is that of the parties' broker users: a
-    partner's link user is ``<user_prefix><partner>``.
+    the others from the reply (``grant_fields`` looks them up again for :func:`examine`,
+    without raising). ``user_prefix`` is that of the parties' broker users: a partner's
+    link user is ``<user_prefix><partner>``.
     """
 
     def __init__(
@@ -104,12 +105,14 @@ class AdmissionRules:
         max_body_bytes: int,
         grant_check: Callable[[str, str], frozenset[str] | None] | None = None,
         user_prefix: str = "",
+        grant_fields: Callable[[str, str], frozenset[str] | None] | None = None,
     ) -> None:
         self.descriptor = descriptor
         self.user_prefix = user_prefix
         self.exchange = theme_exchange(descriptor.theme)
         self.max_body_bytes = max_body_bytes
         self.grant_check = grant_check
+        self.grant_fields = grant_fields
         self.operations = {routing_key_for(descriptor.ref, op): op for op in descriptor.operations}
 
     def operation_for(self, routing_key: str) -> str | None:
@@ -225,8 +228,8 @@ def examine(incoming: Incoming, rules: AdmissionRules) -> Admitted | Refused:
     assert operation is not None
     try:
         payload = _check_body(incoming, rules, operation)
-        # the grant passed screen; what it allows of the reply
-        fields = rules.grant_check(incoming.user_id, operation) if rules.grant_check else None
+        # the grant passed screen: what it allows of the reply (``None``: every field)
+        fields = rules.grant_fields(incoming.user_id, operation) if rules.grant_fields else None
     except Problem as problem:
         return Refused(problem)
     requester, via = (incoming.user_id, via) if via else requester_of(incoming.user_id)

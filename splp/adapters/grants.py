@@ -200,6 +200,11 @@ class GrantCheck:
             )
         return grant.fields
 
+    def fields(self, user_id: str, operation: str) -> frozenset[str] | None:
+        """The response fields the caller's grant allows (``None``: all, or no grant)."""
+        _requester, grant = self.grant_for(user_id, operation)
+        return grant.fields if grant is not None else None
+
     async def take_quota(self, user_id: str, operation: str) -> Throttled | None:
         """The 429 to answer with when the caller's quota is used up, else ``None``."""
         _requester, grant = self.grant_for(user_id, operation)

@@ -140,6 +140,7 @@ class Adapter:
             max_body_bytes=self.settings.max_body_bytes,
             grant_check=grant_check,
             user_prefix=self.settings.broker_user_prefix,
+            grant_fields=self.grant_check.fields if self.grant_check is not None else None,
         )
         self._connection = BrokerConnection(
             [url] if url else self.settings.broker_urls,  # a cluster's nodes: fail over

@@ -139,7 +139,7 @@ async def test_grants_that_end_soon_are_listed_and_their_parties_told(
 
     told = await api.post("/access-grants/expiring/notify", headers=api.as_("admin"))
     assert told.status_code == 200 and [g["request_id"] for g in told.json()] == [soon]
-    buffer = api.app.state.events.emitter._buffer  # type: ignore[attr-defined]
+    buffer = await api.app.state.events.pending()  # type: ignore[attr-defined]
     recertify = [e for e in buffer if e["kind"] == "access.recertify"]
     assert len(recertify) == 1
     assert recertify[0]["notify"] == ["dinsos", "dukcapil"]
@@ -177,7 +177,7 @@ async def test_the_subject_key_is_for_publishers_and_rotates(api: Api) -> None:
     assert (
         second["key_id"] == rotated.json()["key_id"] and second["secret"] != first.json()["secret"]
     )
-    buffer = api.app.state.events.emitter._buffer  # type: ignore[attr-defined]
+    buffer = await api.app.state.events.pending()  # type: ignore[attr-defined]
     rotations = [e for e in buffer if e["kind"] == "admin.subject-key-rotated"]
     assert [e["key_id"] for e in rotations] == [second["key_id"]]
     assert all(second["secret"] not in json.dumps(e) for e in buffer)

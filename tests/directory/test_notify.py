@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from splp.control_plane import close_app, create_app
 from splp.directory_service import Store
 from splp.http_server import free_port
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.directory.conftest import PARTIES, directory_settings
 
 PASSWORD = "kata sandi yang cukup panjang"
@@ -93,7 +94,7 @@ async def test_each_step_tells_whoever_acts_next(
     secret_reason = "NIK 3201234567890001 milik Budi"
     submitted = await api.post(
         "/access-requests",
-        json={"service": "dukcapil.penduduk.v1", "reason": secret_reason},
+        json={"service": "dukcapil.penduduk.v1", "reason": secret_reason, **STATEMENT},
         headers=as_["dinsos"],
     )
     rid = submitted.json()["id"]
@@ -106,14 +107,16 @@ async def test_each_step_tells_whoever_acts_next(
     assert f"https://splp.kab.go.id/permohonan/{rid}" in body
     assert "dukcapil.penduduk.v1" in body and "dinsos" in body
 
-    await api.post(f"/access-requests/{rid}/approve", json={"reason": secret_reason})
+    await api.post(f"/access-requests/{rid}/approve", json={"reason": secret_reason, **NOTE})
     await inbox.wait_for(2)
     to, mail = inbox.mails[1]
     assert to == [PEOPLE["dukcapil"]], "only the owning publisher's people, not bapenda's"
     assert "menunggu pemberian akses" in mail["Subject"]
 
     await api.post(
-        f"/access-requests/{rid}/grant", json={"reason": secret_reason}, headers=as_["dukcapil"]
+        f"/access-requests/{rid}/grant",
+        json={"reason": secret_reason, **grant_terms()},
+        headers=as_["dukcapil"],
     )
     await inbox.wait_for(3)
     to, mail = inbox.mails[2]
@@ -144,7 +147,7 @@ async def test_a_mail_server_that_is_down_never_fails_a_step(
         assert (await c.post("/services", json=penduduk, headers=dukcapil)).status_code == 201
         answer = await c.post(
             "/access-requests",
-            json={"service": "dukcapil.penduduk.v1", "reason": "bansos"},
+            json={"service": "dukcapil.penduduk.v1", "reason": "bansos", **STATEMENT},
             headers={"Authorization": f"Bearer {parties['dinsos']}"},
         )
         assert answer.status_code == 201

@@ -16,6 +16,7 @@ import pytest
 
 from splp.control_plane import close_app, create_app
 from splp.directory_service import Store
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.directory.conftest import PARTIES, directory_settings, publish
 from tests.directory.test_access import audit_event_validator
 
@@ -175,7 +176,7 @@ async def test_a_cookie_request_that_changes_something_needs_the_csrf_token(
     assert (await publish(portal, penduduk)).status_code == 201  # type: ignore[arg-type]
     await add_person(portal, "dinsos", "ani@dinsos.go.id", ["requester"])
     csrf = await sign_in(portal, "ani@dinsos.go.id")
-    body = {"service": "dukcapil.penduduk.v1", "reason": "verifikasi bansos"}
+    body = {"service": "dukcapil.penduduk.v1", "reason": "verifikasi bansos", **STATEMENT}
     forged = await portal.post("/access-requests", json=body)
     assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
     wrong = await portal.post("/access-requests", json=body, headers={"X-CSRF-Token": "0" * 64})
@@ -200,7 +201,7 @@ async def test_three_people_walk_the_procedure_and_each_is_recorded(
     csrf = await sign_in(portal, people["dinsos"])
     submitted = await portal.post(
         "/access-requests",
-        json={"service": "dukcapil.penduduk.v1", "reason": "verifikasi bansos"},
+        json={"service": "dukcapil.penduduk.v1", "reason": "verifikasi bansos", **STATEMENT},
         headers={"X-CSRF-Token": csrf},
     )
     assert submitted.status_code == 201, submitted.text
@@ -208,7 +209,9 @@ async def test_three_people_walk_the_procedure_and_each_is_recorded(
     for party, step in (("admin", "approve"), ("dukcapil", "grant")):
         csrf = await sign_in(portal, people[party])
         took = await portal.post(
-            f"/access-requests/{rid}/{step}", json={"reason": "ok"}, headers={"X-CSRF-Token": csrf}
+            f"/access-requests/{rid}/{step}",
+            json={"reason": "ok", **(NOTE if step == "approve" else grant_terms())},
+            headers={"X-CSRF-Token": csrf},
         )
         assert took.status_code == 200, took.text
     history = (await portal.get(f"/access-requests/{rid}/history")).json()
