@@ -267,6 +267,9 @@ MATRIX = [
     Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
     Cell("GET", "/audit/reports/usage.svg", allowed("admin", "monitor")),
     Cell("GET", "/audit/reports/abuse", allowed("admin", "monitor")),
+    Cell("GET", "/me/usage", allowed("owner", "other-publisher"), a_request("granted")),
+    # no management API in this suite: the broker's status is a 503 problem for those allowed
+    Cell("GET", "/broker/status", allowed("admin", "monitor", status=503)),
 ]
 
 

@@ -6,7 +6,15 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from splp.directory_service.routes import access, catalog, clients, gateway, parties, users
+    from splp.directory_service.routes import (
+        access,
+        broker,
+        catalog,
+        clients,
+        gateway,
+        parties,
+        users,
+    )
 
     return [
         parties.router,
@@ -15,4 +23,5 @@ def routers() -> list[APIRouter]:
         catalog.router,
         access.router,
         gateway.router,
+        broker.router,
     ]
