@@ -30,7 +30,10 @@ router = APIRouter(include_in_schema=False)
 
 def mount_portal(app: FastAPI) -> None:
     """Serve the portal at ``/`` of ``app`` (the directory process)."""
+    from splp.portal.desks import router as desks
+
     app.include_router(router)
+    app.include_router(desks)
     app.mount("/aset", StaticFiles(directory=STATIC), name="portal-assets")
 
 
@@ -57,7 +60,9 @@ def _safe_next(target: str | None) -> str:
 
 
 def _show(request: Request, template: str, person: dict[str, Any], **context: Any) -> HTMLResponse:
-    return page(request, template, person=person, csrf=_csrf(request), **context)
+    from splp.portal.desks import MENU
+
+    return page(request, template, person=person, csrf=_csrf(request), menu=MENU, **context)
 
 
 # -- signing in and out ------------------------------------------------------------------
