@@ -59,7 +59,7 @@ CRUMBS = [
 ]
 
 
-async def _allowed(
+async def for_roles(
     request: Request, roles: Iterable[str]
 ) -> tuple[dict[str, Any] | None, Response | None]:
     """The person if signed in with one of ``roles``; else the answer to give instead."""
@@ -112,7 +112,7 @@ PERSON_HINTS = (("e-mail", "email"), ("nip", "nip"), ("role", "roles"), ("party"
 
 @router.get("/kotak-masuk")
 async def inbox(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/access-requests", state="submitted")
@@ -164,7 +164,7 @@ async def _parties_page(
 
 @router.get("/pihak")
 async def parties_page(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     return await _parties_page(request, person)
@@ -172,7 +172,7 @@ async def parties_page(request: Request) -> Response:
 
 @router.post("/pihak/orang")
 async def add_person(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     form = await read_form(request)
@@ -223,7 +223,7 @@ async def _themes_page(
 
 @router.get("/tema")
 async def themes_page(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     return await _themes_page(request, person)
@@ -231,7 +231,7 @@ async def themes_page(request: Request) -> Response:
 
 @router.post("/tema")
 async def add_theme(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     form = await read_form(request)
@@ -245,7 +245,7 @@ async def add_theme(request: Request) -> Response:
 
 @router.get("/penangguhan")
 async def suspended_page(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/access-requests", state="suspended")
@@ -265,7 +265,7 @@ async def suspended_page(request: Request) -> Response:
 
 @router.get("/segera-berakhir")
 async def expiring_page(request: Request) -> Response:
-    person, refused = await _allowed(request, ADMIN)
+    person, refused = await for_roles(request, ADMIN)
     if person is None:
         return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/access-requests", state="granted")
@@ -293,7 +293,7 @@ async def expiring_page(request: Request) -> Response:
 
 @router.get("/broker")
 async def broker_page(request: Request) -> Response:
-    person, refused = await _allowed(request, SUPERVISORS)
+    person, refused = await for_roles(request, SUPERVISORS)
     if person is None:
         return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/broker/status")
@@ -317,7 +317,7 @@ def _own(person: dict[str, Any], items: list[Any]) -> list[Any]:
 
 @router.get("/menunggu-pemberian")
 async def waiting_grant_page(request: Request) -> Response:
-    person, refused = await _allowed(request, PUBLISHER)
+    person, refused = await for_roles(request, PUBLISHER)
     if person is None:
         return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/access-requests", state="approved")
@@ -337,7 +337,7 @@ async def waiting_grant_page(request: Request) -> Response:
 
 @router.get("/penggunaan")
 async def my_usage_page(request: Request, sejak: str = "", sampai: str = "") -> Response:
-    person, refused = await _allowed(request, PUBLISHER)
+    person, refused = await for_roles(request, PUBLISHER)
     if person is None:
         return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/me/usage", since=sejak[:10], until=sampai[:10])
@@ -356,7 +356,7 @@ async def my_usage_page(request: Request, sejak: str = "", sampai: str = "") -> 
 
 @router.get("/hak-akses-layanan")
 async def grants_per_service_page(request: Request) -> Response:
-    person, refused = await _allowed(request, PUBLISHER)
+    person, refused = await for_roles(request, PUBLISHER)
     if person is None:
         return refused  # type: ignore[return-value]
     api = DirectoryApi(request)
@@ -385,7 +385,7 @@ AUDIT_FILTERS = ("kind", "service", "requester", "status", "since", "until")
 
 @router.get("/audit")
 async def audit_page(request: Request) -> Response:
-    person, refused = await _allowed(request, SUPERVISORS)
+    person, refused = await for_roles(request, SUPERVISORS)
     if person is None:
         return refused  # type: ignore[return-value]
     query = request.query_params
@@ -423,7 +423,7 @@ async def audit_page(request: Request) -> Response:
 
 @router.get("/laporan")
 async def reports_page(request: Request, sejak: str = "", sampai: str = "") -> Response:
-    person, refused = await _allowed(request, SUPERVISORS)
+    person, refused = await for_roles(request, SUPERVISORS)
     if person is None:
         return refused  # type: ignore[return-value]
     api = DirectoryApi(request)
