@@ -70,7 +70,10 @@ async def for_roles(
         return None, _back_to_login(request)
     wanted = tuple(roles)
     if not set(person["roles"]) & set(wanted):
-        return None, _show(request, "forbidden.html", person, status=403, needed=wanted)
+        crumbs = [("Not for your roles", None)]
+        return None, _show(
+            request, "forbidden.html", person, status=403, needed=wanted, crumbs=crumbs
+        )
     return person, None
 
 

@@ -47,6 +47,7 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=id-ID",
 ]
 
 
