@@ -229,6 +229,8 @@ async def test_three_people_walk_pasal_7_in_the_browser(stage: Stage, chromium: 
             await admin.open(path, label)
             assert await admin.page.locator("h1").count() == 1, path
             assert "Bukan untuk peran Anda" not in await admin.page.locator("main").inner_text()
+        await admin.open("/broker", "broker")  # the real broker's management API answers
+        assert await admin.page.locator("main [role=status]").count() == 1
         await admin.open("/pihak", "parties")
         await admin.page.get_by_label("Pihak", exact=True).select_option("dinsos")
         await admin.page.get_by_label("Nama", exact=True).fill("Siti Aminah")
