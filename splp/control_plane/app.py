@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI
 from splp.audit.routes import router as audit_router
 from splp.control_plane.grant_counts import StoreGrantCounter
 from splp.control_plane.subject import router as subject_router
+from splp.control_plane.publisher_usage import router as publisher_usage_router
 from splp.directory_service.app import close_directory, directory_app
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
@@ -49,6 +50,7 @@ def create_app(
     app = directory_app(settings, store=store, events=events)
     app.include_router(audit_router, dependencies=[Depends(allow(*SUPERVISORS))])
     app.include_router(subject_router)
+    app.include_router(publisher_usage_router)
     app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
     mount_portal(app)
     app.router.lifespan_context = _lifespan

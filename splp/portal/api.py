@@ -29,12 +29,13 @@ class Answer:
         return str(self.body.get("detail", "")) if isinstance(self.body, dict) else ""
 
     def field_errors(self) -> dict[str, str]:
-        """A validation problem's messages by field (``body/reason`` -> ``reason``)."""
+        """A validation problem's messages by field (``body/reason`` -> ``reason``;
+        ``query/status`` -> ``status``)."""
         errors = self.body.get("errors", []) if isinstance(self.body, dict) else []
         found: dict[str, str] = {}
         for error in errors:
             pointer = str(error.get("pointer", ""))
-            name = pointer.split("/")[1] if pointer.startswith("body/") else pointer
+            name = pointer.split("/")[1] if pointer.startswith(("body/", "query/")) else pointer
             found.setdefault(name, str(error.get("message", "")))
         return found
 

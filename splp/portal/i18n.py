@@ -9,6 +9,8 @@ language, English the other. Dates and times are shown in WIB (Asia/Jakarta).
 >>> from datetime import UTC, datetime
 >>> when(datetime(2026, 11, 30, 17, 30, tzinfo=UTC), "id")
 '1 Des 2026 00.30 WIB'
+>>> number(21.301, "id"), number(1234, "id"), number(21.301, "en"), number(None, "id")
+('21,3', '1.234', '21.3', '')
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
@@ -66,3 +69,11 @@ def when(value: datetime | str | None, language: str) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     locale = "id_ID" if language == "id" else "en_GB"
     return format_datetime(moment, "d MMM y HH.mm", tzinfo=WIB, locale=locale) + " WIB"
+
+
+def number(value: float | None, language: str) -> str:
+    """A number as the language writes it, to one decimal at most; empty for none."""
+    if value is None:
+        return ""
+    locale = "id_ID" if language == "id" else "en_GB"
+    return format_decimal(value, "#,##0.#", locale=locale)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from splp.portal.api import COOKIE, DirectoryApi
+from splp.portal.desks import MENU, for_roles
 from splp.portal.forms import read_form
 from splp.portal.i18n import WIB
 from splp.portal.render import SECURITY_HEADERS, page
@@ -23,6 +24,8 @@ from splp.web.csrf import CSRF_FIELD, csrf_matches, csrf_token
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOGIN_CSRF = "splp_login_csrf"
+REQUESTER = ("requester",)
+STATES = ("submitted", "approved", "rejected", "granted", "declined", "suspended", "revoked")
 STEPS = ("approve", "reject", "grant", "decline", "suspend", "resume", "revoke")
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +33,10 @@ router = APIRouter(include_in_schema=False)
 
 def mount_portal(app: FastAPI) -> None:
     """Serve the portal at ``/`` of ``app`` (the directory process)."""
+    from splp.portal.desks import router as desks
+
     app.include_router(router)
+    app.include_router(desks)
     app.mount("/aset", StaticFiles(directory=STATIC), name="portal-assets")
 
 
@@ -57,7 +63,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _show(request: Request, template: str, person: dict[str, Any], **context: Any) -> HTMLResponse:
-    return page(request, template, person=person, csrf=_csrf(request), **context)
+    return page(request, template, person=person, csrf=_csrf(request), menu=MENU, **context)
 
 
 # -- signing in and out ------------------------------------------------------------------
@@ -120,7 +126,12 @@ async def login_sent(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await read_form(request)
     cookie = request.cookies.get(COOKIE, "")
-    if cookie and csrf_matches(cookie, form.get(CSRF_FIELD)):
+    if cookie and not csrf_matches(cookie, form.get(CSRF_FIELD)):
+        person = await _person(request)  # a forged sign-out changes nothing
+        message = "The form has expired: reload the page and try again."
+        if person is not None:
+            return _show(request, "error.html", person, status=403, message=message)
+    if cookie:
         await DirectoryApi(request).post("/auth/logout")
     response = RedirectResponse("/masuk", status_code=303)
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
@@ -226,9 +237,9 @@ async def service_page(request: Request, ref: str) -> Response:
 
 @router.get("/permohonan/baru")
 async def apply_page(request: Request, layanan: str = "") -> Response:
-    person = await _person(request)
+    person, refused = await for_roles(request, REQUESTER)
     if person is None:
-        return _back_to_login(request)
+        return refused  # type: ignore[return-value]
     return await _apply_form(request, person, {"service": layanan[:140]}, {})
 
 
@@ -259,9 +270,9 @@ async def _apply_form(
 
 @router.post("/permohonan/baru")
 async def apply_sent(request: Request) -> Response:
-    person = await _person(request)
+    person, refused = await for_roles(request, REQUESTER)
     if person is None:
-        return _back_to_login(request)
+        return refused  # type: ignore[return-value]
     form = await read_form(request, multi=("operations",))
     operations = [op for op in form.get_all("operations") if op]
     reason = form.get("reason", "").strip()
@@ -281,13 +292,14 @@ async def requests_page(request: Request, status: str = "") -> Response:
     person = await _person(request)
     if person is None:
         return _back_to_login(request)
-    answer = await DirectoryApi(request).get("/access-requests", state=status or None)
+    chosen = status if status in STATES else ""
+    answer = await DirectoryApi(request).get("/access-requests", state=chosen or None)
     return _show(
         request,
         "requests.html",
         person,
-        requests=answer.body or [],
-        status=status,
+        requests=answer.body if answer.ok else [],
+        chosen=chosen,
         crumbs=[("Access requests", None)],
     )
 
@@ -402,9 +414,9 @@ def _end_of_day_wib(text: str) -> str | None:
 
 @router.get("/hak-akses")
 async def grants_page(request: Request) -> Response:
-    person = await _person(request)
+    person, refused = await for_roles(request, REQUESTER)
     if person is None:
-        return _back_to_login(request)
+        return refused  # type: ignore[return-value]
     answer = await DirectoryApi(request).get("/access-requests", state="granted")
     mine = [g for g in (answer.body or []) if g["requester"] == person["party"]]
     return _show(request, "grants.html", person, grants=mine, crumbs=[("My grants", None)])

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from splp.portal.i18n import DEFAULT, LANGUAGES, gettext_for, ngettext_for, when
+from splp.portal.i18n import DEFAULT, LANGUAGES, gettext_for, ngettext_for, number, when
 from splp.web.csrf import CSRF_FIELD
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -62,6 +62,7 @@ def page(
         ngettext=ngettext_for(language),
         _=gettext,
         when=lambda value: when(value, language),
+        number=lambda value: number(value, language),
         crumbs=crumbs or [],
         csrf_field=CSRF_FIELD,
         path=request.url.path,

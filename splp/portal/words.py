@@ -37,6 +37,15 @@ STEPS = [
 ]
 CLASSIFICATIONS = [N_("public"), N_("internal"), N_("personal"), N_("sensitive")]
 LIFECYCLES = [N_("published"), N_("deprecated"), N_("retired")]
+PERSON_STATES = [N_("active"), N_("pending"), N_("locked"), N_("disabled")]
+BROKER_KINDS = [
+    N_("users"),
+    N_("permissions"),
+    N_("topic_permissions"),
+    N_("exchanges"),
+    N_("queues"),
+    N_("bindings"),
+]
 CRUMBS = [N_("Catalogue"), N_("Access requests"), N_("New request"), N_("My grants")]
 MESSAGES = [
     N_("The form has expired: reload the page and try again."),

@@ -74,3 +74,13 @@ async def test_a_form_without_the_csrf_token_changes_nothing(browser: Browser) -
     assert forged.status_code == 403
     listed = await browser.get("/access-requests", headers=browser.as_("kominfo"))
     assert listed.json() == []
+
+
+async def test_the_list_of_requests_filters_by_state(browser: Browser) -> None:
+    await browser.sign_in("kominfo")
+    everything = await browser.get("/permohonan")
+    assert everything.status_code == 200 and "Tidak ada permohonan akses." in everything.text
+    nonsense = await browser.get("/permohonan?status=%3Cx%3E")
+    assert nonsense.status_code == 200 and "<x>" not in nonsense.text
+    granted = await browser.get("/permohonan?status=granted")
+    assert '<option value="granted" selected>' in granted.text

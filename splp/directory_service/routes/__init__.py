@@ -9,6 +9,7 @@ def routers() -> list[APIRouter]:
     from splp.directory_service.routes import (
         access,
         attachments,
+        broker,
         catalog,
         clients,
         gateway,
@@ -26,4 +27,5 @@ def routers() -> list[APIRouter]:
         access.router,
         gateway.router,
         subject_keys.router,
+        broker.router,
     ]
