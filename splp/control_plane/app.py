@@ -21,8 +21,8 @@ from fastapi import Depends, FastAPI
 
 from splp.audit.routes import router as audit_router
 from splp.control_plane.grant_counts import StoreGrantCounter
-from splp.control_plane.subject import router as subject_router
 from splp.control_plane.publisher_usage import router as publisher_usage_router
+from splp.control_plane.subject import router as subject_router
 from splp.directory_service.app import close_directory, directory_app
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
