@@ -25,7 +25,7 @@ from splp.directory_service.store import Store
 from splp.settings import Settings
 from splp.web import problems
 
-ATTACHMENTS = re.compile(r"/access-requests/[0-9]+/attachments|/permohonan/[0-9]+/lampiran")
+ATTACHMENTS = re.compile(r"/access-requests/[0-9]+/attachments|/permohonan/baru")
 
 DESCRIPTION = """\
 The control plane of SPLP: the metadata repository (service descriptors with their

@@ -68,6 +68,20 @@ class DirectoryApi:
                 content = response.text
         return Answer(response.status_code, content, response.headers)
 
+    async def post_file(self, path: str, data: bytes, content_type: str, **params: Any) -> Answer:
+        """POST ``data`` as the body (a document), with its own content type."""
+        async with self._client() as client:
+            response = await client.post(
+                path, content=data, params=params, headers={"Content-Type": content_type}
+            )
+        content: Any = None
+        if response.content:
+            try:
+                content = response.json()
+            except ValueError:
+                content = response.text
+        return Answer(response.status_code, content, response.headers)
+
     async def get(self, path: str, **params: Any) -> Answer:
         return await self.call("GET", path, **params)
 

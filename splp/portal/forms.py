@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from fastapi import Request
@@ -26,6 +27,38 @@ class Form:
 
     def as_dict(self) -> dict[str, str]:
         return {name: values[0] for name, values in self._fields.items() if values}
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file sent with a form: its name, declared type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def read_upload_form(request: Request, file_field: str) -> tuple[Form, Upload | None]:
+    """A ``multipart/form-data`` form (fields and at most one file, ``file_field``), or an
+    urlencoded one; bounded like :func:`read_form` (the body limit of the path bounds the
+    file)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await read_form(request), None
+    try:
+        parsed = await request.form(max_files=1, max_fields=MAX_FIELDS)
+    except Exception:  # a malformed body: as an empty form, which the API then refuses
+        return Form({}), None
+    fields: dict[str, list[str]] = {}
+    upload = None
+    for name, value in parsed.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(name.replace("\x00", ""), []).append(value.replace("\x00", ""))
+        elif name == file_field and value.filename:
+            data = await value.read()
+            if data:
+                upload = Upload(value.filename, value.content_type or "", data)
+    await parsed.close()
+    return Form(fields), upload
 
 
 async def read_form(request: Request, multi: tuple[str, ...] = ()) -> Form:

@@ -14,9 +14,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from splp.portal.api import COOKIE, DirectoryApi
+from splp.portal.api import COOKIE, Answer, DirectoryApi
 from splp.portal.desks import MENU, for_roles
-from splp.portal.forms import read_form
+from splp.portal.forms import Upload, read_form, read_upload_form
 from splp.portal.i18n import WIB
 from splp.portal.render import SECURITY_HEADERS, page
 from splp.portal.schema_table import rows
@@ -273,18 +273,70 @@ async def apply_sent(request: Request) -> Response:
     person, refused = await for_roles(request, REQUESTER)
     if person is None:
         return refused  # type: ignore[return-value]
-    form = await read_form(request, multi=("operations",))
+    form, letter = await read_upload_form(request, "letter")
     operations = [op for op in form.get_all("operations") if op]
     reason = form.get("reason", "").strip()
-    values = {"service": form.get("service", ""), "reason": reason, "operations": operations}
+    values: dict[str, Any] = {
+        "service": form.get("service", ""),
+        "reason": reason,
+        "operations": operations,
+        **{name: form.get(name, "").strip() for name in STATEMENT_FIELDS},
+    }
     body: dict[str, Any] = {"service": values["service"], "reason": reason}
+    if reason:
+        body["purpose"] = reason  # the purpose is what the requester is asked for
+    for name in STATEMENT_FIELDS:
+        if values[name]:
+            body[name] = values[name]
     if operations:
         body["operations"] = operations
-    answer = await DirectoryApi(request, csrf=form.get(CSRF_FIELD)).post("/access-requests", body)
+    if letter is not None and (problem := _letter_problem(request, letter)):
+        return await _apply_form(request, person, values, {"letter": problem}, status=422)
+    api = DirectoryApi(request, csrf=form.get(CSRF_FIELD))
+    answer = await api.post("/access-requests", body)
     if not answer.ok:
-        errors = answer.field_errors() or {"form": answer.detail}
-        return await _apply_form(request, person, values, errors, status=answer.status)
-    return RedirectResponse(f"/permohonan/{answer.body['id']}", status_code=303)
+        return await _apply_form(request, person, values, _errors(answer), status=answer.status)
+    number = answer.body["id"]
+    if letter is not None:
+        sent = await api.post_file(
+            f"/access-requests/{number}/attachments",
+            letter.data,
+            "application/pdf",
+            filename=letter.filename[:255],
+        )
+        if not sent.ok:  # checked above: the API's own check disagreeing is rare
+            return await _request_view(
+                request, person, number, {"form": sent.detail}, {}, status=sent.status
+            )
+    return RedirectResponse(f"/permohonan/{number}", status_code=303)
+
+
+def _errors(answer: Answer) -> dict[str, str]:
+    """The API's refusal, beside the fields it names (a validation error, or the
+    ``missing`` members of a data-protection refusal), else for the whole form."""
+    errors = answer.field_errors()
+    missing = answer.body.get("missing", []) if isinstance(answer.body, dict) else []
+    for name in missing:
+        errors.setdefault("reason" if name == "purpose" else str(name), "This is required.")
+    if not errors or missing:
+        errors.setdefault("form", answer.detail)
+    return errors
+
+
+STATEMENT_FIELDS = ("legal_basis", "contact")
+"""What a request to personal data states besides its purpose (UU 27/2022)."""
+
+
+def _letter_problem(request: Request, letter: Upload) -> str | None:
+    """Why the attached letter is refused (the directory checks it again), or ``None``."""
+    limit = int(request.app.state.settings.attachment_max_bytes)
+    if letter.content_type.split(";")[0].strip().lower() != "application/pdf":
+        return "Attach the letter as a PDF file."
+    if len(letter.data) > limit:
+        return "The file is too large."
+    if not letter.data.startswith(b"%PDF-"):
+        return "The file is not a PDF document."
+    return None
 
 
 @router.get("/permohonan")
@@ -336,12 +388,14 @@ async def _request_view(
             crumbs=crumbs,
         )
     history = await api.get(f"/access-requests/{request_id}/history")
+    documents = await api.get(f"/access-requests/{request_id}/attachments")
     return _show(
         request,
         "request.html",
         person,
         item=answer.body,
         history=history.body or [],
+        documents=documents.body if documents.ok else [],
         errors=errors,
         values=values,
         status=status,
@@ -378,6 +432,9 @@ async def take_step(request: Request, request_id: int, step: str) -> Response:
     form = await read_form(request)
     body: dict[str, Any] = {"reason": form.get("reason", "").strip()}
     values = dict(body)
+    if step == "approve" and form.get("data_protection_note").strip():
+        body["data_protection_note"] = form.get("data_protection_note").strip()
+        values["data_protection_note"] = body["data_protection_note"]
     if step == "grant":
         if form.get("quota_per_minute"):
             body["quota_per_minute"] = form["quota_per_minute"]
@@ -396,7 +453,7 @@ async def take_step(request: Request, request_id: int, step: str) -> Response:
     path = f"/access-requests/{request_id}/{step}"
     answer = await DirectoryApi(request, csrf=form.get(CSRF_FIELD)).post(path, body)
     if not answer.ok:
-        errors = answer.field_errors() or {"form": answer.detail}
+        errors = _errors(answer)
         return await _request_view(
             request, person, request_id, errors, values, status=answer.status
         )

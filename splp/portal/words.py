@@ -51,4 +51,8 @@ MESSAGES = [
     N_("The form has expired: reload the page and try again."),
     N_("No such step."),
     N_("Give the date as YYYY-MM-DD."),
+    N_("Attach the letter as a PDF file."),
+    N_("The file is too large."),
+    N_("The file is not a PDF document."),
+    N_("This is required."),
 ]

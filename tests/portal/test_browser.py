@@ -131,7 +131,9 @@ async def call(stage: Stage) -> dict[str, Any]:
         return reply
 
 
-async def test_three_people_walk_pasal_7_in_the_browser(stage: Stage, chromium: Any) -> None:
+async def test_three_people_walk_pasal_7_in_the_browser(
+    stage: Stage, chromium: Any, tmp_path: Path
+) -> None:
     config, _ = load_http_config(DEMO / "adapter.yaml")
     config.base_url = stage.agency_url
     descriptor, grants = await from_directory(SERVICE, stage.as_party("dukcapil"))
@@ -152,6 +154,9 @@ async def test_three_people_walk_pasal_7_in_the_browser(stage: Stage, chromium: 
         await pemohon.shot("service")
         await pemohon.page.get_by_role("link", name="Ajukan akses").click()
         await pemohon.page.get_by_label(OPERATION).check()
+        # personal data (UU 27/2022): the legal basis and a contact person are asked for
+        await pemohon.page.get_by_label("Dasar hukum").fill("Permensos 3/2021 Pasal 5")
+        await pemohon.page.get_by_label("Narahubung").fill("Kabid Linjamsos, 0812 0000 0000")
         await pemohon.shot("apply")
         await pemohon.page.get_by_label("Tujuan permohonan").fill("   ")  # blank: refused
         await pemohon.page.get_by_role("button", name="Kirim permohonan").click()
@@ -163,9 +168,13 @@ async def test_three_people_walk_pasal_7_in_the_browser(stage: Stage, chromium: 
         )
         await pemohon.shot("apply-error")
         await pemohon.page.get_by_label("Tujuan permohonan").fill("Verifikasi penerima bansos")
+        letter = tmp_path / "surat-permohonan.pdf"
+        letter.write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
+        await pemohon.page.get_by_label("Surat permohonan bertanda tangan").set_input_files(letter)
         await pemohon.page.get_by_role("button", name="Kirim permohonan").click()
         await pemohon.page.wait_for_url("**/permohonan/*")
         number = pemohon.page.url.rsplit("/", 1)[1]
+        assert "surat-permohonan.pdf" in await pemohon.page.locator("main").inner_text()
         await pemohon.shot("request-submitted")
 
         # the administrator approves
@@ -174,6 +183,9 @@ async def test_three_people_walk_pasal_7_in_the_browser(stage: Stage, chromium: 
         await admin.page.get_by_role("link", name=f"Permohonan #{number}").click()
         await admin.page.get_by_label("Alasan (disampaikan kepada pemohon)").first.fill(
             "Sesuai tugas"
+        )
+        await admin.page.get_by_label("Pemeriksaan pelindungan data").fill(
+            "Tujuan, dasar hukum dan narahubung diperiksa"
         )
         await admin.shot("request-to-approve")
         await admin.page.get_by_role("button", name="setujui").click()
@@ -187,6 +199,7 @@ async def test_three_people_walk_pasal_7_in_the_browser(stage: Stage, chromium: 
         await penerbit.page.get_by_label("Kuota (panggilan per menit, kosong: tanpa kuota)").fill(
             "60"
         )
+        await penerbit.page.get_by_label("Berlaku sampai (tanggal, WIB)").fill("2027-06-30")
         await penerbit.shot("request-to-grant")
         await penerbit.page.get_by_role("button", name="berikan akses").click()
         await penerbit.page.wait_for_url(f"**/permohonan/{number}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from splp.audit.store import AuditStore
 from splp.bus.audit_events import audit_event
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.portal.conftest import CSRF, Browser
 
 
@@ -16,7 +17,7 @@ async def walk_to(browser: Browser, state: str, expires: str | None = None) -> i
     """A request of dinsos for dukcapil.penduduk.v1 taken to ``state`` through the API."""
     made = await browser.post(
         "/access-requests",
-        json={"service": "dukcapil.penduduk.v1", "reason": "Verifikasi bansos"},
+        json={"service": "dukcapil.penduduk.v1", "reason": "Verifikasi bansos", **STATEMENT},
         headers=browser.as_("dinsos"),
     )
     assert made.status_code == 201, made.text
@@ -29,8 +30,12 @@ async def walk_to(browser: Browser, state: str, expires: str | None = None) -> i
     }[state]
     for step, party in steps:
         body: dict[str, Any] = {"reason": "ok"}
-        if step == "grant" and expires:
-            body["expires_at"] = expires
+        if step == "approve":
+            body |= NOTE
+        if step == "grant":
+            body |= grant_terms()
+            if expires:
+                body["expires_at"] = expires
         done = await browser.post(
             f"/access-requests/{number}/{step}", json=body, headers=browser.as_(party)
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from tests.portal.conftest import PEOPLE, Browser
 
+LETTER = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
 
 async def test_a_page_without_a_session_sends_to_the_login(browser: Browser) -> None:
     answer = await browser.get("/katalog?q=x")
@@ -34,23 +36,43 @@ async def test_the_walk_of_three_people(browser: Browser) -> None:
         data={"csrf": csrf, "service": "dukcapil.penduduk.v1", "reason": ""},
     )
     assert empty.status_code == 422 and 'aria-invalid="true"' in empty.text
+    form = {
+        "csrf": csrf,
+        "service": "dukcapil.penduduk.v1",
+        "reason": "Verifikasi bansos",
+        "operations": "get-by-nik",
+    }
+    no_basis = await browser.post("/permohonan/baru", data=form)
+    assert no_basis.status_code == 422  # personal data: the legal basis is beside its field
+    assert 'id="galat-legal_basis"' in no_basis.text and 'id="galat-contact"' in no_basis.text
+    not_pdf = await browser.post(
+        "/permohonan/baru",
+        data={**form, "legal_basis": "Permensos 3/2021", "contact": "Kabid, 0812"},
+        files={"letter": ("surat.pdf", b"MZ not a pdf", "application/pdf")},
+    )
+    assert not_pdf.status_code == 422 and 'id="galat-letter"' in not_pdf.text
     sent = await browser.post(
         "/permohonan/baru",
-        data={
-            "csrf": csrf,
-            "service": "dukcapil.penduduk.v1",
-            "reason": "Verifikasi bansos",
-            "operations": "get-by-nik",
-        },
+        data={**form, "legal_basis": "Permensos 3/2021", "contact": "Kabid, 0812"},
+        files={"letter": ("surat.pdf", LETTER, "application/pdf")},
     )
     assert sent.status_code == 303, sent.text
     number = sent.headers["location"].rsplit("/", 1)[1]
+    page = await browser.get(f"/permohonan/{number}")
+    assert "Permensos 3/2021" in page.text and "surat.pdf" in page.text
+    download = await browser.get(f"/access-requests/{number}/attachments/1")
+    assert download.status_code == 200 and download.content == LETTER
     await browser.sign_in("kominfo")
     inbox = await browser.get("/")
     assert f"/permohonan/{number}" in inbox.text
     csrf = await browser.csrf(f"/permohonan/{number}")
-    approved = await browser.post(
+    unchecked = await browser.post(
         f"/permohonan/{number}/approve", data={"csrf": csrf, "reason": "Sesuai"}
+    )
+    assert unchecked.status_code == 422 and 'id="galat-data_protection_note"' in unchecked.text
+    approved = await browser.post(
+        f"/permohonan/{number}/approve",
+        data={"csrf": csrf, "reason": "Sesuai", "data_protection_note": "Dasar hukum sah"},
     )
     assert approved.status_code == 303, approved.text
     await browser.sign_in("dukcapil")

@@ -63,7 +63,13 @@ async def test_hostile_text_is_escaped_on_every_page_that_shows_it(
     assert chosen.status_code == 204
     made = await browser.post(
         "/access-requests",
-        json={"service": "dukcapil.jahat.v1", "reason": HOSTILE},
+        json={
+            "service": "dukcapil.jahat.v1",
+            "reason": HOSTILE,
+            "purpose": HOSTILE,
+            "legal_basis": HOSTILE,
+            "contact": HOSTILE[:200],
+        },
         headers=party_auth(party.json()),
     )
     assert made.status_code == 201, made.text
