@@ -38,6 +38,7 @@ class AuditRecord(AuditBase):
     theme: Mapped[str | None] = mapped_column(String(63), nullable=True)
     publisher: Mapped[str | None] = mapped_column(String(63), nullable=True)
     service: Mapped[str | None] = mapped_column(String(63), nullable=True, index=True)
+    operation: Mapped[str | None] = mapped_column(String(63), nullable=True)
     major: Mapped[int | None] = mapped_column(Integer, nullable=True)
     requester: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -48,7 +49,17 @@ class AuditRecord(AuditBase):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-COPIED = ("kind", "theme", "publisher", "service", "major", "requester", "status", "duration_ms")
+COPIED = (
+    "kind",
+    "theme",
+    "publisher",
+    "service",
+    "operation",
+    "major",
+    "requester",
+    "status",
+    "duration_ms",
+)
 
 
 def copied_columns(event: dict[str, Any]) -> dict[str, Any]:
