@@ -399,7 +399,7 @@ async def evaluation(
         "unused_grants": unused_grants,
         "grants_in_force": len(grants),
         "availability": {
-            "note": "belum ada data probe kesehatan (no health probe data yet)",
+            "note": "belum ada data probe kesehatan",
             "services": [],
         },
         "procedure": facts.get("procedure"),

@@ -21,8 +21,8 @@ SERVICE_COLUMNS = (
     ("service", "Layanan"),
     ("calls", "Panggilan"),
     ("ok", "Berhasil"),
-    ("caller_errors", "Kesalahan peminta (4xx)"),
-    ("publisher_failures", "Kegagalan penerbit (5xx)"),
+    ("caller_errors", "Salah peminta (4xx)"),
+    ("publisher_failures", "Gagal penerbit (5xx)"),
     ("denied", "Ditolak (403)"),
     ("throttled", "Dibatasi (429)"),
     ("p50_ms", "p50 (ms)"),
@@ -34,6 +34,7 @@ OPERATION_COLUMNS = (
     ("operation", "Operasi"),
     *SERVICE_COLUMNS[1:7],
 )
+CROSS_COLUMNS = 8
 PROCEDURE_ROWS = (
     ("received", "Permohonan diterima"),
     ("approved", "Disetujui administrator"),
@@ -257,13 +258,22 @@ def to_pdf(report: dict[str, Any]) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import cm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import (
+        KeepTogether,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
     width = A4[0] - 3 * cm
 
     def grid(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
+        if len(rows) == 1:  # a header alone: say there is nothing
+            rows = [*rows, ["(tidak ada)", *([""] * (len(rows[0]) - 1))]]
         cells = [[Paragraph(html.escape(_cell(v)), small) for v in row] for row in rows]
         t = Table(cells, colWidths=widths, repeatRows=1)
         t.setStyle(
@@ -283,7 +293,23 @@ def to_pdf(report: dict[str, Any]) -> bytes:
         return [[label for _, label in columns], *([r.get(k) for k, _ in columns] for r in rows)]
 
     def first_wide(n: int) -> list[float]:
-        return [width * 0.28] + [width * 0.72 / (n - 1)] * (n - 1)
+        return [width * 0.24] + [width * 0.76 / (n - 1)] * (n - 1)
+
+    def cross_tables() -> list[Any]:
+        """The cross-tab, :data:`CROSS_COLUMNS` requesters at a time (A4 is narrow)."""
+        header, rows = _cross_rows(report)
+        requesters = header[1:] or ["-"]
+        tables: list[Any] = []
+        for first in range(0, len(requesters), CROSS_COLUMNS):
+            n = min(CROSS_COLUMNS, len(requesters) - first)
+            columns = slice(first + 1, first + 1 + n)
+            part = [[header[0], *header[columns]], *([r[0], *r[columns]] for r in rows)]
+            tables += [grid(part, first_wide(n + 1)), Spacer(1, 0.2 * cm)]
+        return tables
+
+    def section(title: str, *flowables: Any) -> KeepTogether:
+        """A heading kept on the page of what follows it."""
+        return KeepTogether([Paragraph(title, styles["Heading2"]), *flowables])
 
     def bar_chart() -> Drawing:
         services = report["by_service"]
@@ -350,49 +376,55 @@ def to_pdf(report: dict[str, Any]) -> bytes:
         Spacer(1, 0.3 * cm),
         bar_chart(),
         line_chart(),
-        Paragraph("Per layanan", styles["Heading2"]),
-        grid(rows_of(SERVICE_COLUMNS, report["by_service"]), first_wide(len(SERVICE_COLUMNS))),
-        Paragraph("Per perangkat daerah peminta", styles["Heading2"]),
-        grid(
-            rows_of(REQUESTER_COLUMNS, report["by_requester"]), first_wide(len(REQUESTER_COLUMNS))
+        section(
+            "Per layanan",
+            grid(rows_of(SERVICE_COLUMNS, report["by_service"]), first_wide(len(SERVICE_COLUMNS))),
         ),
-        Paragraph("Per operasi", styles["Heading2"]),
-        grid(rows_of(OPERATION_COLUMNS, report["by_operation"])),
+        section(
+            "Per perangkat daerah peminta",
+            grid(
+                rows_of(REQUESTER_COLUMNS, report["by_requester"]),
+                first_wide(len(REQUESTER_COLUMNS)),
+            ),
+        ),
+        section("Per operasi", grid(rows_of(OPERATION_COLUMNS, report["by_operation"]))),
         Paragraph("Layanan &times; perangkat daerah (jumlah panggilan)", styles["Heading2"]),
-        grid([*_cross_rows(report)[:1], *_cross_rows(report)[1]]),
-        Paragraph("Layanan dan izin yang tidak digunakan", styles["Heading2"]),
-        grid(
-            [["Layanan tanpa panggilan"], *([s] for s in report["unused_services"])]
-            if report["unused_services"]
-            else [["Layanan tanpa panggilan"], ["-"]]
+        *cross_tables(),
+        section(
+            "Layanan dan izin yang tidak digunakan",
+            grid([["Layanan tanpa panggilan"], *([s] for s in report["unused_services"])]),
+            Spacer(1, 0.2 * cm),
+            grid(
+                rows_of(
+                    (("service", "Izin tanpa panggilan: layanan"), ("requester", "Peminta")),
+                    report["unused_grants"],
+                )
+            ),
         ),
-        Spacer(1, 0.2 * cm),
-        grid(
-            rows_of(
-                (("service", "Izin tanpa panggilan: layanan"), ("requester", "Peminta")),
-                report["unused_grants"],
-            )
+        section(
+            "Ketersediaan",
+            Paragraph(html.escape(report["availability"]["note"]), styles["BodyText"]),
         ),
-        Paragraph("Ketersediaan", styles["Heading2"]),
-        Paragraph(html.escape(report["availability"]["note"]), styles["BodyText"]),
     ]
     procedure = report.get("procedure")
     if procedure:
         story += [
-            Paragraph("Prosedur akses (Pasal 7)", styles["Heading2"]),
-            grid(
-                [
-                    ["Langkah", "Jumlah"],
-                    *([label, procedure[k]] for k, label in PROCEDURE_ROWS),
+            section(
+                "Prosedur akses (Pasal 7)",
+                grid(
                     [
-                        "Median waktu keputusan administrator (jam)",
-                        procedure["median_hours"]["administrator"],
-                    ],
-                    [
-                        "Median waktu keputusan penerbit (jam)",
-                        procedure["median_hours"]["publisher"],
-                    ],
-                ]
+                        ["Langkah", "Jumlah"],
+                        *([label, procedure[k]] for k, label in PROCEDURE_ROWS),
+                        [
+                            "Median waktu keputusan administrator (jam)",
+                            procedure["median_hours"]["administrator"],
+                        ],
+                        [
+                            "Median waktu keputusan penerbit (jam)",
+                            procedure["median_hours"]["publisher"],
+                        ],
+                    ]
+                ),
             ),
             Spacer(1, 0.2 * cm),
             grid(

@@ -117,7 +117,7 @@ PERIOD = re.compile(r"^\d{4}(-S[12]|-(0[1-9]|1[0-2]))?$")
 def _period(value: str) -> str:
     if not PERIOD.match(value):
         raise typer.BadParameter(
-            f"{value!r} is not a period: give YYYY, YYYY-S1, YYYY-S2 or YYYY-MM (e.g. 2026-11)"
+            f"--period {value!r} is not a period: give YYYY, YYYY-S1, YYYY-S2 or YYYY-MM (e.g. 2026-11)"
         )
     return value
 
@@ -130,9 +130,7 @@ def _period(value: str) -> str:
 def evaluasi(
     period: Annotated[
         str,
-        typer.Option(
-            callback=_period, help="A year (2026), a semester (2026-S2) or a month (2026-11), WIB."
-        ),
+        typer.Option(help="A year (2026), a semester (2026-S2) or a month (2026-11), WIB."),
     ],
     format: Annotated[
         str, typer.Option("--format", help="pdf, xlsx, html or json.", case_sensitive=False)
@@ -156,6 +154,7 @@ def evaluasi(
     operation, publisher failures apart from caller errors, p50/p95 latency, unused services
     and grants, the access procedure, and a narrative in Bahasa Indonesia. The directory
     records each report it generates in the audit chain with its sha256."""
+    period = _period(period)
     format = format.lower()
     if format not in EVALUATION_FORMATS:
         raise typer.BadParameter("--format must be pdf, xlsx, html or json")
