@@ -38,7 +38,8 @@ INSERT INTO audit_records (seq, event_id, at, kind, theme, publisher, service, o
     major, requester, status, duration_ms, event, flag, prev_hash, hash)
 SELECT i,
     md5(i::text),
-    timestamptz '2025-12-31 17:00:00+00' + ((i - 1) * (365.0 * 86400 / CAST(:n AS bigint))) * interval '1 second',
+    timestamptz '2025-12-31 17:00:00+00'
+        + ((i - 1) * (365.0 * 86400 / CAST(:n AS bigint))) * interval '1 second',
     CASE WHEN i % 50 = 0 THEN 'denied' WHEN i % 67 = 0 THEN 'throttled'
          WHEN i % 1000 = 1 THEN 'dropped' ELSE 'response' END,
     'kependudukan',

@@ -117,7 +117,8 @@ PERIOD = re.compile(r"^\d{4}(-S[12]|-(0[1-9]|1[0-2]))?$")
 def _period(value: str) -> str:
     if not PERIOD.match(value):
         raise typer.BadParameter(
-            f"--period {value!r} is not a period: give YYYY, YYYY-S1, YYYY-S2 or YYYY-MM (e.g. 2026-11)"
+            f"--period {value!r} is not a period: "
+            "give YYYY, YYYY-S1, YYYY-S2 or YYYY-MM (e.g. 2026-11)"
         )
     return value
 

@@ -267,6 +267,13 @@ MATRIX = [
     Cell("GET", "/audit/reports/usage", allowed("admin", "monitor"), a_request("granted")),
     Cell("GET", "/audit/reports/usage.svg", allowed("admin", "monitor")),
     Cell("GET", "/audit/reports/abuse", allowed("admin", "monitor")),
+    Cell(
+        "GET",
+        "/audit/reports/evaluasi?period=2026-11",
+        allowed("admin", "monitor"),
+        a_request("granted"),
+        route="/audit/reports/evaluasi",
+    ),
 ]
 
 
