@@ -35,6 +35,7 @@ OPERATION_COLUMNS = (
     *SERVICE_COLUMNS[1:7],
 )
 CROSS_COLUMNS = 8
+TOP_SERVICES = 15
 PROCEDURE_ROWS = (
     ("received", "Permohonan diterima"),
     ("approved", "Disetujui administrator"),
@@ -250,7 +251,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 def to_pdf(report: dict[str, Any]) -> bytes:
     """An A4 document: title, narrative, charts, then the tables."""
-    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
     from reportlab.graphics.charts.legends import Legend
     from reportlab.graphics.charts.linecharts import HorizontalLineChart
     from reportlab.graphics.shapes import Drawing, String
@@ -312,16 +313,21 @@ def to_pdf(report: dict[str, Any]) -> bytes:
         return KeepTogether([Paragraph(title, styles["Heading2"]), *flowables])
 
     def bar_chart() -> Drawing:
-        services = report["by_service"]
-        drawing = Drawing(width, 190)
-        drawing.add(String(0, 178, "Panggilan per layanan", fontSize=10))
-        chart = VerticalBarChart()
-        chart.x, chart.y, chart.width, chart.height = 40, 45, width - 60, 120
-        chart.data = [[s["calls"] for s in services] or [0]]
-        chart.categoryAxis.categoryNames = [s["service"] for s in services] or ["-"]
+        """Horizontal bars, the busiest :data:`TOP_SERVICES` services (names stay legible)."""
+        services = sorted(report["by_service"], key=lambda r: (-r["calls"], r["service"]))
+        shown = services[:TOP_SERVICES]
+        title = "Panggilan per layanan"
+        if len(services) > len(shown):
+            title += f" ({len(shown)} teratas dari {len(services)})"
+        height = 40 + 14 * max(len(shown), 1)
+        drawing = Drawing(width, height + 20)
+        drawing.add(String(0, height + 8, title, fontSize=10))
+        chart = HorizontalBarChart()
+        chart.x, chart.y, chart.width, chart.height = 150, 20, width - 170, height - 30
+        chart.data = [[s["calls"] for s in reversed(shown)] or [0]]
+        chart.categoryAxis.categoryNames = [s["service"] for s in reversed(shown)] or ["-"]
         chart.categoryAxis.labels.fontSize = 6.5
-        chart.categoryAxis.labels.angle = 20
-        chart.categoryAxis.labels.boxAnchor = "ne"
+        chart.categoryAxis.labels.boxAnchor = "e"
         chart.valueAxis.valueMin = 0
         chart.valueAxis.labels.fontSize = 7
         chart.bars[0].fillColor = colors.HexColor("#2f6690")
