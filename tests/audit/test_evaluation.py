@@ -199,3 +199,43 @@ async def test_the_operation_column_is_filled_in_for_older_records(audit_url: st
             await connection.execute(text("DELETE FROM audit_records"))
         await store.migrate()
         await store.close()
+
+
+async def test_the_usage_report_aggregates_in_sql_as_python_would(
+    audit_store: AuditStore,
+) -> None:
+    """``splp report usage`` no longer keeps the latencies in the process: its SQL gives the
+    figures a plain Python count gives, per UTC day."""
+    from splp.audit.reports import usage
+
+    rng = random.Random(9)
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    sent = []
+    for _ in range(300):
+        moment = start + timedelta(seconds=rng.randrange(3 * 86400))
+        status = rng.choice([200, 200, 404, 500, 403, 429])
+        sent.append(
+            at(
+                moment,
+                requester=rng.choice(["dinsos", "dinkes"]),
+                status=status,
+                duration_ms=round(rng.uniform(1, 500), 3),
+            )
+        )
+    await audit_store.append([(e, None) for e in sent])
+    report = await usage(audit_store, start, start + timedelta(days=3), {})
+    for row in report["by_requester"]:
+        mine = [
+            e for e in sent if e["requester"] == row["requester"] and e["time"][:10] == row["day"]
+        ]
+        assert row["calls"] == len(mine)
+        assert row["denied"] == sum(1 for e in mine if e["status"] == 403)
+        assert row["throttled"] == sum(1 for e in mine if e["status"] == 429)
+        assert row["errors"] == sum(1 for e in mine if e["status"] in (404, 500))
+        latencies = sorted(e["duration_ms"] for e in mine)
+        assert (row["p50_ms"], row["p95_ms"]) == (
+            percentile(latencies, 50),
+            percentile(latencies, 95),
+        )
+    assert sum(r["calls"] for r in report["by_service"]) == len(sent)
+    assert [r["day"] for r in report["by_service"]] == ["2026-11-02", "2026-11-03", "2026-11-04"]
