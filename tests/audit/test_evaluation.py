@@ -239,3 +239,24 @@ async def test_the_usage_report_aggregates_in_sql_as_python_would(
         )
     assert sum(r["calls"] for r in report["by_service"]) == len(sent)
     assert [r["day"] for r in report["by_service"]] == ["2026-11-02", "2026-11-03", "2026-11-04"]
+
+
+async def test_the_audit_migrations_build_exactly_the_model(audit_store: AuditStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from splp.audit.records import AuditBase
+
+    ours = set(AuditBase.metadata.tables)
+
+    def ours_only(name: str | None, kind: str, parents: Any) -> bool:
+        return kind != "table" or name in ours
+
+    async with audit_store.engine.connect() as connection:
+        differences = await connection.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"include_name": ours_only}),
+                AuditBase.metadata,
+            )
+        )
+    assert differences == []
