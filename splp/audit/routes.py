@@ -35,6 +35,7 @@ from splp.audit.evaluation import BadPeriod, DirectoryFacts, Period, evaluation
 from splp.audit.evaluation_documents import MEDIA_TYPES, RENDERERS
 from splp.audit.query import Filters, records
 from splp.audit.reports import GrantCounter, GrantCounts, abuse, usage
+from splp.audit.screen import screen
 from splp.audit.store import AuditStore
 from splp.bus.audit_events import audit_event
 from splp.web import Problem
@@ -212,10 +213,11 @@ async def evaluation_report(
 async def record_report(store: AuditStore, **fields: Any) -> None:
     """Append an ``admin.report-generated`` event to the chain (a concurrent sink's append
     may win the next seq: then this one is tried again)."""
-    event = audit_event("admin.report-generated", "directory", **fields)
+    # screened as the sink screens what it receives: a flag if it broke the event schema
+    screened = screen(audit_event("admin.report-generated", "directory", **fields))
     for attempt in range(5):
         try:
-            await store.append([(event, None)])
+            await store.append([screened])
             return
         except IntegrityError:
             if attempt == 4:

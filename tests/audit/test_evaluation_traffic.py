@@ -217,12 +217,15 @@ async def test_the_report_counts_what_was_sent(
         files[format] = hashlib.sha256(target.read_bytes()).hexdigest()
     assert (tmp_path / "evaluasi.pdf").read_bytes().startswith(b"%PDF")
     async with stage.audit.engine.connect() as connection:
-        events = [
-            json.loads(e)
-            for e in await connection.scalars(
-                select(AuditRecord.event).where(AuditRecord.kind == "admin.report-generated")
+        stored = (
+            await connection.execute(
+                select(AuditRecord.event, AuditRecord.flag).where(
+                    AuditRecord.kind == "admin.report-generated"
+                )
             )
-        ]
+        ).all()
+    assert [flag for _, flag in stored] == [None] * len(stored)  # valid events
+    events = [json.loads(event) for event, _ in stored]
     recorded = {e["format"]: e for e in events}
     assert {f: recorded[f]["sha256"] for f in files} == files
     assert {e["actor"] for e in events} == {"inspektorat"}
