@@ -456,6 +456,8 @@ ensure_shell_tools() {
     local missing=()
     command -v jq >/dev/null 2>&1 || missing+=(jq)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    # the evaluation report's test renders its PDF to PNG (build/report-screenshots/)
+    command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
     fi

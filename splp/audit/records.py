@@ -39,6 +39,7 @@ class AuditRecord(AuditBase):
     theme: Mapped[str | None] = mapped_column(String(63), nullable=True)
     publisher: Mapped[str | None] = mapped_column(String(63), nullable=True)
     service: Mapped[str | None] = mapped_column(String(63), nullable=True, index=True)
+    operation: Mapped[str | None] = mapped_column(String(63), nullable=True)
     major: Mapped[int | None] = mapped_column(Integer, nullable=True)
     requester: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -68,7 +69,17 @@ class AuditAnchor(AuditBase):
     signature: Mapped[str] = mapped_column(String(128))
 
 
-COPIED = ("kind", "theme", "publisher", "service", "major", "requester", "status", "duration_ms")
+COPIED = (
+    "kind",
+    "theme",
+    "publisher",
+    "service",
+    "operation",
+    "major",
+    "requester",
+    "status",
+    "duration_ms",
+)
 
 
 def copied_columns(event: dict[str, Any]) -> dict[str, Any]:

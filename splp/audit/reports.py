@@ -6,7 +6,8 @@ Usage per UTC day, per service and per requester, from the adapters' events:
   ``dropped``);
 * ``errors``: ``response`` events with a status of 400 or more, and ``dropped``;
   ``error_rate`` = errors / calls;
-* ``p50_ms``, ``p95_ms``: latency of the answered requests (nearest rank);
+* ``p50_ms``, ``p95_ms``: latency of the answered and refused requests (nearest rank),
+  computed by the database: no list of latencies is held in the process;
 * ``denied``, ``throttled``: refused attempts (403, 429), not counted as errors;
 * ``active_grants``: grants in force at any moment of that day, for the service or held
   by the requester, as a :class:`GrantCounter` that the caller passes in (the control
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from splp.audit.records import AuditRecord
 from splp.audit.store import AuditStore
 
 ADAPTER_KINDS = ("response", "denied", "throttled", "dropped")
@@ -39,47 +39,91 @@ class GrantCounter(Protocol):
     async def __call__(self, first: date, last: date) -> GrantCounts: ...
 
 
-@dataclass
-class Tally:
-    calls: int = 0
-    errors: int = 0
-    denied: int = 0
-    throttled: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-    def add(self, kind: str, status: int | None, duration_ms: float | None) -> None:
-        self.calls += 1
-        if kind == "denied":
-            self.denied += 1
-        elif kind == "throttled":
-            self.throttled += 1
-        elif kind == "dropped" or (status is not None and status >= 400):
-            self.errors += 1
-        if kind != "dropped" and duration_ms is not None:
-            self.latencies.append(duration_ms)
-
-    def row(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-        return {
-            "calls": self.calls,
-            "errors": self.errors,
-            "error_rate": round(self.errors / self.calls, 4) if self.calls else 0.0,
-            "p50_ms": percentile(ordered, 50),
-            "p95_ms": percentile(ordered, 95),
-            "denied": self.denied,
-            "throttled": self.throttled,
-        }
-
-
 def percentile(ordered: list[float], p: float) -> float | None:
-    """Nearest-rank percentile of an ascending list.
+    """Nearest-rank percentile of an ascending list (the rank computed as the SQL of
+    :func:`usage` and :mod:`splp.audit.evaluation` compute it: ``ceil(p * n / 100)``).
 
     >>> percentile([1.0, 2.0, 3.0, 4.0], 50), percentile([1.0, 2.0, 3.0, 4.0], 95)
     (2.0, 4.0)
     """
     if not ordered:
         return None
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+    return ordered[max(0, math.ceil(p * len(ordered) / 100) - 1)]
+
+
+def _utc_day(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return "date(at)"  # SQLite keeps the UTC time as text
+
+
+GROUPINGS = {
+    "service": (
+        "COALESCE(publisher, 'None') || '.' || COALESCE(service, 'None') || '.v' "
+        "|| COALESCE(CAST(major AS TEXT), 'None')"
+    ),
+    "requester": "COALESCE(NULLIF(requester, ''), '-')",
+}
+KINDS = "kind IN ('response', 'denied', 'throttled', 'dropped') AND provenance IS NULL"
+"""Adapter events whose sender may speak for them (:mod:`splp.audit.provenance`)."""
+
+
+async def _rows(
+    connection: AsyncConnection, by: str, bounds: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Counts and latency percentiles per UTC day and service (or requester), all in SQL:
+    the per-call rows never reach Python (window ``ROW_NUMBER``, spilled by the database)."""
+    day, name = _utc_day(connection.dialect.name), GROUPINGS[by]
+    where = f"at >= :since AND at < :until AND {KINDS}"
+    counts = text(
+        f"SELECT {day} AS day, {name} AS name, count(*) AS calls, "
+        "sum(CASE WHEN kind = 'denied' THEN 1 ELSE 0 END) AS denied, "
+        "sum(CASE WHEN kind = 'throttled' THEN 1 ELSE 0 END) AS throttled, "
+        "sum(CASE WHEN kind = 'dropped' OR (kind = 'response' AND status >= 400) "
+        "THEN 1 ELSE 0 END) AS errors "
+        f"FROM audit_records WHERE {where} GROUP BY 1, 2"
+    )
+    ranks = text(
+        f"WITH r AS (SELECT {day} AS day, {name} AS name, duration_ms AS d "
+        f"FROM audit_records WHERE {where} AND kind != 'dropped' AND duration_ms IS NOT NULL), "
+        "ranked AS (SELECT day, name, d, "
+        "ROW_NUMBER() OVER (PARTITION BY day, name ORDER BY d) AS rn, "
+        "COUNT(*) OVER (PARTITION BY day, name) AS n FROM r) "
+        "SELECT day, name, MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN d END) AS p50, "
+        "MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN d END) AS p95 "
+        "FROM ranked GROUP BY day, name"
+    )
+    latency = {
+        (str(row.day), row.name): (row.p50, row.p95)
+        for row in await connection.execute(ranks, bounds)
+    }
+    rows = []
+    for row in await connection.execute(counts, bounds):
+        calls, errors = int(row.calls), int(row.errors)
+        p50, p95 = latency.get((str(row.day), row.name), (None, None))
+        rows.append(
+            {
+                "day": str(row.day),
+                by: row.name,
+                "calls": calls,
+                "errors": errors,
+                "error_rate": round(errors / calls, 4) if calls else 0.0,
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "denied": int(row.denied),
+                "throttled": int(row.throttled),
+            }
+        )
+    rows.sort(key=lambda r: (r["day"], r[by]))
+    return rows
+
+
+def _bound(dialect: str, moment: datetime) -> Any:
+    if dialect == "sqlite":  # the text SQLAlchemy's DateTime writes
+        return (
+            moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        )
+    return moment
 
 
 async def usage(
@@ -93,51 +137,15 @@ async def usage(
     ``grants`` maps ``(DAY, "service", "PUBLISHER.SERVICE.vMAJOR")`` and
     ``(DAY, "requester", NAME)`` to the number of grants in force that day.
     """
-    by_service: dict[tuple[str, str], Tally] = defaultdict(Tally)
-    by_requester: dict[tuple[str, str], Tally] = defaultdict(Tally)
-    query = (
-        select(
-            AuditRecord.at,
-            AuditRecord.kind,
-            AuditRecord.publisher,
-            AuditRecord.service,
-            AuditRecord.major,
-            AuditRecord.requester,
-            AuditRecord.status,
-            AuditRecord.duration_ms,
-        )
-        .where(AuditRecord.at >= since, AuditRecord.at < until)
-        .where(AuditRecord.kind.in_(ADAPTER_KINDS))
-        .where(AuditRecord.provenance.is_(None))
-    )
-    async with store.engine.connect() as connection:
-        result = await connection.stream(query)
-        async for at, kind, publisher, service, major, requester, status, duration in result:
-            day = at.date().isoformat()
-            ref = f"{publisher}.{service}.v{major}"
-            by_service[day, ref].add(kind, status, duration)
-            by_requester[day, requester or "-"].add(kind, status, duration)
     grants = grants or {}
-    return {
-        "by_service": [
-            {
-                "day": day,
-                "service": ref,
-                **tally.row(),
-                "active_grants": grants.get((day, "service", ref), 0),
-            }
-            for (day, ref), tally in sorted(by_service.items())
-        ],
-        "by_requester": [
-            {
-                "day": day,
-                "requester": name,
-                **tally.row(),
-                "active_grants": grants.get((day, "requester", name), 0),
-            }
-            for (day, name), tally in sorted(by_requester.items())
-        ],
-    }
+    async with store.engine.connect() as connection:
+        dialect = connection.dialect.name
+        bounds = {"since": _bound(dialect, since), "until": _bound(dialect, until)}
+        report = {f"by_{by}": await _rows(connection, by, bounds) for by in GROUPINGS}
+    for by in GROUPINGS:
+        for row in report[f"by_{by}"]:
+            row["active_grants"] = grants.get((row["day"], by, row[by]), 0)
+    return report
 
 
 def abuse(report: dict[str, list[dict[str, Any]]], top: int = 10) -> list[dict[str, Any]]:

@@ -9,29 +9,41 @@
   anchors), to be confirmed by another channel before an auditor trusts one;
 * ``GET /audit/reports/usage`` - the evaluation report (JSON or CSV);
 * ``GET /audit/reports/usage.svg`` - its chart of calls and errors per day;
-* ``GET /audit/reports/abuse`` - the requesters with the most refused calls.
+* ``GET /audit/reports/abuse`` - the requesters with the most refused calls;
+* ``GET /audit/reports/evaluasi`` - the evaluation report of a year, semester or month
+  (JSON, HTML, PDF or XLSX), each one recorded in the chain with its sha256.
 
 The audit store is ``SPLP_AUDIT_DATABASE_URL``, else the directory's database.
 
 The router knows nothing of the directory: the process that mounts it (the control
 plane, :mod:`splp.control_plane`) adds the role check as a router dependency and puts
 a :class:`~splp.audit.reports.GrantCounter` on ``app.state.grant_counts`` for the
-``active_grants`` column of the usage report.
+``active_grants`` column of the usage report, and a
+:class:`~splp.audit.evaluation.DirectoryFacts` on ``app.state.evaluation_facts`` for the
+evaluation report (and the caller's name on ``request.state.caller_name``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import hashlib
 import io
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
 
 from splp.audit.chart import usage_chart
+from splp.audit.evaluation import BadPeriod, DirectoryFacts, Period, evaluation
+from splp.audit.evaluation_documents import MEDIA_TYPES, RENDERERS
 from splp.audit.query import Filters, records
 from splp.audit.reports import GrantCounter, GrantCounts, abuse, usage
+from splp.audit.screen import screen
 from splp.audit.store import AuditStore
+from splp.bus.audit_events import audit_event
 from splp.web import Problem
 from splp.web import problem_responses as problems
 
@@ -195,6 +207,67 @@ async def abuse_report(
     start, end = period(since, until)
     report = await usage(audit_store_of(request), start, end)
     return {"requesters": abuse(report, top)}
+
+
+@router.get("/reports/evaluasi", responses=problems(422))
+async def evaluation_report(
+    request: Request,
+    period: Annotated[
+        str,
+        Query(max_length=16, pattern=NO_NUL, description="YYYY, YYYY-S1, YYYY-S2 or YYYY-MM (WIB)"),
+    ],
+    format: Annotated[str, Query(pattern="^(json|html|pdf|xlsx)$")] = "json",
+) -> Response:
+    """The evaluation report of a year, a semester or a month (Bungo Pasal 9), its days cut
+    at midnight WIB; recorded in the audit chain (``admin.report-generated``, its sha256)."""
+    try:
+        chosen = Period.parse(period)
+    except BadPeriod as exc:
+        raise Problem(422, str(exc)) from None
+    now = datetime.now(UTC)
+    facts_of: DirectoryFacts | None = getattr(request.app.state, "evaluation_facts", None)
+    facts = await facts_of(chosen, now) if facts_of is not None else None
+    store = audit_store_of(request)
+    report = await evaluation(store, chosen, facts, now)
+    if format == "json":
+        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+    else:
+        # ReportLab and openpyxl are synchronous: kept off the event loop
+        body = await asyncio.to_thread(RENDERERS[format], report)
+    digest = hashlib.sha256(body).hexdigest()
+    await record_report(
+        store,
+        actor=getattr(request.state, "caller_name", None) or "-",
+        report="evaluasi",
+        period=chosen.name,
+        format=format,
+        sha256=digest,
+        size=len(body),
+    )
+    filename = f"evaluasi-{chosen.name}.{format}"
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[format],
+        headers={
+            "X-Report-SHA256": digest,
+            "Content-Disposition": f'inline; filename="{filename}"',
+        },
+    )
+
+
+async def record_report(store: AuditStore, **fields: Any) -> None:
+    """Append an ``admin.report-generated`` event to the chain (a concurrent sink's append
+    may win the next seq: then this one is tried again)."""
+    # screened as the sink screens what it receives: a flag if it broke the event schema
+    screened = screen(audit_event("admin.report-generated", "directory", **fields))
+    for attempt in range(5):
+        try:
+            await store.append([screened])
+            return
+        except IntegrityError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 def to_csv(report: dict[str, list[dict[str, Any]]]) -> str:

@@ -141,6 +141,13 @@ class DirectoryClient(_Directory):
         """The body of a non-JSON answer (CSV, SVG) as text."""
         return str(self._read(self._send("GET", path, None, params), text=True))
 
+    def get_bytes(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """The body of a binary answer (PDF, XLSX) as it came."""
+        response = self._send("GET", path, None, params)
+        if not response.is_success:
+            raise error_for(response)
+        return response.content
+
     def post(self, path: str, body: Any) -> Any:
         return self.request("POST", path, body)
 

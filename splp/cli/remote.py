@@ -55,3 +55,14 @@ def directory_text(url: str, token: str, path: str, **params: Any) -> str:
             return client.get_text(path, params)
         except SplpError as exc:
             fail(exc)
+
+
+def directory_bytes(url: str, token: str, path: str, **params: Any) -> bytes:
+    """The bytes of a binary answer (PDF, XLSX); a failure is printed as one line and exits."""
+    from splp.errors import SplpError
+
+    with directory_client(url, token) as client:
+        try:
+            return client.get_bytes(path, params)
+        except SplpError as exc:
+            fail(exc)

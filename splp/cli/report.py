@@ -3,6 +3,8 @@ through the directory API, for monitors and administrators."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,11 +13,12 @@ import typer
 
 from splp.cli.options import DEFAULT_URL, DirectoryUrl, Token
 from splp.cli.output import AsJson, print_json, print_table
-from splp.cli.remote import call_directory, directory_text
+from splp.cli.remote import call_directory, directory_bytes, directory_text
 
 report_app = typer.Typer(
     help="Evaluation and supervision reports.",
-    epilog="Example:\n\n  splp report usage --from 2026-01-01 --to 2026-01-31",
+    epilog="Examples:\n\n  splp report usage --from 2026-01-01 --to 2026-01-31\n\n"
+    "  splp report evaluasi --period 2026-S2 --format pdf",
     no_args_is_help=True,
 )
 
@@ -105,3 +108,68 @@ def abuse(
         print_json(report)
         return
     print_table(report["requesters"], ABUSE_COLUMNS, "no refused calls in the period")
+
+
+EVALUATION_FORMATS = ("pdf", "xlsx", "html", "json")
+PERIOD = re.compile(r"^\d{4}(-S[12]|-(0[1-9]|1[0-2]))?$")
+
+
+def _period(value: str) -> str:
+    if not PERIOD.match(value):
+        raise typer.BadParameter(
+            f"--period {value!r} is not a period: "
+            "give YYYY, YYYY-S1, YYYY-S2 or YYYY-MM (e.g. 2026-11)"
+        )
+    return value
+
+
+@report_app.command(
+    "evaluasi",
+    epilog="Examples:\n\n  splp report evaluasi --period 2026 --format pdf --output evaluasi.pdf"
+    "\n\n  splp report evaluasi --period 2026-11 --format json",
+)
+def evaluasi(
+    period: Annotated[
+        str,
+        typer.Option(help="A year (2026), a semester (2026-S2) or a month (2026-11), WIB."),
+    ],
+    format: Annotated[
+        str, typer.Option("--format", help="pdf, xlsx, html or json.", case_sensitive=False)
+    ] = "pdf",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report to this file (default for pdf and xlsx: "
+            "evaluasi-PERIOD.FORMAT; json and html are printed when no file is given).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where the report went and its sha256 as JSON.")
+    ] = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """The evaluation report of a period (Pasal 9): totals per service, requester OD and
+    operation, publisher failures apart from caller errors, p50/p95 latency, unused services
+    and grants, the access procedure, and a narrative in Bahasa Indonesia. The directory
+    records each report it generates in the audit chain with its sha256."""
+    period = _period(period)
+    format = format.lower()
+    if format not in EVALUATION_FORMATS:
+        raise typer.BadParameter("--format must be pdf, xlsx, html or json")
+    body = directory_bytes(
+        directory_url, token, "/audit/reports/evaluasi", period=period, format=format
+    )
+    digest = hashlib.sha256(body).hexdigest()
+    if output is None and format in ("pdf", "xlsx"):
+        output = Path(f"evaluasi-{period}.{format}")
+    if output is None:  # json or html, printed as they came
+        typer.echo(body.decode())
+        return
+    output.write_bytes(body)  # an OSError is one line and an exit code (splp.cli.guard)
+    if as_json:
+        print_json({"file": str(output), "format": format, "bytes": len(body), "sha256": digest})
+    else:
+        typer.echo(f"{output} written ({len(body)} bytes, sha256 {digest})")

@@ -3,7 +3,8 @@
 >>> from splp.settings import Settings
 >>> app = create_app(Settings(database_url="sqlite+aiosqlite:///splp.db"))
 >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/audit/reports"))
-['/audit/reports/abuse', '/audit/reports/usage', '/audit/reports/usage.svg']
+['/audit/reports/abuse', '/audit/reports/evaluasi', '/audit/reports/usage', \
+'/audit/reports/usage.svg']
 
 Building the app never touches a database: the stores are migrated by
 :func:`~splp.control_plane.stores.migrate` (``splp directory serve``) or
@@ -16,10 +17,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from splp.audit.routes import router as audit_router
+from splp.control_plane.evaluation import StoreFacts
 from splp.control_plane.grant_counts import StoreGrantCounter
 from splp.control_plane.publisher_usage import router as publisher_usage_router
 from splp.control_plane.subject import router as subject_router
@@ -27,12 +30,21 @@ from splp.directory_service.app import close_directory, directory_app
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.events import DirectoryEvents
+from splp.directory_service.parties import Caller
 from splp.directory_service.store import Store
 from splp.portal import mount_portal
 from splp.settings import Settings
 
 SUPERVISORS = ("administrator", "monitor")
 """The roles that may read the audit trail and its reports (Bungo Pasal 8-9)."""
+
+
+async def _supervisor(
+    request: Request, caller: Annotated[Caller, Depends(allow(*SUPERVISORS))]
+) -> None:
+    """Lets supervisors through, and names the caller for the audit records of the reports
+    they generate."""
+    request.state.caller_name = caller.name
 
 
 def create_app(
@@ -48,10 +60,11 @@ def create_app(
     """
     settings = settings or Settings()
     app = directory_app(settings, store=store, events=events)
-    app.include_router(audit_router, dependencies=[Depends(allow(*SUPERVISORS))])
+    app.include_router(audit_router, dependencies=[Depends(_supervisor)])
     app.include_router(subject_router)
     app.include_router(publisher_usage_router)
     app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
+    app.state.evaluation_facts = StoreFacts(app.state.store, settings.broker_user_prefix)
     mount_portal(app)
     app.router.lifespan_context = _lifespan
     return app

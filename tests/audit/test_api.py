@@ -42,6 +42,7 @@ ROUTES = [
     "/audit/head",
     "/audit/anchors",
     "/audit/keys",
+    "/audit/reports/evaluasi?period=2026-11",
 ]
 
 
@@ -282,3 +283,31 @@ async def test_active_grants_are_counted_per_day_from_the_access_history(
     assert [by_day[d.date().isoformat()]["calls"] for d in days] == [1] * 5
     requesters = {row["day"]: row for row in response.json()["by_requester"]}
     assert requesters[days[3].date().isoformat()]["active_grants"] == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["period=2026-13", "period=26", "period=2026-S3", "period=2026&format=doc", "format=pdf"],
+)
+async def test_a_bad_evaluation_period_or_format_is_a_422(audit_api: Api, query: str) -> None:
+    response = await audit_api.get(
+        f"/audit/reports/evaluasi?{query}", headers=audit_api.as_("admin")
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_evaluation_document_carries_its_sha256(audit_api: Api) -> None:
+    import hashlib
+
+    for format, media in (("html", "text/html"), ("pdf", "application/pdf")):
+        response = await audit_api.get(
+            f"/audit/reports/evaluasi?period=2026-S2&format={format}",
+            headers=audit_api.as_("inspektorat"),
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith(media)
+        digest = hashlib.sha256(response.content).hexdigest()
+        assert response.headers["x-report-sha256"] == digest
+        if format == "html":
+            assert b"Laporan Evaluasi" in response.content

@@ -322,6 +322,13 @@ MATRIX = [
     Cell("GET", "/me/usage", allowed("owner", "other-publisher"), a_request("granted")),
     # no management API in this suite: the broker's status is a 503 problem for those allowed
     Cell("GET", "/broker/status", allowed("admin", "monitor", status=503)),
+    Cell(
+        "GET",
+        "/audit/reports/evaluasi?period=2026-11",
+        allowed("admin", "monitor"),
+        a_request("granted"),
+        route="/audit/reports/evaluasi",
+    ),
 ]
 
 
