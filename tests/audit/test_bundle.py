@@ -281,7 +281,8 @@ async def _legacy_chain(store: AuditStore, tampered: bool) -> None:
                     seq=seq,
                     event_id=event["id"],
                     at=datetime.fromisoformat(event["time"]),
-                    **copied_columns(event),
+                    # the columns of revision a0001 (``operation`` came with a0005)
+                    **{k: v for k, v in copied_columns(event).items() if k != "operation"},
                     event=body,
                     flag=None,
                     prev_hash=prev,
