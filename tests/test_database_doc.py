@@ -65,5 +65,6 @@ def test_the_command_refuses_a_page_without_markers(tmp_path: Path) -> None:
 
 def test_one_store_as_bare_mermaid() -> None:
     result = CliRunner().invoke(app, ["schema", "er-diagram", "--store", "audit"])
-    assert result.exit_code == 0 and result.output.startswith("erDiagram\n    audit_records {")
+    assert result.exit_code == 0 and result.output.startswith("erDiagram\n    audit_anchors {")
+    assert "\n    audit_records {" in result.output
     assert CliRunner().invoke(app, ["schema", "er-diagram", "--store", "x"]).exit_code == 2

@@ -36,6 +36,7 @@ from splp.demo.stage import Stage, staged
 from splp.errors import RemoteError
 from splp.http_server import serve_app
 from tests.conftest import BASE
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +51,9 @@ UNKNOWN = "1508019999999999"  # no such resident: 404, the caller's error
 def agency() -> FastAPI:
     api = FastAPI()
 
-    @api.get("/residents/{nik}")
-    async def resident(nik: str) -> Any:
+    @api.post("/residents/search")  # as the demo agency: the NIK in the body, not the path
+    async def resident(search: dict[str, Any]) -> Any:
+        nik = str(search.get("nik"))
         if nik == BROKEN:
             return JSONResponse({"detail": "database down"}, status_code=500)
         if nik in RESIDENTS:
@@ -62,15 +64,15 @@ def agency() -> FastAPI:
 
 
 async def walk(stage: Stage, requester: str, service: str, decide: str = "grant") -> int:
-    body = {"service": service, "operations": [OPERATION], "reason": "evaluasi"}
+    body = {"service": service, "operations": [OPERATION], "reason": "evaluasi", **STATEMENT}
     request = await stage.api(requester, "POST", "/access-requests", body)
     path = f"/access-requests/{request['id']}"
     if decide == "reject":
         await stage.api("admin", "POST", f"{path}/reject", {"reason": "no basis"})
         return int(request["id"])
-    await stage.api("admin", "POST", f"{path}/approve", {"reason": "Pasal 7 checked"})
+    await stage.api("admin", "POST", f"{path}/approve", {"reason": "Pasal 7 checked", **NOTE})
     if decide == "grant":
-        await stage.api("dukcapil", "POST", f"{path}/grant", {"reason": "ok"})
+        await stage.api("dukcapil", "POST", f"{path}/grant", {"reason": "ok", **grant_terms()})
     elif decide == "decline":
         await stage.api("dukcapil", "POST", f"{path}/decline", {"reason": "not now"})
     return int(request["id"])
