@@ -114,6 +114,30 @@ def message(step: Step, to: list[str], settings: Settings) -> EmailMessage | Non
     return mail
 
 
+def recertify_message(
+    step: Step, expires_at: str, to: list[str], settings: Settings
+) -> EmailMessage:
+    """The notice that a grant to personal data ends soon and is to be re-certified."""
+    base = (settings.portal_url or settings.directory_url).rstrip("/")
+    day = expires_at[:10]
+    mail = EmailMessage()
+    mail["From"] = settings.mail_from
+    mail["To"] = ", ".join(to)
+    mail["Subject"] = f"[SPLP] Hak akses #{step.request_id} berakhir {day}: sertifikasi ulang"
+    mail.set_content(
+        "Hak akses berikut akan berakhir dan perlu disertifikasi ulang: pemohon mengajukan "
+        "permohonan baru bila masih diperlukan, penerbit dan administrator menilainya kembali "
+        "(UU 27/2022).\n\n"
+        f"Nomor permohonan: {step.request_id}\n"
+        f"Layanan: {step.service}\n"
+        f"Pemohon: {step.requester}\n"
+        f"Penerbit: {step.publisher}\n"
+        f"Berakhir: {expires_at}\n\n"
+        f"Lihat di Aplikasi SPLP:\n{base}/permohonan/{step.request_id}\n"
+    )
+    return mail
+
+
 class Notifier:
     """Sends the notifications of committed steps in the background."""
 
@@ -152,6 +176,32 @@ class Notifier:
                 "notification of request %s (%s) not sent: %s",
                 step.request_id,
                 step.step,
+                type(exc).__name__,
+            )
+
+    def recertify(self, step: Step, expires_at: str) -> None:
+        """Tell the holder's and the publisher's people that a grant ends soon and is to be
+        re-certified (UU 27/2022; never blocks, never fails the request)."""
+        if not self.enabled:
+            return
+        task = asyncio.create_task(self._recertify(step, expires_at), name="splp-notify")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recertify(self, step: Step, expires_at: str) -> None:
+        try:
+            to = await recipients(self._store, "requester", step.requester) + await recipients(
+                self._store, "publisher", step.publisher
+            )
+            if not to:
+                return
+            await _deliver(recertify_message(step, expires_at, to, self._settings), self._settings)
+            self.sent += 1
+        except Exception as exc:  # a mail server's fault never reaches the request
+            self.failed += 1
+            log.warning(
+                "re-certification notice of request %s not sent: %s",
+                step.request_id,
                 type(exc).__name__,
             )
 

@@ -155,3 +155,38 @@ async def test_a_mail_server_that_is_down_never_fails_a_step(
         await notifier.drain()
         assert (notifier.sent, notifier.failed) == (0, 1)
     await close_app(app)
+
+
+async def test_grants_that_end_soon_are_announced_to_the_holder_and_the_publisher(
+    api: httpx.AsyncClient,
+    parties: dict[str, str],
+    smtp: tuple[Inbox, int],
+    penduduk: dict[str, Any],
+) -> None:
+    """Re-certification (UU 27/2022): the holder's and the publisher's people are told by
+    e-mail that a grant to personal data ends within the window."""
+    inbox, _port = smtp
+    as_ = {name: {"Authorization": f"Bearer {token}"} for name, token in parties.items()}
+    assert (await api.post("/services", json=penduduk, headers=as_["dukcapil"])).status_code == 201
+    made = await api.post(
+        "/access-requests",
+        json={"service": "dukcapil.penduduk.v1", "reason": "bansos", **STATEMENT},
+        headers=as_["dinsos"],
+    )
+    rid = made.json()["id"]
+    await api.post(f"/access-requests/{rid}/approve", json={"reason": "ok", **NOTE})
+    granted = await api.post(
+        f"/access-requests/{rid}/grant",
+        json={"reason": "ok", **grant_terms(days=10)},
+        headers=as_["dukcapil"],
+    )
+    assert granted.status_code == 200, granted.text
+    await inbox.wait_for(3)  # the three steps' notices
+    told = await api.post("/access-grants/expiring/notify")
+    assert [g["request_id"] for g in told.json()] == [rid]
+    await inbox.wait_for(4)
+    to, mail = inbox.mails[3]
+    assert sorted(to) == sorted([PEOPLE["dinsos"], PEOPLE["dukcapil"]])
+    assert mail["Subject"].startswith(f"[SPLP] Hak akses #{rid} berakhir ")
+    assert "sertifikasi ulang" in mail["Subject"]
+    assert f"https://splp.kab.go.id/permohonan/{rid}" in mail.get_content()

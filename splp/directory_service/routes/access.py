@@ -235,8 +235,9 @@ async def notify_expiring_grants(
     caller: Administrator, session: Session, request: Request, days: Days = None
 ) -> Any:
     """Tell the holders and publishers of the grants that expire within ``days``: one
-    ``access.recertify`` audit event per grant, naming both (the bus has no mail channel;
-    each party sees the list with ``GET /access-grants/expiring``)."""
+    ``access.recertify`` audit event per grant, naming both, and an e-mail to their people
+    when ``SPLP_SMTP_URL`` is set; each party also sees the list with
+    ``GET /access-grants/expiring``."""
     grants = await access.expiring_grants(session, caller, _within(request, days))
     for grant in grants:
         publisher, service, major = str(grant["service"]).split(".")
@@ -254,6 +255,19 @@ async def notify_expiring_grants(
             notify=[grant["requester"], publisher],
         )
     await session.commit()
+    notifier: Notifier = request.app.state.notifier
+    for grant in grants:  # and by e-mail, to the holder's and the publisher's people
+        publisher = str(grant["service"]).split(".")[0]
+        notifier.recertify(
+            NotifiedStep(
+                "recertify",
+                int(grant["request_id"]),
+                str(grant["service"]),
+                str(grant["requester"]),
+                publisher,
+            ),
+            grant["expires_at"].isoformat(),
+        )
     return grants
 
 
