@@ -19,8 +19,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from splp.audit.misuse import load_rules
 from splp.audit.routes import router as audit_router
+from splp.audit.store import AuditStore
 from splp.control_plane.grant_counts import StoreGrantCounter
+from splp.control_plane.misuse_watch import MisuseWatch
 from splp.directory_service.app import close_directory, directory_app
 from splp.directory_service.auth import allow
 from splp.directory_service.broker import BrokerReconciler
@@ -48,9 +51,33 @@ def create_app(
     app = directory_app(settings, store=store, events=events)
     app.include_router(audit_router, dependencies=[Depends(allow(*SUPERVISORS))])
     app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
+    # a bad rules file stops the process here, with the file's problems named
+    app.state.misuse_rules = load_rules(settings.misuse_rules) if settings.misuse_rules else []
     mount_portal(app)
     app.router.lifespan_context = _lifespan
     return app
+
+
+def misuse_watch(app: FastAPI) -> MisuseWatch:
+    """The app's misuse watch (:mod:`.misuse_watch`), on its stores and reconciler."""
+    if getattr(app.state, "misuse_watch", None) is None:
+        app.state.misuse_watch = MisuseWatch(
+            app.state.misuse_rules,
+            store=app.state.store,
+            audit_store=audit_store_of_app(app),
+            events=app.state.events,
+            settings=app.state.settings,
+            reconciler=app.state.broker,
+        )
+    watch: MisuseWatch = app.state.misuse_watch
+    return watch
+
+
+def audit_store_of_app(app: FastAPI) -> AuditStore:
+    if getattr(app.state, "audit_store", None) is None:
+        app.state.audit_store = AuditStore(app.state.settings.audit_store_url)
+    store: AuditStore = app.state.audit_store
+    return store
 
 
 async def close_app(app: FastAPI) -> None:
@@ -71,11 +98,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             reconciler.run_forever(settings.broker_sync_interval), name="splp-broker-reconcile"
         )
     app.state.events.start()  # the audit events left in the outbox go out now
+    watch = None
+    if app.state.misuse_rules:
+        watch = asyncio.create_task(misuse_watch(app).run_forever(), name="splp-misuse-rules")
     try:
         yield
     finally:
-        if timer is not None:
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+        for task in (timer, watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_app(app)
