@@ -35,7 +35,7 @@ from splp.audit.misuse import (
 )
 from splp.bus import Client, Request
 from splp.bus.wire import Problem
-from splp.errors import NotFound
+from splp.errors import RemoteError
 from splp.settings import Settings
 from tests.audit.test_broker_events import broker_user, recorder  # noqa: F401
 from tests.audit.test_sink import running, wait_count
@@ -65,7 +65,7 @@ class Traffic:
 
     async def send(self, ids: list[int], operation: str = "echo") -> None:
         for n in ids:
-            with contextlib.suppress(NotFound, Exception):
+            with contextlib.suppress(RemoteError):
                 await self.client.call("uji", self.ref, operation, {"id": n}, timeout=10)
             self.sent += 1
         assert await wait_count(self.store, self.sent) == self.sent
