@@ -45,6 +45,9 @@ class Party(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     broker_password_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """RabbitMQ's salted hash of the party's broker password; the password is never kept."""
+    broker_password_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """When the broker password was last issued (recorded since migration 0010; ``None``
+    for a password issued before)."""
 
 
 class ApiToken(Base):

@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
         clients,
         gateway,
         parties,
+        supervision,
         users,
     )
 
@@ -24,4 +25,5 @@ def routers() -> list[APIRouter]:
         attachments.router,  # before access: /access-requests/{id}/{step} would take it
         access.router,
         gateway.router,
+        supervision.router,
     ]

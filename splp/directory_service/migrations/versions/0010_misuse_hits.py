@@ -1,4 +1,5 @@
-"""Misuse rule hits and the supervision follow-ups recorded for them (issue 16).
+"""Misuse rule hits and the supervision follow-ups recorded for them; when a party's broker
+password was issued (issue 16).
 
 Revision ID: 0010
 Revises: 0009
@@ -17,6 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("parties", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("broker_password_set_at", sa.DateTime(timezone=True), nullable=True)
+        )
     op.create_table(
         "misuse_hits",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -75,3 +80,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_misuse_hits_requester"))
         batch_op.drop_index(batch_op.f("ix_misuse_hits_rule"))
     op.drop_table("misuse_hits")
+    with op.batch_alter_table("parties", schema=None) as batch_op:
+        batch_op.drop_column("broker_password_set_at")
