@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from splp.audit.records import AuditRecord
 from splp.audit.store import AuditStore
+from splp.errors import ConfigurationError
 
 WIB = timezone(timedelta(hours=7), "WIB")
 CALL_KINDS = ("response", "denied", "throttled", "dropped")
@@ -113,14 +114,15 @@ class RulesFile(BaseModel):
 
 
 def parse_rules(data: Any) -> list[Rule]:
-    """The rules of a parsed rules file; :class:`ValueError` says what is wrong."""
+    """The rules of a parsed rules file; :class:`~splp.errors.ConfigurationError` (a
+    :class:`ValueError`) says what is wrong."""
     try:
         return list(TypeAdapter(RulesFile).validate_python(data).rules)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()
         )
-        raise ValueError(f"misuse rules: {problems}") from None
+        raise ConfigurationError(f"misuse rules: {problems}") from None
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -128,7 +130,7 @@ def load_rules(path: Path) -> list[Rule]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"misuse rules: cannot read {path}: {exc}") from None
+        raise ConfigurationError(f"misuse rules: cannot read {path}: {exc}") from None
     return parse_rules(data)
 
 
