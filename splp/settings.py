@@ -266,6 +266,16 @@ class Settings(BaseSettings):
         "(e.g. a chat or ticket system); unset: no webhook (e-mail still goes out with "
         "`smtp_url`).",
     )
+    health_interval: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between two health probes of every published service by the "
+        "directory process (queue consumers, and the `health` operation when the descriptor "
+        "has one); 0: no probes.",
+    )
+    health_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a probe waits for a `health` answer."
+    )
     rotation_days: int = Field(
         default=180,
         ge=1,

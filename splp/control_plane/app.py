@@ -23,6 +23,7 @@ from splp.audit.misuse import load_rules
 from splp.audit.routes import router as audit_router
 from splp.audit.store import AuditStore
 from splp.control_plane.grant_counts import StoreGrantCounter
+from splp.control_plane.health_probe import HealthProbe
 from splp.control_plane.misuse_watch import MisuseWatch
 from splp.directory_service.app import close_directory, directory_app
 from splp.directory_service.auth import allow
@@ -98,13 +99,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             reconciler.run_forever(settings.broker_sync_interval), name="splp-broker-reconcile"
         )
     app.state.events.start()  # the audit events left in the outbox go out now
-    watch = None
+    watch = probe = None
     if app.state.misuse_rules:
         watch = asyncio.create_task(misuse_watch(app).run_forever(), name="splp-misuse-rules")
+    if settings.health_interval > 0:
+        prober = HealthProbe(app.state.store, app.state.events, settings)
+        probe = asyncio.create_task(prober.run_forever(), name="splp-health-probe")
     try:
         yield
     finally:
-        for task in (timer, watch):
+        for task in (timer, watch, probe):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
