@@ -7,9 +7,11 @@ nothing new; an administrator records a follow-up."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -168,3 +170,34 @@ async def test_a_hit_suspends_records_and_alerts(
         assert await watch.check() == []  # raised once
         assert len(hook.received) == 1
     await close_app(app)
+
+
+async def test_the_served_directory_runs_the_watch(
+    store: Store, parties: dict[str, str], tmp_path: Path
+) -> None:
+    """The wiring: the served directory evaluates the rules on its own timer (the event
+    is stored directly here; the rules' own tests send theirs through the broker)."""
+    from splp.audit import screen
+    from splp.audit.broker_events import broker_event
+    from splp.directory_service.supervision import hits_between
+
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": [{"rule": "failed_logins", "min_failures": 1}]}')
+    failure = broker_event(
+        "user.authentication.failure", {"name": "intruder", "error": list(b"invalid")}
+    )
+    audit = AuditStore(store.url)
+    await audit.append([screen(failure)])
+    await audit.close()
+    settings = directory_settings(store.url, misuse_rules=rules, misuse_interval=0.1)
+    app = create_app(settings, store=Store(store.url))
+    found: list[dict[str, Any]] = []
+    async with app.router.lifespan_context(app):  # what uvicorn runs at start and stop
+        for _ in range(100):
+            async with store.sessions() as session:
+                since = datetime.now(UTC) - timedelta(days=1)
+                found = await hits_between(session, since, datetime.now(UTC) + timedelta(days=1))
+            if found:
+                break
+            await asyncio.sleep(0.1)
+    assert [(h["rule"], h["requester"]) for h in found] == [("failed_logins", "intruder")]
