@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from splp.adapters import Adapter
-from splp.audit import AuditSink, AuditStore
+from splp.audit import AuditSink, AuditStore, screen
 from splp.bus import Client, Request
 from splp.bus.descriptor import load_descriptor
 from splp.bus.wire import Problem
@@ -154,6 +154,8 @@ async def test_a_hit_suspends_records_and_alerts(
         assert events["admin.misuse-hit"]["not_found"] == 8
         assert events["access.suspend"]["request_id"] == request_id
         assert events["access.suspend"]["actor"] == "splp-misuse-rules"
+        for event in events.values():  # valid audit events, stored unflagged by the sink
+            assert screen(event)[1] is None, event
 
         [alert] = hook.received
         assert (alert["hit_id"], alert["rule"], alert["suspended_requests"]) == (
@@ -177,7 +179,6 @@ async def test_the_served_directory_runs_the_watch(
 ) -> None:
     """The wiring: the served directory evaluates the rules on its own timer (the event
     is stored directly here; the rules' own tests send theirs through the broker)."""
-    from splp.audit import screen
     from splp.audit.broker_events import broker_event
     from splp.directory_service.supervision import hits_between
 

@@ -86,6 +86,7 @@ async def test_transitions_are_audited_and_give_availability(
             "admin.service-up",
             "admin.service-down",
         ]
+        assert all(screen(e)[1] is None for e in events), events
         audit = AuditStore(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
         await audit.migrate()
         try:
