@@ -298,6 +298,38 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="SPLP <splp@localhost>", description="The From of the notifications."
     )
+    misuse_rules: Path | None = Field(
+        default=None,
+        description="JSON or YAML file of the misuse rules the directory process evaluates "
+        "over the audit store (see docs/admin-guide.md); unset: no misuse detection.",
+    )
+    misuse_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two evaluations of the misuse rules.",
+    )
+    misuse_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Where each misuse hit is POSTed as JSON, for the administrators' alerting "
+        "(e.g. a chat or ticket system); unset: no webhook (e-mail still goes out with "
+        "`smtp_url`).",
+    )
+    health_interval: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between two health probes of every published service by the "
+        "directory process (queue consumers, and the `health` operation when the descriptor "
+        "has one); 0: no probes.",
+    )
+    health_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a probe waits for a `health` answer."
+    )
+    rotation_days: int = Field(
+        default=180,
+        ge=1,
+        description="The supervision report's policy: broker passwords and API tokens older "
+        "than this many days are due for rotation.",
+    )
     portal_url: str | None = Field(
         default=None,
         description="The portal's public address, for links in notifications; default: "

@@ -754,6 +754,14 @@ def test_a_descriptor_written_back_by_the_model_validates() -> None:
     assert errors_of("service-descriptor", descriptor.model_dump(mode="json")) == []
 
 
+def test_service_levels_are_written_back_without_the_unset_ones() -> None:
+    data = demo_document()
+    data["service_level"] = {"contact_name": "Budi", "availability_target": 99.5}
+    dumped = parse_descriptor(data).model_dump(mode="json")
+    assert dumped["service_level"] == {"contact_name": "Budi", "availability_target": 99.5}
+    assert errors_of("service-descriptor", dumped) == []
+
+
 def _changed(change: Any) -> dict[str, Any]:
     data = demo_document()
     change(data)
@@ -800,6 +808,33 @@ DESCRIPTOR_CASES = [
     ("request schema not a schema", lambda d: _op(d).update(request={"type": "record"}), False),
     ("request schema a boolean", lambda d: _op(d).update(request=True), False),
     ("minimal request schema", lambda d: _op(d).update(request={}), True),
+    (
+        "service levels",
+        lambda d: d.update(
+            service_level={
+                "contact_name": "Budi",
+                "contact_email": "budi@dukcapil.go.id",
+                "contact_phone": "+62 747 21000",
+                "operating_hours": "Senin-Jumat 07:00-16:00 WIB",
+                "availability_target": 99.5,
+                "p95_target_ms": 800,
+            }
+        ),
+        True,
+    ),
+    ("empty service levels", lambda d: d.update(service_level={}), True),
+    (
+        "availability over 100",
+        lambda d: d.update(service_level={"availability_target": 101}),
+        False,
+    ),
+    ("zero p95 target", lambda d: d.update(service_level={"p95_target_ms": 0}), False),
+    (
+        "contact e-mail without @",
+        lambda d: d.update(service_level={"contact_email": "budi"}),
+        False,
+    ),
+    ("unknown service level", lambda d: d.update(service_level={"uptime": 1}), False),
 ]
 
 

@@ -26,7 +26,15 @@ from typing import Any, Literal
 
 import jsonschema
 import jsonschema_rs
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from splp.bus.names import ServiceRef, check_segment
 from splp.documents import read_document, validate_document
@@ -83,6 +91,29 @@ class DataManagement(BaseModel):
     )
 
 
+class ServiceLevel(BaseModel):
+    """What the publisher promises about the service (all optional); the directory probes
+    the service and the reports measure it against ``availability_target`` and
+    ``p95_target_ms``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contact_name: str | None = Field(default=None, min_length=1, max_length=200)
+    contact_email: str | None = Field(
+        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    contact_phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+() .-]+$")
+    operating_hours: str | None = Field(default=None, min_length=1, max_length=200)
+    """Free text, e.g. ``Senin-Jumat 07:00-16:00 WIB``."""
+    availability_target: float | None = Field(default=None, gt=0, le=100)
+    """Percent of the time the service answers, e.g. ``99.5``."""
+    p95_target_ms: float | None = Field(default=None, gt=0, le=3_600_000)
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
 class ServiceDescriptor(BaseModel):
     """One version of a service, as published in the directory."""
 
@@ -103,6 +134,15 @@ class ServiceDescriptor(BaseModel):
     )
     data_management: DataManagement | None = None
     operations: dict[str, Operation] = Field(min_length=1)
+    service_level: ServiceLevel | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_service_level(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A descriptor without service levels is written back as it was written."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("service_level") is None:
+            dumped.pop("service_level", None)
+        return dumped
 
     @field_validator("publisher", "service", "theme")
     @classmethod

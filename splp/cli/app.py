@@ -30,6 +30,7 @@ from splp.cli import (
     party,
     report,
     service,
+    supervision,
     user,
 )
 from splp.cli.exits import POLICY
@@ -71,6 +72,7 @@ app.add_typer(gateway.gateway_app, name="gateway")
 app.add_typer(link.link_app, name="link")
 app.add_typer(erd.schema_app, name="schema")
 app.add_typer(report.report_app, name="report")
+app.add_typer(supervision.supervision_app, name="supervision")
 app.add_typer(conformance.conformance_app, name="conformance")
 
 # "splp" follows --debug/--verbose; the others stay at WARNING or above even with --debug:

@@ -173,3 +173,34 @@ def evaluasi(
         print_json({"file": str(output), "format": format, "bytes": len(body), "sha256": digest})
     else:
         typer.echo(f"{output} written ({len(body)} bytes, sha256 {digest})")
+
+
+PERIOD_HELP = "2026 (a year), 2026-S2 (a semester) or 2026-11 (a month); days cut at WIB."
+CHECKS = ("approved_first", "none_expired", "rotated", "no_drift")
+HIT_COLUMNS = ("id", "rule", "requester", "service", "operation", "until", "follow_ups")
+
+
+@report_app.command(
+    "pengawasan", epilog="Example:\n\n  splp report pengawasan --period 2026-S2 --json"
+)
+def pengawasan(
+    period: Annotated[str, typer.Option(help=PERIOD_HELP)],
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """The supervision checklist per OD (Pasal 8(6)) and the misuse hits with their
+    follow-ups."""
+    report = call_directory(directory_url, token, "GET", "/supervision/report", period=period)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(f"Pengawasan {report['period']}: broker drift {report['broker_drift']['status']}")
+    rows = [
+        {"party": od["party"], **{c: od["checks"][c]["status"] for c in CHECKS}}
+        for od in report["ods"]
+    ]
+    print_table(rows, ("party", *CHECKS), "(no parties)")
+    typer.echo("\nMisuse hits:")
+    hits = [{**h, "follow_ups": len(h["follow_ups"])} for h in report["misuse_hits"]]
+    print_table(hits, HIT_COLUMNS, "(none in the period)")

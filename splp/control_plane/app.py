@@ -21,9 +21,13 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from splp.audit.misuse import load_rules
 from splp.audit.routes import router as audit_router
+from splp.audit.store import AuditStore
 from splp.control_plane.evaluation import StoreFacts
 from splp.control_plane.grant_counts import StoreGrantCounter
+from splp.control_plane.health_probe import HealthProbe
+from splp.control_plane.misuse_watch import MisuseWatch
 from splp.control_plane.publisher_usage import router as publisher_usage_router
 from splp.control_plane.subject import router as subject_router
 from splp.directory_service.app import close_directory, directory_app
@@ -65,9 +69,33 @@ def create_app(
     app.include_router(publisher_usage_router)
     app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
     app.state.evaluation_facts = StoreFacts(app.state.store, settings.broker_user_prefix)
+    # a bad rules file stops the process here, with the file's problems named
+    app.state.misuse_rules = load_rules(settings.misuse_rules) if settings.misuse_rules else []
     mount_portal(app)
     app.router.lifespan_context = _lifespan
     return app
+
+
+def misuse_watch(app: FastAPI) -> MisuseWatch:
+    """The app's misuse watch (:mod:`.misuse_watch`), on its stores and reconciler."""
+    if getattr(app.state, "misuse_watch", None) is None:
+        app.state.misuse_watch = MisuseWatch(
+            app.state.misuse_rules,
+            store=app.state.store,
+            audit_store=audit_store_of_app(app),
+            events=app.state.events,
+            settings=app.state.settings,
+            reconciler=app.state.broker,
+        )
+    watch: MisuseWatch = app.state.misuse_watch
+    return watch
+
+
+def audit_store_of_app(app: FastAPI) -> AuditStore:
+    if getattr(app.state, "audit_store", None) is None:
+        app.state.audit_store = AuditStore(app.state.settings.audit_store_url)
+    store: AuditStore = app.state.audit_store
+    return store
 
 
 async def close_app(app: FastAPI) -> None:
@@ -88,11 +116,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             reconciler.run_forever(settings.broker_sync_interval), name="splp-broker-reconcile"
         )
     app.state.events.start()  # the audit events left in the outbox go out now
+    watch = probe = None
+    if app.state.misuse_rules:
+        watch = asyncio.create_task(misuse_watch(app).run_forever(), name="splp-misuse-rules")
+    if settings.health_interval > 0:
+        prober = HealthProbe(app.state.store, app.state.events, settings)
+        probe = asyncio.create_task(prober.run_forever(), name="splp-health-probe")
     try:
         yield
     finally:
-        if timer is not None:
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+        for task in (timer, watch, probe):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_app(app)

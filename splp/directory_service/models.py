@@ -45,6 +45,9 @@ class Party(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     broker_password_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """RabbitMQ's salted hash of the party's broker password; the password is never kept."""
+    broker_password_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """When the broker password was last issued (recorded since migration 0010; ``None``
+    for a password issued before)."""
 
 
 class ApiToken(Base):
@@ -279,3 +282,41 @@ class AuditOutbox(Base):
     routing_key: Mapped[str] = mapped_column(String(255))
     event: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MisuseHit(Base):
+    """A requester's traffic that matched a misuse rule (:mod:`splp.audit.misuse`), kept
+    for review: the supervision report lists it with its follow-ups."""
+
+    __tablename__ = "misuse_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    rule: Mapped[str] = mapped_column(String(40), index=True)
+    requester: Mapped[str] = mapped_column(String(255), index=True)
+    """The broker user whose traffic matched (``<prefix><party>``)."""
+    service: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    operation: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    suspended: Mapped[list[int]] = mapped_column(JSON)
+    """The access requests (grants) suspended because of the hit, pending review."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SupervisionNote(Base):
+    """A follow-up recorded by an administrator for a misuse hit (Pasal 8(6))."""
+
+    __tablename__ = "supervision_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hit_id: Mapped[int] = mapped_column(
+        ForeignKey("misuse_hits.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -168,7 +168,7 @@ class Notifier:
             mail = message(step, to, self._settings) if to else None
             if mail is None:
                 return
-            await _deliver(mail, self._settings)
+            await deliver(mail, self._settings)
             self.sent += 1
         except Exception as exc:  # a mail server's fault never reaches the step
             self.failed += 1
@@ -195,7 +195,7 @@ class Notifier:
             )
             if not to:
                 return
-            await _deliver(recertify_message(step, expires_at, to, self._settings), self._settings)
+            await deliver(recertify_message(step, expires_at, to, self._settings), self._settings)
             self.sent += 1
         except Exception as exc:  # a mail server's fault never reaches the request
             self.failed += 1
@@ -211,7 +211,7 @@ class Notifier:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
 
-async def _deliver(mail: EmailMessage, settings: Settings) -> None:
+async def deliver(mail: EmailMessage, settings: Settings) -> None:
     import aiosmtplib
 
     assert settings.smtp_url is not None

@@ -91,6 +91,23 @@ async def a_user(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     return {"n": n, "email": body["email"]}
 
 
+async def a_hit(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
+    """A misuse hit raised by the rules, for follow-ups."""
+    from datetime import UTC, datetime, timedelta
+
+    from splp.directory_service.supervision import HitIn, raise_hit
+
+    n = next(_counter)
+    app: Any = api.app  # type: ignore[attr-defined]
+    until = datetime.now(UTC)
+    hit = HitIn(f"hit-{n}", "failed_logins", f"user-{n}", until - timedelta(hours=1), until)
+    async with app.state.store.sessions() as session:
+        raised = await raise_hit(session, app.state.events, hit)
+        await session.commit()
+    assert raised is not None
+    return {"n": n, "id": raised.hit["id"]}
+
+
 def every(status: int, anonymous: int | None = None) -> dict[str, int]:
     """The same answer for every caller (a route whose outcome does not depend on a token)."""
     return {caller: status for caller in CALLERS} | (
@@ -328,6 +345,27 @@ MATRIX = [
         allowed("admin", "monitor"),
         a_request("granted"),
         route="/audit/reports/evaluasi",
+    ),
+    Cell(
+        "GET",
+        "/supervision/report?period=2026-S2",
+        allowed("admin", "monitor"),
+        a_hit,
+        route="/supervision/report",
+    ),
+    Cell(
+        "GET",
+        "/supervision/hits?period=2026",
+        allowed("admin", "monitor"),
+        route="/supervision/hits",
+    ),
+    Cell(
+        "POST",
+        "/supervision/hits/{id}/notes",
+        allowed("admin", status=201),
+        a_hit,
+        body=lambda s: {"text": f"checked with the OD ({s['n']})"},
+        route="/supervision/hits/{hit_id}/notes",
     ),
 ]
 

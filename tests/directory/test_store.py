@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select, text
 from splp.directory_service import Store, dump, init_store, restore
 from splp.directory_service.backup import EPHEMERAL
 from splp.directory_service.models import ApiToken, Base
+from splp.directory_service.supervision import HitIn, raise_hit
 from splp.errors import ConfigurationError
 from tests.databases import create_postgres_database, drop_postgres_database
 from tests.directory.conftest import Api, empty, walk
@@ -93,7 +95,20 @@ async def filled(api: Api, penduduk: dict[str, Any]) -> dict[str, Any]:
     added = await api.post("/users", json=person, headers=api.as_("admin"))
     assert added.status_code == 201, added.text
     assert (await api.get("/subject-key", headers=api.as_("dukcapil"))).status_code == 200
-    return await dump(api.app.state.store)  # type: ignore[attr-defined]
+    app: Any = api.app  # type: ignore[attr-defined]
+    until = datetime.now(UTC)
+    hit = HitIn("backup", "office_hours", "dinsos", until - timedelta(hours=1), until)
+    async with app.state.store.sessions() as session:
+        raised = await raise_hit(session, app.state.events, hit)
+        await session.commit()
+    assert raised is not None
+    noted = await api.post(
+        f"/supervision/hits/{raised.hit['id']}/notes",
+        json={"text": "a night shift, agreed"},
+        headers=api.as_("admin"),
+    )
+    assert noted.status_code == 201, noted.text
+    return await dump(app.state.store)
 
 
 async def test_backup_restore_round_trip(api: Api, penduduk: dict[str, Any], tmp_path: Any) -> None:

@@ -15,6 +15,7 @@ def routers() -> list[APIRouter]:
         gateway,
         parties,
         subject_keys,
+        supervision,
         users,
     )
 
@@ -28,4 +29,5 @@ def routers() -> list[APIRouter]:
         gateway.router,
         subject_keys.router,
         broker.router,
+        supervision.router,
     ]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
+from splp.db import utcnow
 from splp.directory_service.auth import Session
 from splp.directory_service.bodies import BrokerCredentials, PartyCreated, PartyIn, PartyOut
 from splp.directory_service.broker import BrokerReconciler, new_password, password_hash
@@ -56,6 +57,7 @@ async def add_party(
     party, token = await create_party(session, body.name, list(body.roles), body.title)
     password = new_password()
     party.broker_password_hash = password_hash(password)
+    party.broker_password_set_at = utcnow()
     events_of(request).emit(
         session, "admin.party-added", actor=caller.name, party=party.name, roles=party.roles
     )
@@ -114,6 +116,7 @@ async def new_broker_password(
     party = await party_named(session, name)
     password = new_password()
     party.broker_password_hash = password_hash(password)
+    party.broker_password_set_at = utcnow()
     events_of(request).emit(
         session, "admin.broker-password-rotated", actor=caller.name, party=party.name
     )
