@@ -35,6 +35,7 @@ from splp.errors import NotFound
 from splp.http_server import serve_app
 from splp.settings import Settings
 from tests.audit.test_sink import running, wait_count
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.directory.conftest import DEMO, directory_settings
 from tests.directory.test_notify import PASSWORD, Inbox, smtp  # noqa: F401
 from tests.logcapture import SECRETS
@@ -118,13 +119,14 @@ async def test_a_hit_suspends_records_and_alerts(
         assert (await api.post("/services", json=document, headers=as_["dukcapil"])).is_success
         asked = await api.post(
             "/access-requests",
-            json={"service": "dukcapil.penduduk.v1", "reason": "bansos"},
+            json={"service": "dukcapil.penduduk.v1", "reason": "bansos", **STATEMENT},
             headers=as_["dinsos"],
         )
         request_id = asked.json()["id"]
         for step, party in (("approve", "admin"), ("grant", "dukcapil")):
             path = f"/access-requests/{request_id}/{step}"
-            answer = await api.post(path, json={"reason": "ok"}, headers=as_[party])
+            terms = NOTE if step == "approve" else grant_terms()
+            answer = await api.post(path, json={"reason": "ok", **terms}, headers=as_[party])
             assert answer.status_code == 200, answer.text
 
         await make_adapter(load_descriptor(DEMO / "penduduk.yaml"), {"get-by-nik": get_by_nik})

@@ -15,6 +15,7 @@ import pytest
 from splp.db import utcnow
 from tests.broker.conftest import World
 from tests.broker.test_enforcement import NIK, REFUSED, THEME, connect, publish, refused
+from tests.data_protection import BIG_QUOTA, STATEMENT
 from tests.test_wire_raw import RawCaller
 
 KEY = "dukcapil.penduduk.v1.get-by-nik"
@@ -30,7 +31,7 @@ async def test_an_expired_grant_is_refused_and_its_connection_closed_within_5_s(
     try:
         asked = await world.api.post(
             "/access-requests",
-            json={"service": "dukcapil.penduduk.v1", "reason": "tests"},
+            json={"service": "dukcapil.penduduk.v1", "reason": "tests", **STATEMENT},
             headers=world.api.as_(party),
         )
         request_id = asked.json()["id"]
@@ -38,7 +39,11 @@ async def test_an_expired_grant_is_refused_and_its_connection_closed_within_5_s(
         expires_at = utcnow() + timedelta(seconds=AHEAD)
         granted = await world.api.post(
             f"/access-requests/{request_id}/grant",
-            json={"reason": "until the end of the test", "expires_at": expires_at.isoformat()},
+            json={
+                "reason": "until the end of the test",
+                "expires_at": expires_at.isoformat(),
+                "quota_per_minute": BIG_QUOTA,
+            },
             headers=world.api.as_("dukcapil"),
         )
         assert granted.status_code == 200, granted.text

@@ -29,6 +29,7 @@ from splp.bus.names import AUDIT_EXCHANGE
 from splp.bus.wire import Request
 from splp.cli.app import app
 from splp.errors import AccessDenied, Forbidden
+from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.federation.conftest import Regency
 from tests.test_schemas import errors_of
 
@@ -144,13 +145,19 @@ async def test_b_grants_decide_a_call_from_a(
         assert f"{regency_b.user('kab-a--dinsos')} holds no grant" in str(refused)
 
         request = await regency_b.step(
-            "kab-a--dinsos", "POST", "/access-requests", {"service": SERVICE, "reason": "bansos"}
+            "kab-a--dinsos",
+            "POST",
+            "/access-requests",
+            {"service": SERVICE, "reason": "bansos", **STATEMENT},
         )
         await regency_b.step(
-            "admin", "POST", f"/access-requests/{request['id']}/approve", {"reason": "ok"}
+            "admin", "POST", f"/access-requests/{request['id']}/approve", {"reason": "ok", **NOTE}
         )
         await regency_b.step(
-            "dukcapil", "POST", f"/access-requests/{request['id']}/grant", {"reason": "ok"}
+            "dukcapil",
+            "POST",
+            f"/access-requests/{request['id']}/grant",
+            {"reason": "ok", **grant_terms()},
         )
         answers: list[Any] = []
 
