@@ -269,6 +269,11 @@ async def test_a_full_audit_buffer_stops_a_fail_closed_adapter_and_drops_nothing
         async with audit_exchange_gone(broker):
             for i in range(1, 6):  # answered: their events fill the buffer
                 assert (await client.call("uji", ref, "echo", {"id": i}))["id"] == i
+            # the reply leaves before its event is buffered: wait for the fifth event
+            for _ in range(100):
+                if adapter.audit.full:
+                    break
+                await asyncio.sleep(0.02)
             assert adapter.audit.full
             with pytest.raises(RequestTimeout):  # put back in the queue, not answered
                 await client.call("uji", ref, "echo", {"id": 6}, timeout=1.5)
