@@ -168,8 +168,9 @@ class AuditEmitter:
 
     @property
     def full(self) -> bool:
-        """Whether the buffer holds ``max_buffer`` events (or more, when failing closed)."""
-        return len(self._buffer) >= self.max_buffer
+        """Whether the buffer holds ``max_buffer`` events (or more, when failing closed),
+        counting those being published: a failed publish puts them back."""
+        return len(self._buffer) + self._in_flight >= self.max_buffer
 
     async def attach(self, connection: AbstractConnection) -> None:
         """Publish through ``connection`` (call again after every reconnect)."""
@@ -204,7 +205,7 @@ class AuditEmitter:
 
     async def wait_below(self, count: int) -> None:
         """Return once at most ``count`` events wait (fail closed: to take work again)."""
-        while len(self._buffer) > count:
+        while len(self._buffer) + self._in_flight > count:
             self._sent.clear()
             await self._sent.wait()
 
@@ -247,6 +248,7 @@ class AuditEmitter:
                 except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
                     log.warning("audit publish failed, %d events kept: %r", len(batch), exc)
                     self._buffer.extendleft(reversed(batch))
+                    self._in_flight = 0  # back in the buffer: counted there
                     if not self.fail_closed:
                         self._failing = True
                         self._release_all()
@@ -256,6 +258,7 @@ class AuditEmitter:
                     break
                 else:
                     self._failing = False
+                    self._in_flight = 0  # confirmed: no longer at risk of coming back
                     self._sent.set()
                     for _, then in batch:
                         if then is not None:

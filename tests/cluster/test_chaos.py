@@ -120,9 +120,10 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
     emitted: list[str] = []
     emit = adapter.audit.emit
 
-    def counted(event: dict[str, Any]) -> None:
+    def counted(event: dict[str, Any], then: Any = None) -> None:
+        """The emitter, counting; ``then`` settles the request once the event is confirmed."""
         emitted.append(event["id"])
-        emit(event)
+        emit(event, then)
 
     adapter.audit.emit = counted  # type: ignore[method-assign]
     stop_sink = asyncio.Event()
