@@ -152,8 +152,11 @@ class BrokerReconciler:
             while True:
                 await self.after_change()
                 self._changed.clear()
+                # The timeout first: a cancel while it is read must not leave an
+                # Event.wait() coroutine created and never awaited.
+                timeout = await self._until_next(interval)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), await self._until_next(interval))
+                    await asyncio.wait_for(self._changed.wait(), timeout)
 
         await keep_running(
             tick,
