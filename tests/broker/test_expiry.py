@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from datetime import timedelta
 
@@ -70,3 +71,26 @@ async def test_an_expired_grant_is_refused_and_its_connection_closed_within_5_s(
         timer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await timer
+
+
+async def test_cancelling_the_timer_while_it_reads_the_next_expiry_leaves_nothing_unawaited(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``directory serve`` cancels the timer at shutdown, possibly while the store answers
+    the next expiry: no ``Event.wait()`` coroutine may be left created and never awaited
+    (Python reports it as an unraisable warning, which pytest fails)."""
+    reading = asyncio.Event()
+
+    async def slow_store(interval: float) -> float:  # the store is slow to answer
+        reading.set()
+        await asyncio.sleep(3600)
+        return interval
+
+    monkeypatch.setattr(world.reconciler, "_until_next", slow_store)
+    timer = asyncio.create_task(world.reconciler.run_forever(60))
+    await asyncio.wait_for(reading.wait(), 30)
+    timer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await timer
+    assert timer.cancelled()
+    gc.collect()  # an abandoned coroutine warns when it is collected
