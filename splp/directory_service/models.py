@@ -171,6 +171,9 @@ class AccessRequest(Base):
     """The administrator's data-protection check, recorded at approval."""
     fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     """The response fields the grant allows; ``None`` for every field."""
+    expires_wanted: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """The expiry the requester asks for (since migration 0011); the publisher decides
+    ``expires_at``."""
 
 
 class SubjectKey(Base):
