@@ -258,6 +258,9 @@ class ApplicationOut(BaseModel):
     api_key: bool = Field(description="Whether the application has an API key.")
     created_at: datetime
     revoked_at: datetime | None
+    secret_rotated_at: datetime | None = Field(
+        default=None, description="When the client secret was last rotated; null: never."
+    )
 
 
 class ApplicationCreated(BaseModel):

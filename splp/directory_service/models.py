@@ -90,6 +90,8 @@ class Application(Base):
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """When the client secret was last replaced (since migration 0011); ``None``: never."""
 
 
 class Theme(Base):

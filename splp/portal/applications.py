@@ -2,8 +2,9 @@
 
 The HTTP gateway admits an application by its OAuth2 client credentials (RFC 6749 §4.4):
 this page lists the party's applications (never a secret or its hash), registers a new
-one and shows its secret exactly once, and revokes one. Everything goes through the
-directory API (``/parties/{party}/clients``), which checks again who may do it.
+one or gives one a new secret and shows the secret exactly once, and revokes one.
+Everything goes through the directory API (``/parties/{party}/clients``), which checks
+again who may do it.
 """
 
 from __future__ import annotations
@@ -101,6 +102,21 @@ async def add_application(request: Request) -> Response:
             status=answer.status,
         )
     return await _page(request, person, created=answer.body, status=201)
+
+
+@router.post("/aplikasi/{client_id}/rahasia-baru")
+async def rotate_secret(request: Request, client_id: str) -> Response:
+    """A new client secret for an application, shown in this answer only."""
+    person, refused = await for_roles(request, REQUESTER)
+    if person is None:
+        return refused  # type: ignore[return-value]
+    form = await read_form(request)
+    api = DirectoryApi(request, csrf=form.get(CSRF_FIELD))
+    path = f"{_clients(person['party'])}/{quote(client_id[:40], safe='')}/secret"
+    answer = await api.post(path)
+    if not answer.ok:
+        return await _page(request, person, errors={"form": answer.detail}, status=answer.status)
+    return await _page(request, person, created={**answer.body, "rotated": True})
 
 
 @router.post("/aplikasi/{client_id}/cabut")

@@ -213,6 +213,13 @@ MATRIX = [
         route="/parties/{name}/clients",
     ),
     Cell(
+        "POST",
+        "/parties/dinsos/clients/{client_id}/secret",
+        allowed("admin", "requester"),
+        a_client,
+        route="/parties/{name}/clients/{client_id}/secret",
+    ),
+    Cell(
         "DELETE",
         "/parties/dinsos/clients/{client_id}",
         allowed("admin", "requester"),

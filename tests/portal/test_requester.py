@@ -5,10 +5,14 @@ and usage, and the applications with their gateway credentials."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from splp.directory_service.models import Application
 from splp.portal.i18n import WIB
 from tests.data_protection import STATEMENT, grant_terms
 from tests.portal.conftest import Browser
@@ -207,6 +211,22 @@ async def test_my_applications_and_their_credentials(browser: Browser) -> None:
     assert client_id in again.text and "sipd" in again.text
     assert secret.group(1) not in again.text and key.group(1) not in again.text
     assert "secret_hash" not in again.text and "hash" not in again.text.lower()
+    assert '<td class="nowrap">belum pernah</td>' in again.text  # never rotated
+    rotated = await browser.post(f"/aplikasi/{client_id}/rahasia-baru", data={"csrf": csrf})
+    assert rotated.status_code == 200, rotated.text
+    assert (
+        "Rahasia baru untuk sipd" in rotated.text and "hanya ditampilkan sekali ini" in rotated.text
+    )
+    fresh = re.search(
+        r'<textarea id="client-secret" readonly rows="2">([^<]+)</textarea>', rotated.text
+    )
+    assert fresh and fresh.group(1).startswith("splp_cs_") and fresh.group(1) != secret.group(1)
+    assert 'id="api-key"' not in rotated.text  # the API key is not changed
+    async with browser.app.state.store.session() as session:
+        stored = (await session.scalars(select(Application))).one()
+    assert stored.secret_hash == hashlib.sha256(fresh.group(1).encode()).hexdigest()
+    later = await browser.get("/aplikasi")
+    assert fresh.group(1) not in later.text and "belum pernah" not in later.text
     twice = await browser.post("/aplikasi", data={"csrf": csrf, "name": "sipd"})
     assert twice.status_code == 409 and 'id="galat-name"' in twice.text
     revoked = await browser.post(f"/aplikasi/{client_id}/cabut", data={"csrf": csrf})
@@ -228,7 +248,11 @@ async def test_applications_are_for_requesters_only(browser: Browser) -> None:
         csrf = await browser.csrf("/")
         page = await browser.get("/")
         assert 'href="/aplikasi"' not in page.text, party
-        for path, data in (("/aplikasi", {"name": "x"}), (f"/aplikasi/{client_id}/cabut", {})):
+        for path, data in (
+            ("/aplikasi", {"name": "x"}),
+            (f"/aplikasi/{client_id}/rahasia-baru", {}),
+            (f"/aplikasi/{client_id}/cabut", {}),
+        ):
             refused = await browser.post(path, data={**data, "csrf": csrf})
             assert refused.status_code == 403, (party, path)
             assert "Bukan untuk peran Anda" in refused.text

@@ -166,6 +166,7 @@ async def test_every_portal_post_without_its_csrf_token_changes_nothing(
         ),
         ("kominfo", "/tema", {"name": "baru", "title": "Baru"}),
         ("dinsos", "/aplikasi", {"name": "sipd"}),
+        ("dinsos", f"/aplikasi/{client_id}/rahasia-baru", {}),
         ("dinsos", f"/aplikasi/{client_id}/cabut", {}),
         ("kominfo", "/keluar", {}),
     ]
@@ -231,6 +232,7 @@ POSTS = {
     "/pihak/orang",
     "/tema",
     "/aplikasi",
+    "/aplikasi/{client_id}/rahasia-baru",
     "/aplikasi/{client_id}/cabut",
 }
 HEADERS = {

@@ -1,5 +1,5 @@
-"""The expiry a requester asks for in its access request (issue 15, the portal's
-application form).
+"""The expiry a requester asks for in its access request, and when an application's client
+secret was last rotated (issue 15, the portal's application form and credentials page).
 
 Revision ID: 0011
 Revises: 0010
@@ -20,8 +20,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("access_requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_wanted", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.drop_column("secret_rotated_at")
     with op.batch_alter_table("access_requests", schema=None) as batch_op:
         batch_op.drop_column("expires_wanted")
