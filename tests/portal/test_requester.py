@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import select
 
 from splp.directory_service.models import Application
@@ -40,6 +41,7 @@ async def test_the_expiry_wanted_is_checked_beside_its_field(browser: Browser) -
     refusals = {
         "2027-13-45": "Tulis tanggal sebagai TTTT-BB-HH.",
         "besok": "Tulis tanggal sebagai TTTT-BB-HH.",
+        '"><script>alert(1)</script>': "Tulis tanggal sebagai TTTT-BB-HH.",
         wib_day(-1): "Tanggal ini sudah lewat",
         wib_day(400): "paling lama 365 hari",
     }
@@ -52,7 +54,8 @@ async def test_the_expiry_wanted_is_checked_beside_its_field(browser: Browser) -
             r'<p class="error" id="galat-expires_wanted" role="alert">([^<]*)', sent.text
         )
         assert error and message in error.group(1), (value, sent.text)
-        assert 'aria-invalid="true"' in sent.text and f'value="{value}"' in sent.text
+        assert 'aria-invalid="true"' in sent.text and "<script>alert(1)" not in sent.text
+        assert f'value="{escape(value)}"' in sent.text
     assert (await browser.get("/access-requests", headers=browser.as_("kominfo"))).json() == []
     wanted = wib_day(200)
     sent = await browser.post(
