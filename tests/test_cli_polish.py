@@ -248,10 +248,18 @@ async def test_clients_are_added_listed_and_revoked(directory: Directory) -> Non
     client_id = lines["client id"]
     assert lines["client secret (shown once)"] and lines["API key (shown once)"]
     listed = await directory.run("kominfo", "client", "list", "dinsos")
-    assert listed.stdout.splitlines()[0].split() == ["name", "client_id", "api_key", "created_at"]
+    header = ["name", "client_id", "api_key", "created_at", "secret_rotated_at"]
+    assert listed.stdout.splitlines()[0].split() == header
     rows = [line.split()[:3] for line in listed.stdout.splitlines()]
     assert ["e-bansos", client_id, "True"] in rows
     assert lines["client secret (shown once)"] not in listed.stdout
+    rotated = await directory.run("dinsos", "client", "rotate", "dinsos", client_id)
+    assert rotated.exit_code == 0, rotated.output
+    fresh = dict(line.split(": ", 1) for line in rotated.stdout.splitlines()[1:])
+    assert fresh["client id"] == client_id
+    assert fresh["client secret (shown once)"] not in ("", lines["client secret (shown once)"])
+    [row] = [c for c in await directory.json("dinsos", "client", "list") if c["name"] == "e-bansos"]
+    assert row["secret_rotated_at"] is not None
     revoked = await directory.run("dinsos", "client", "revoke", "dinsos", client_id)
     assert revoked.exit_code == 0 and f"({client_id}) of dinsos revoked" in revoked.stdout
     names = [c["name"] for c in await directory.json("dinsos", "client", "list")]
@@ -261,6 +269,8 @@ async def test_clients_are_added_listed_and_revoked(directory: Directory) -> Non
     for party, args, code, words in [
         ("dinsos", ["client", "revoke", "dinsos", client_id], 1, "revoked already"),
         ("dinsos", ["client", "revoke", "dinsos", "splp-app-nope"], 1, "no application"),
+        ("dinsos", ["client", "rotate", "dinsos", client_id], 1, "revoked already"),
+        ("dukcapil", ["client", "rotate", "dinsos", client_id], 3, "be dinsos itself"),
         ("dinsos", ["client", "add", "dinsos", "--name", "Bad.Name"], 1, "name"),
         ("dukcapil", ["client", "add", "dukcapil", "--name", "x"], 1, "not a requester"),
         ("dukcapil", ["client", "list", "dinsos"], 3, "be dinsos itself"),

@@ -148,6 +148,41 @@ async def usage(
     return report
 
 
+async def requester_totals(
+    store: AuditStore, requester: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """``requester``'s calls per service from ``since`` to ``until`` (excluded), summed in
+    SQL: ``calls``, ``errors``, ``denied``, ``throttled`` (counted as :func:`usage` counts
+    them), by service name ``PUBLISHER.SERVICE.vMAJOR``."""
+    async with store.engine.connect() as connection:
+        dialect = connection.dialect.name
+        totals = text(
+            f"SELECT {GROUPINGS['service']} AS service, count(*) AS calls, "
+            "sum(CASE WHEN kind = 'denied' THEN 1 ELSE 0 END) AS denied, "
+            "sum(CASE WHEN kind = 'throttled' THEN 1 ELSE 0 END) AS throttled, "
+            "sum(CASE WHEN kind = 'dropped' OR (kind = 'response' AND status >= 400) "
+            "THEN 1 ELSE 0 END) AS errors "
+            f"FROM audit_records WHERE at >= :since AND at < :until AND {KINDS} "
+            "AND requester = :requester GROUP BY 1 ORDER BY 1"
+        )
+        bounds = {
+            "since": _bound(dialect, since),
+            "until": _bound(dialect, until),
+            "requester": requester,
+        }
+        rows = (await connection.execute(totals, bounds)).all()
+    return [
+        {
+            "service": row.service,
+            "calls": int(row.calls),
+            "errors": int(row.errors),
+            "denied": int(row.denied),
+            "throttled": int(row.throttled),
+        }
+        for row in rows
+    ]
+
+
 def abuse(report: dict[str, list[dict[str, Any]]], top: int = 10) -> list[dict[str, Any]]:
     """The requesters with the most denied or throttled calls in a usage report."""
     totals: dict[str, dict[str, int]] = defaultdict(

@@ -99,18 +99,28 @@ def request_access(
     contact: Annotated[
         str | None, typer.Option(help="Who answers for the use of the data (personal data).")
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="The expiry wanted, YYYY-MM-DD or ISO date-time (UTC if no zone); "
+            "the publisher decides."
+        ),
+    ] = None,
     as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
 ) -> None:
     """Apply for access to SERVICE, for your own party (requesters).
 
-    A personal or sensitive service needs --purpose, --legal-basis and --contact.
+    A personal or sensitive service needs --purpose, --legal-basis and --contact;
+    --until (the expiry wanted) is then at most a year away.
     """
     body: dict[str, Any] = {"service": service, "reason": reason}
     for name, value in (("purpose", purpose), ("legal_basis", legal_basis), ("contact", contact)):
         if value is not None:
             body[name] = value
+    if until is not None:
+        body["expires_wanted"] = parse_until(until)
     if operations is not None:
         body["operations"] = [op.strip() for op in operations.split(",") if op.strip()]
     request = call_directory(directory_url, token, "POST", "/access-requests", body)

@@ -22,6 +22,7 @@ client_app = typer.Typer(
         "Example:\n\n"
         "  splp client add dinsos --name sipd --json\n"
         "  splp client list dinsos\n"
+        "  splp client rotate dinsos splp-app-AbCdEfGhIjKlMnOp\n"
         "  splp client revoke dinsos splp-app-AbCdEfGhIjKlMnOp"
     ),
     no_args_is_help=True,
@@ -94,8 +95,33 @@ def list_clients(
     if as_json:
         print_json(applications)
         return
-    columns = ("name", "client_id", "api_key", "created_at", "revoked_at")
+    columns = ("name", "client_id", "api_key", "created_at", "secret_rotated_at", "revoked_at")
     print_table(applications, columns if revoked else columns[:-1], f"{party} has no application")
+
+
+@client_app.command(
+    "rotate", epilog="Example:\n\n  splp client rotate dinsos splp-app-AbCdEfGhIjKlMnOp --json"
+)
+def rotate(
+    party: Party,
+    client_id: Annotated[str, typer.Argument(help="The application's client id.")],
+    as_json: AsJson = False,
+    directory_url: DirectoryUrl = DEFAULT_URL,
+    token: Token = "",
+) -> None:
+    """Give an application a new client secret and print it, once.
+
+    Administrators, or the party itself. The old secret stops working at the gateway's
+    next refresh; an API key is not changed.
+    """
+    path = f"{_clients(party)}/{quote(client_id, safe='')}/secret"
+    rotated = call_directory(directory_url, token, "POST", path, {})
+    if as_json:
+        print_json(rotated)
+        return
+    typer.echo(f"application {rotated['name']} of {rotated['party']}: new secret")
+    typer.echo(f"client id: {rotated['client_id']}")
+    typer.echo(f"client secret (shown once): {rotated['client_secret']}")
 
 
 @client_app.command(

@@ -29,6 +29,7 @@ from splp.control_plane.grant_counts import StoreGrantCounter
 from splp.control_plane.health_probe import HealthProbe
 from splp.control_plane.misuse_watch import MisuseWatch
 from splp.control_plane.publisher_usage import router as publisher_usage_router
+from splp.control_plane.requester_usage import router as requester_usage_router
 from splp.control_plane.subject import router as subject_router
 from splp.directory_service.app import close_directory, directory_app
 from splp.directory_service.auth import allow
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(audit_router, dependencies=[Depends(_supervisor)])
     app.include_router(subject_router)
     app.include_router(publisher_usage_router)
+    app.include_router(requester_usage_router)
     app.state.grant_counts = StoreGrantCounter(app.state.store, settings.broker_user_prefix)
     app.state.evaluation_facts = StoreFacts(app.state.store, settings.broker_user_prefix)
     # a bad rules file stops the process here, with the file's problems named

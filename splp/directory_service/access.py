@@ -73,11 +73,17 @@ async def submit(
     operations: list[str] | None,
     reason: str,
     statement: Statement = Statement(),
+    *,
+    expires_wanted: datetime | None = None,
+    max_grant_days: int = 365,
 ) -> StepTaken:
     """A requester applies for access to a service, for itself.
 
     For a ``personal`` or ``sensitive`` service the request must state its purpose, its
     legal basis and a contact person, else it is a 422 naming the missing members.
+    ``expires_wanted``, the expiry asked for, must be in the future and, for such a
+    service, at most ``max_grant_days`` away (the most a grant may give), else a 422
+    naming the field.
     """
     try:
         group = await find_service(session, ref)
@@ -100,6 +106,8 @@ async def submit(
             kind="data-protection",
             missing=missing,
         )
+    if expires_wanted is not None:
+        _check_wanted(expires_wanted, classification in PROTECTED, max_grant_days)
     request = AccessRequest(
         requester_id=caller.id,
         service_id=group.service.id,
@@ -110,6 +118,7 @@ async def submit(
         purpose=statement.purpose,
         legal_basis=statement.legal_basis,
         contact=statement.contact,
+        expires_wanted=expires_wanted,
     )
     session.add(request)
     await session.flush()
@@ -134,6 +143,22 @@ async def submit(
         ref.service,
         ref.major,
     )
+
+
+def _check_wanted(wanted: datetime, protected: bool, max_days: int) -> None:
+    """The expiry asked for is in the future, and not beyond what a grant of personal or
+    sensitive data may give."""
+    problem = None
+    if wanted <= utcnow():
+        problem = "must be in the future"
+    elif protected and wanted > utcnow() + timedelta(days=max_days):
+        problem = f"must be at most {max_days} days away for personal or sensitive data"
+    if problem:
+        raise Problem(
+            422,
+            f"expires_wanted {wanted.isoformat()} {problem}",
+            errors=[{"pointer": "body/expires_wanted", "message": problem}],
+        )
 
 
 async def take_step(
@@ -405,6 +430,7 @@ async def view(session: AsyncSession, request: AccessRequest) -> dict[str, Any]:
         "contact": request.contact,
         "data_protection_note": request.data_protection_note,
         "fields": request.fields,
+        "expires_wanted": request.expires_wanted,
     }
 
 

@@ -69,6 +69,7 @@ def view(application: Application, party: str) -> dict[str, Any]:
         "api_key": application.api_key_hash is not None,
         "created_at": application.created_at,
         "revoked_at": application.revoked_at,
+        "secret_rotated_at": application.secret_rotated_at,
     }
 
 
@@ -117,9 +118,8 @@ async def list_applications(
     return [view(app, name) for app, name in (await session.execute(query)).all()]
 
 
-async def revoke_application(session: AsyncSession, party: Party, client_id: str) -> Application:
-    """Revoke an application of ``party``: 404 if it has none with ``client_id``, 409 if it
-    is revoked already."""
+async def _active_application(session: AsyncSession, party: Party, client_id: str) -> Application:
+    """``party``'s application ``client_id``: 404 if it has none, 409 if it is revoked."""
     application = await session.scalar(
         select(Application).where(
             Application.party_id == party.id, Application.client_id == client_id
@@ -131,9 +131,28 @@ async def revoke_application(session: AsyncSession, party: Party, client_id: str
         raise Problem(
             409, f"application {client_id} of {party.name} is revoked already", kind="revoked"
         )
+    return application
+
+
+async def revoke_application(session: AsyncSession, party: Party, client_id: str) -> Application:
+    """Revoke an application of ``party``: 404 if it has none with ``client_id``, 409 if it
+    is revoked already."""
+    application = await _active_application(session, party, client_id)
     application.revoked_at = utcnow()
     await session.flush()
     return application
+
+
+async def rotate_secret(session: AsyncSession, party: Party, client_id: str) -> Issued:
+    """A new client secret for an active application of ``party`` (404, 409 as
+    :func:`revoke_application`); the old one stops working at the gateway's next refresh.
+    The API key, if any, stays."""
+    application = await _active_application(session, party, client_id)
+    secret = new_client_secret()
+    application.secret_hash = hash_token(secret)
+    application.secret_rotated_at = utcnow()
+    await session.flush()
+    return Issued(application, secret, None)
 
 
 async def gateway_credentials(session: AsyncSession) -> list[dict[str, Any]]:

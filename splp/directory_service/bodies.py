@@ -158,6 +158,12 @@ class AccessRequestIn(Strict):
         description="Who answers for the use of the data (name, office, e-mail); required "
         "for personal and sensitive services.",
     )
+    expires_wanted: UtcTime | None = Field(
+        default=None,
+        description="The expiry the requester asks for (UTC): in the future and, for "
+        "personal and sensitive services, at most SPLP_PERSONAL_GRANT_MAX_DAYS away. The "
+        "publisher still decides the grant's expires_at.",
+    )
 
 
 class StepIn(Strict):
@@ -212,6 +218,9 @@ class AccessRequestOut(BaseModel):
     contact: str | None = None
     data_protection_note: str | None = None
     fields: list[str] | None = Field(default=None, description="null for every field")
+    expires_wanted: datetime | None = Field(
+        default=None, description="The expiry the requester asked for; null for none."
+    )
 
 
 class GrantOut(BaseModel):
@@ -249,6 +258,9 @@ class ApplicationOut(BaseModel):
     api_key: bool = Field(description="Whether the application has an API key.")
     created_at: datetime
     revoked_at: datetime | None
+    secret_rotated_at: datetime | None = Field(
+        default=None, description="When the client secret was last rotated; null: never."
+    )
 
 
 class ApplicationCreated(BaseModel):

@@ -90,6 +90,8 @@ class Application(Base):
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """When the client secret was last replaced (since migration 0011); ``None``: never."""
 
 
 class Theme(Base):
@@ -171,6 +173,9 @@ class AccessRequest(Base):
     """The administrator's data-protection check, recorded at approval."""
     fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     """The response fields the grant allows; ``None`` for every field."""
+    expires_wanted: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """The expiry the requester asks for (since migration 0011); the publisher decides
+    ``expires_at``."""
 
 
 class SubjectKey(Base):

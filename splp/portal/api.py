@@ -87,3 +87,6 @@ class DirectoryApi:
 
     async def post(self, path: str, body: Any = None) -> Answer:
         return await self.call("POST", path, body if body is not None else {})
+
+    async def delete(self, path: str) -> Answer:
+        return await self.call("DELETE", path)

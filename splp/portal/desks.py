@@ -129,6 +129,7 @@ async def inbox(request: Request) -> Response:
         intro=N_("Submitted requests, oldest first: open one to approve or reject it."),
         empty=N_("Nothing waits for you."),
         requests=sorted(answer.body, key=lambda r: r["id"]),
+        show_wanted=True,
         crumbs=[("Inbox", None)],
     )
 

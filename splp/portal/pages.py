@@ -17,9 +17,10 @@ from fastapi.staticfiles import StaticFiles
 from splp.portal.api import COOKIE, Answer, DirectoryApi
 from splp.portal.desks import MENU, for_roles
 from splp.portal.forms import Upload, read_form, read_upload_form
-from splp.portal.i18n import WIB
-from splp.portal.render import SECURITY_HEADERS, page
+from splp.portal.i18n import WIB, gettext_for
+from splp.portal.render import SECURITY_HEADERS, language_of, page
 from splp.portal.schema_table import rows
+from splp.portal.words import N_
 from splp.web.csrf import CSRF_FIELD, csrf_matches, csrf_token
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -33,10 +34,12 @@ router = APIRouter(include_in_schema=False)
 
 def mount_portal(app: FastAPI) -> None:
     """Serve the portal at ``/`` of ``app`` (the directory process)."""
+    from splp.portal.applications import router as applications
     from splp.portal.desks import router as desks
 
     app.include_router(router)
     app.include_router(desks)
+    app.include_router(applications)
     app.mount("/aset", StaticFiles(directory=STATIC), name="portal-assets")
 
 
@@ -261,6 +264,7 @@ async def _apply_form(
         "apply.html",
         person,
         service=service,
+        max_days=request.app.state.settings.personal_grant_max_days,
         values=values,
         errors=errors,
         status=status,
@@ -280,6 +284,7 @@ async def apply_sent(request: Request) -> Response:
         "service": form.get("service", ""),
         "reason": reason,
         "operations": operations,
+        "expires_wanted": form.get("expires_wanted", "").strip()[:40],
         **{name: form.get(name, "").strip() for name in STATEMENT_FIELDS},
     }
     body: dict[str, Any] = {"service": values["service"], "reason": reason}
@@ -290,6 +295,13 @@ async def apply_sent(request: Request) -> Response:
             body[name] = values[name]
     if operations:
         body["operations"] = operations
+    if values["expires_wanted"]:
+        wanted, problem = await _wanted_expiry(request, values["service"], values["expires_wanted"])
+        if problem:
+            return await _apply_form(
+                request, person, values, {"expires_wanted": problem}, status=422
+            )
+        body["expires_wanted"] = wanted
     if letter is not None and (problem := _letter_problem(request, letter)):
         return await _apply_form(request, person, values, {"letter": problem}, status=422)
     api = DirectoryApi(request, csrf=form.get(CSRF_FIELD))
@@ -325,6 +337,28 @@ def _errors(answer: Answer) -> dict[str, str]:
 
 STATEMENT_FIELDS = ("legal_basis", "contact")
 """What a request to personal data states besides its purpose (UU 27/2022)."""
+BAD_DATE = N_("Give the date as YYYY-MM-DD.")
+PAST = N_("This date has passed: choose a day from today on.")
+TOO_FAR = N_("Too far: access to personal data is granted for at most %(days)s days.")
+
+
+async def _wanted_expiry(request: Request, service: str, text: str) -> tuple[str, str | None]:
+    """The expiry wanted, as the end of that day in WIB (UTC, ISO 8601), or why not:
+    a malformed or past date, or one beyond the longest grant of personal or sensitive
+    data (``personal_grant_max_days``). The API checks the same again."""
+    wanted = _end_of_day_wib(text)
+    if wanted is None:
+        return "", BAD_DATE
+    moment = datetime.fromisoformat(wanted)
+    now = datetime.now(UTC)
+    if moment <= now:
+        return "", PAST
+    days = int(request.app.state.settings.personal_grant_max_days)
+    if moment > now + timedelta(days=days) and service:
+        answer = await DirectoryApi(request).get(f"/services/{quote(service[:140], safe='')}")
+        if answer.ok and answer.body.get("classification") in ("personal", "sensitive"):
+            return "", gettext_for(language_of(request))(TOO_FAR, days=days)
+    return wanted, None
 
 
 def _letter_problem(request: Request, letter: Upload) -> str | None:
@@ -387,6 +421,9 @@ async def _request_view(
             message=answer.detail,
             crumbs=crumbs,
         )
+    steps = _steps(person, answer.body)
+    if "grant" in steps and "expires_on" not in values and answer.body.get("expires_wanted"):
+        values = {**values, "expires_on": _wib_day(answer.body["expires_wanted"])}
     history = await api.get(f"/access-requests/{request_id}/history")
     documents = await api.get(f"/access-requests/{request_id}/attachments")
     return _show(
@@ -399,7 +436,7 @@ async def _request_view(
         errors=errors,
         values=values,
         status=status,
-        steps=_steps(person, answer.body),
+        steps=steps,
         crumbs=crumbs,
     )
 
@@ -445,7 +482,7 @@ async def take_step(request: Request, request_id: int, step: str) -> Response:
                     request,
                     person,
                     request_id,
-                    {"expires_on": "Give the date as YYYY-MM-DD."},
+                    {"expires_on": BAD_DATE},
                     {**values, **form.as_dict()},
                     status=422,
                 )
@@ -469,14 +506,38 @@ def _end_of_day_wib(text: str) -> str | None:
     return end.astimezone(UTC).isoformat()
 
 
+def _wib_day(moment: str) -> str:
+    """The WIB day of an ISO 8601 moment, as ``YYYY-MM-DD`` (a date field's value).
+
+    >>> _wib_day("2027-06-30T16:59:59Z")
+    '2027-06-30'
+    """
+    return datetime.fromisoformat(moment).astimezone(WIB).date().isoformat()
+
+
 @router.get("/hak-akses")
 async def grants_page(request: Request) -> Response:
     person, refused = await for_roles(request, REQUESTER)
     if person is None:
         return refused  # type: ignore[return-value]
-    answer = await DirectoryApi(request).get("/access-requests", state="granted")
+    api = DirectoryApi(request)
+    answer = await api.get("/access-requests", state="granted")
     mine = [g for g in (answer.body or []) if g["requester"] == person["party"]]
-    return _show(request, "grants.html", person, grants=mine, crumbs=[("My grants", None)])
+    calls = await api.get("/me/calls", days=USAGE_DAYS)
+    usage = {row["service"]: row for row in calls.body["by_service"]} if calls.ok else None
+    return _show(
+        request,
+        "grants.html",
+        person,
+        grants=mine,
+        usage=usage,
+        days=USAGE_DAYS,
+        crumbs=[("My grants", None)],
+    )
+
+
+USAGE_DAYS = 30
+"""The grants page shows the calls of the last 30 days (UTC days, today included)."""
 
 
 __all__ = ["SECURITY_HEADERS", "mount_portal"]

@@ -163,6 +163,50 @@ async def test_a_duplicate_name_and_bad_revocations_are_clear_problems(api: Api)
     assert unknown.status_code == 404
 
 
+async def test_a_rotated_secret_replaces_the_old_one_at_the_gateway(api: Api) -> None:
+    first = (await add(api, api_key=True)).json()
+    path = f"/parties/dinsos/clients/{first['client_id']}/secret"
+    listed = (await api.get("/parties/dinsos/clients", headers=api.as_("dinsos"))).json()
+    assert listed[0]["secret_rotated_at"] is None
+    rotated = await api.post(path, headers=api.as_("dinsos"))
+    assert rotated.status_code == 200, rotated.text
+    fresh = rotated.json()
+    assert (fresh["client_id"], fresh["name"], fresh["api_key"]) == (
+        first["client_id"],
+        "sipd",
+        None,
+    )
+    assert fresh["client_secret"].startswith("splp_cs_")
+    assert fresh["client_secret"] != first["client_secret"]
+    feed = (await api.get("/gateway/credentials", headers=api.as_("gerbang"))).json()
+    assert [(c["secret_hash"], c["api_key_hash"]) for c in feed] == [
+        (sha256(fresh["client_secret"]), sha256(first["api_key"]))  # the API key stays
+    ]
+    listed = (await api.get("/parties/dinsos/clients", headers=api.as_("dinsos"))).json()
+    moment = datetime.fromisoformat(listed[0]["secret_rotated_at"])
+    assert abs(moment - datetime.now(UTC)) < timedelta(minutes=1)
+    assert fresh["client_secret"] not in json.dumps(listed)
+    other = await api.post(path, headers=api.as_("bapenda"))
+    assert other.status_code == 403 and other.headers["content-type"] == PROBLEM_JSON
+    unknown = await api.post(
+        "/parties/dinsos/clients/splp-app-nope/secret", headers=api.as_("admin")
+    )
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == PROBLEM_JSON
+    await api.delete(f"/parties/dinsos/clients/{first['client_id']}", headers=api.as_("admin"))
+    revoked = await api.post(path, headers=api.as_("admin"))
+    assert revoked.status_code == 409 and "revoked already" in revoked.json()["detail"]
+    events = [
+        e
+        for e in await api.app.state.events.pending()  # type: ignore[attr-defined]
+        if e["kind"] == "admin.client-rotated"
+    ]
+    assert [(e["actor"], e["party"], e["client_id"]) for e in events] == [
+        ("dinsos", "dinsos", first["client_id"])
+    ]
+    assert fresh["client_secret"] not in json.dumps(events)
+    assert not list(audit_event_validator().iter_errors(events[0]))
+
+
 async def test_client_events_are_metadata_only(api: Api) -> None:
     issued = (await add(api, api_key=True)).json()
     await api.delete(f"/parties/dinsos/clients/{issued['client_id']}", headers=api.as_("admin"))

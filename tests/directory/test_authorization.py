@@ -213,6 +213,13 @@ MATRIX = [
         route="/parties/{name}/clients",
     ),
     Cell(
+        "POST",
+        "/parties/dinsos/clients/{client_id}/secret",
+        allowed("admin", "requester"),
+        a_client,
+        route="/parties/{name}/clients/{client_id}/secret",
+    ),
+    Cell(
         "DELETE",
         "/parties/dinsos/clients/{client_id}",
         allowed("admin", "requester"),
@@ -337,6 +344,7 @@ MATRIX = [
     Cell("GET", "/audit/anchors", allowed("admin", "monitor")),
     Cell("GET", "/audit/keys", allowed("admin", "monitor")),
     Cell("GET", "/me/usage", allowed("owner", "other-publisher"), a_request("granted")),
+    Cell("GET", "/me/calls", allowed("requester"), a_request("granted")),
     # no management API in this suite: the broker's status is a 503 problem for those allowed
     Cell("GET", "/broker/status", allowed("admin", "monitor", status=503)),
     Cell(

@@ -93,6 +93,11 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     line = await cli.refused("dinsos", 1, *ask)
     assert "422" in line and "legal_basis, contact" in line, line
     ask += ["--legal-basis", "Permensos 3/2021 Pasal 5", "--contact", "Kabid Linjamsos"]
+    far = (date.today() + timedelta(days=400)).isoformat()
+    line = await cli.refused("dinsos", 1, *ask, "--until", far)
+    assert "422" in line and "expires_wanted" in line and "365 days" in line, line
+    line = await cli.refused("dinsos", 2, *ask, "--until", "2030-02-30")
+    assert "not a date" in line, line
     requested = await cli.ok("dinsos", *ask)
     match = re.match(r"#(\d+)\s+submitted", requested)
     assert match, requested
@@ -151,6 +156,9 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
 
     requests = json.loads(await cli.ok("dinsos", "access", "list", "--json"))
     assert [(r["id"], r["state"]) for r in requests] == [(int(rid), "granted")]
+    wanted = (date.today() + timedelta(days=30)).isoformat()
+    other = json.loads(await cli.ok("dinsos", *ask, "--until", wanted, "--json"))
+    assert other["state"] == "submitted" and other["expires_wanted"].startswith(wanted), other
     history = json.loads(await cli.ok("kominfo", "access", "history", rid, "--json"))
     assert [(e["step"], e["actor"]) for e in history] == [
         ("request", "dinsos"),

@@ -12,6 +12,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from splp.bus import Client
 from splp.demo.agency import RESIDENTS
 from splp.demo.stage import Stage, staged
 from splp.errors import AccessDenied
+from splp.portal.i18n import WIB
 from tests.conftest import BASE
 
 pytestmark = pytest.mark.slow
@@ -157,6 +159,8 @@ async def test_three_people_walk_pasal_7_in_the_browser(
         # personal data (UU 27/2022): the legal basis and a contact person are asked for
         await pemohon.page.get_by_label("Dasar hukum").fill("Permensos 3/2021 Pasal 5")
         await pemohon.page.get_by_label("Narahubung").fill("Kabid Linjamsos, 0812 0000 0000")
+        wanted = (datetime.now(WIB) + timedelta(days=200)).date().isoformat()
+        await pemohon.page.get_by_label("Akses diinginkan sampai").fill(wanted)
         await pemohon.shot("apply")
         await pemohon.page.get_by_label("Tujuan permohonan").fill("   ")  # blank: refused
         await pemohon.page.get_by_role("button", name="Kirim permohonan").click()
@@ -196,6 +200,8 @@ async def test_three_people_walk_pasal_7_in_the_browser(
         penerbit = await person(chromium, stage, "penerbit")
         await penerbit.sign_in(PEOPLE["dukcapil"][0])
         await penerbit.page.get_by_role("link", name=f"Permohonan #{number}").click()
+        expiry = penerbit.page.get_by_label("Berlaku sampai (tanggal, WIB)")
+        assert await expiry.input_value() == wanted  # pre-filled: the requester's wish
         await penerbit.page.get_by_label("Kuota (panggilan per menit, kosong: tanpa kuota)").fill(
             "60"
         )
@@ -217,6 +223,15 @@ async def test_three_people_walk_pasal_7_in_the_browser(
 
         await pemohon.open("/hak-akses", "grants")
         assert SERVICE in await pemohon.page.locator("main").inner_text()
+        assert await pemohon.page.get_by_role("columnheader", name="Panggilan dalam").count() == 1
+
+        # the requester registers an application for the HTTP gateway: its secret, once
+        await pemohon.open("/aplikasi", "applications")
+        await pemohon.page.get_by_label("Nama (huruf kecil").fill("sipd")
+        await pemohon.page.get_by_role("button", name="Daftarkan", exact=True).click()
+        secret = pemohon.page.get_by_label("Rahasia klien (client secret)")
+        assert (await secret.input_value()).startswith("splp_cs_")
+        await pemohon.shot("application-registered")
 
         # a revoke from the browser: the broker refuses the next call
         await admin.open(f"/permohonan/{number}", "request-to-revoke")

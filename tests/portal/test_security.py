@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from splp.portal.applications import router as applications_router
 from splp.portal.desks import router as desks_router
 from splp.portal.pages import router as pages_router
 from tests.portal.conftest import CSRF, PASSWORD, Browser
@@ -138,7 +139,7 @@ async def state_of(browser: Browser) -> Any:
     admin = browser.as_("kominfo")
     found = [
         (await browser.get(path, headers=admin)).json()
-        for path in ("/access-requests", "/users", "/themes", "/parties")
+        for path in ("/access-requests", "/users", "/themes", "/parties", "/parties/dinsos/clients")
     ]
     for person in found[1]:
         person.pop("last_login_at")
@@ -150,6 +151,7 @@ async def test_every_portal_post_without_its_csrf_token_changes_nothing(
     browser: Browser, token: str
 ) -> None:
     submitted = await walk_to(browser, "submitted")
+    client_id = await an_application(browser)
     await browser.sign_in("dukcapil")
     other = await browser.csrf("/")  # a token of another person's session
     sent = {"": None, "forged": "x" * 43, "other-session": other}[token]
@@ -163,6 +165,9 @@ async def test_every_portal_post_without_its_csrf_token_changes_nothing(
             {"party": "dinsos", "email": "a@b.go.id", "name": "A", "roles": "requester"},
         ),
         ("kominfo", "/tema", {"name": "baru", "title": "Baru"}),
+        ("dinsos", "/aplikasi", {"name": "sipd"}),
+        ("dinsos", f"/aplikasi/{client_id}/rahasia-baru", {}),
+        ("dinsos", f"/aplikasi/{client_id}/cabut", {}),
         ("kominfo", "/keluar", {}),
     ]
     before = await state_of(browser)
@@ -175,6 +180,16 @@ async def test_every_portal_post_without_its_csrf_token_changes_nothing(
         still = await browser.get("/")
         assert still.status_code == 200, f"{path}: the session ended"
     assert await state_of(browser) == before
+
+
+async def an_application(browser: Browser) -> str:
+    """A new application of dinsos, registered through the API; its client id."""
+    made = await browser.post(
+        "/parties/dinsos/clients", json={"name": "lama"}, headers=browser.as_("dinsos")
+    )
+    assert made.status_code == 201, made.text
+    client_id: str = made.json()["client_id"]
+    return client_id
 
 
 # -- authorization: route x role -----------------------------------------------------------
@@ -196,6 +211,7 @@ PAGES: dict[str, tuple[int, int, int, int]] = {
     "/permohonan/{id}": (OK, OK, OK, OK),
     "/permohonan/baru": (NO, NO, OK, NO),
     "/hak-akses": (NO, NO, OK, NO),
+    "/aplikasi": (NO, NO, OK, NO),
     "/kotak-masuk": (OK, NO, NO, NO),
     "/pihak": (OK, NO, NO, NO),
     "/tema": (OK, NO, NO, NO),
@@ -215,6 +231,9 @@ POSTS = {
     "/permohonan/{request_id}/{step}",
     "/pihak/orang",
     "/tema",
+    "/aplikasi",
+    "/aplikasi/{client_id}/rahasia-baru",
+    "/aplikasi/{client_id}/cabut",
 }
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -227,7 +246,7 @@ HEADERS = {
 def test_the_matrix_covers_every_portal_route() -> None:
     routes = {
         (method, re.sub(r":int}", "}", route.path))
-        for router in (pages_router, desks_router)
+        for router in (pages_router, desks_router, applications_router)
         for route in router.routes
         for method in getattr(route, "methods", ())
     }

@@ -97,10 +97,19 @@ async def request_access(
     """Apply, as the calling requester, for access to a service (some or all operations).
 
     A ``personal`` or ``sensitive`` service needs ``purpose``, ``legal_basis`` and
-    ``contact`` (UU 27/2022): without them, a 422 names the missing members."""
+    ``contact`` (UU 27/2022): without them, a 422 names the missing members.
+    ``expires_wanted`` (optional) must be in the future and, for such a service, at most
+    ``SPLP_PERSONAL_GRANT_MAX_DAYS`` away; the publisher still decides the expiry."""
     statement = Statement(body.purpose, body.legal_basis, body.contact)
     taken = await access.submit(
-        session, caller, parse_ref(body.service, 422), body.operations, body.reason, statement
+        session,
+        caller,
+        parse_ref(body.service, 422),
+        body.operations,
+        body.reason,
+        statement,
+        expires_wanted=body.expires_wanted,
+        max_grant_days=request.app.state.settings.personal_grant_max_days,
     )
     emit(request, session, caller, taken)
     await session.commit()

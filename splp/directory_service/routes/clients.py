@@ -14,6 +14,7 @@ from splp.directory_service.applications import (
     add_application,
     list_applications,
     revoke_application,
+    rotate_secret,
     view,
 )
 from splp.directory_service.auth import Session, current_caller
@@ -88,6 +89,37 @@ async def list_clients(
     secrets, no hashes)."""
     party = await party_named(session, name)
     return await list_applications(session, party, include_revoked=revoked)
+
+
+@router.post(
+    "/parties/{name}/clients/{client_id}/secret",
+    response_model=ApplicationCreated,
+    responses=problems(404, 409),
+)
+async def rotate_client_secret(
+    name: PartyName, client_id: ClientId, caller: Manager, session: Session, request: Request
+) -> Any:
+    """Replace an application's client secret; the answer holds the new one, once. The old
+    secret stops working at the gateway's next refresh; tokens issued with it last until
+    they expire. An API key is not changed."""
+    party: Party = await party_named(session, name)
+    issued = await rotate_secret(session, party, client_id)
+    events_of(request).emit(
+        session,
+        "admin.client-rotated",
+        actor=caller.name,
+        party=party.name,
+        application=issued.application.name,
+        client_id=client_id,
+    )
+    await session.commit()
+    return {
+        "party": party.name,
+        "name": issued.application.name,
+        "client_id": client_id,
+        "client_secret": issued.client_secret,
+        "api_key": None,
+    }
 
 
 @router.delete(
