@@ -342,6 +342,7 @@ MATRIX = [
     Cell("GET", "/audit/head", allowed("admin", "monitor")),
     Cell("GET", "/audit/anchors", allowed("admin", "monitor")),
     Cell("GET", "/audit/keys", allowed("admin", "monitor")),
+    Cell("GET", "/audit/verify", allowed("admin", "monitor")),
     Cell("GET", "/me/usage", allowed("owner", "other-publisher"), a_request("granted")),
     # no management API in this suite: the broker's status is a 503 problem for those allowed
     Cell("GET", "/broker/status", allowed("admin", "monitor", status=503)),

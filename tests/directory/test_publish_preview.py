@@ -114,7 +114,10 @@ async def test_the_publish_checks_the_previewed_hash(api: Api, penduduk: dict[st
     changed = {**penduduk, "title": "Something else"}
     before = await counts(api)
     stale = await api.post(
-        "/services", json=changed, params={"expect_sha256": report["descriptor_sha256"]}, headers=owner
+        "/services",
+        json=changed,
+        params={"expect_sha256": report["descriptor_sha256"]},
+        headers=owner,
     )
     assert stale.status_code == 412, stale.text
     assert stale.json()["type"] == "urn:splp:problem:not-previewed"
@@ -127,7 +130,5 @@ async def test_the_publish_checks_the_previewed_hash(api: Api, penduduk: dict[st
         headers=owner,
     )
     assert made.status_code == 201, made.text
-    bad = await api.post(
-        "/services", json=penduduk, params={"expect_sha256": "xyz"}, headers=owner
-    )
+    bad = await api.post("/services", json=penduduk, params={"expect_sha256": "xyz"}, headers=owner)
     assert bad.status_code == 422
