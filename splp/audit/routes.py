@@ -209,13 +209,18 @@ async def usage_svg(
     since: Day = None,
     until: Day = None,
     service: Annotated[str | None, Query(max_length=140, pattern=NO_NUL)] = None,
+    lang: Annotated[
+        str, Query(pattern="^(en|id)$", description="The chart's words: en or id.")
+    ] = "en",
 ) -> Response:
-    """A chart of calls and errors per day (all services, or one)."""
+    """A chart of calls and errors per day (all services, or one), in English or, with
+    ``lang=id``, in Bahasa Indonesia."""
     start, end = period(since, until)
     report = await usage(audit_store_of(request), start, end)
     rows = [r for r in report["by_service"] if service is None or r["service"] == service]
     days = [(start + timedelta(days=n)).date().isoformat() for n in range((end - start).days)]
-    return Response(usage_chart(rows, service or "all services", days), media_type="image/svg+xml")
+    subject = service or ("semua layanan" if lang == "id" else "all services")
+    return Response(usage_chart(rows, subject, days, lang), media_type="image/svg+xml")
 
 
 @router.get("/reports/abuse", responses=problems(422))
