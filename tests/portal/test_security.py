@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from splp.portal.desks import router as desks_router
+from splp.portal.monitor import router as monitor_router
 from splp.portal.pages import router as pages_router
+from splp.portal.publish import router as publish_router
 from tests.portal.conftest import CSRF, PASSWORD, Browser
 from tests.portal.test_desks import walk_to
 
@@ -207,6 +209,10 @@ PAGES: dict[str, tuple[int, int, int, int]] = {
     "/hak-akses-layanan": (NO, OK, NO, NO),
     "/audit": (OK, NO, NO, OK),
     "/laporan": (OK, NO, NO, OK),
+    "/layanan-saya/terbit": (NO, OK, NO, NO),
+    "/audit/verifikasi": (OK, NO, NO, OK),
+    "/laporan/evaluasi": (OK, NO, NO, OK),
+    "/laporan/pengawasan": (OK, NO, NO, OK),
 }
 POSTS = {
     "/masuk",
@@ -215,6 +221,8 @@ POSTS = {
     "/permohonan/{request_id}/{step}",
     "/pihak/orang",
     "/tema",
+    "/layanan-saya/terbit",
+    "/layanan-saya/terbit/konfirmasi",
 }
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -227,7 +235,7 @@ HEADERS = {
 def test_the_matrix_covers_every_portal_route() -> None:
     routes = {
         (method, re.sub(r":int}", "}", route.path))
-        for router in (pages_router, desks_router)
+        for router in (pages_router, desks_router, publish_router, monitor_router)
         for route in router.routes
         for method in getattr(route, "methods", ())
     }
