@@ -64,8 +64,8 @@ KEYS = [  # names in the reports' data that the page shows as headings
     N_("approved_at"),
     N_("days_waiting"),
 ]
+BAD_PERIOD = N_("Give the period as a year (2026), a semester (2026-S2) or a month (2026-11).")
 MESSAGES = [
-    N_("Give the period as a year (2026), a semester (2026-S2) or a month (2026-11)."),
     N_("Give a whole number from 1 to 100000."),
     N_("Chain verification"),
     N_("Evaluation report"),
@@ -124,9 +124,7 @@ def _period(text: str) -> tuple[str, dict[str, str]]:
     """The period asked for, and an error beside its field if it is not one."""
     chosen = text.strip()[:16]
     if chosen and not PERIOD.match(chosen):
-        return chosen, {
-            "periode": "Give the period as a year (2026), a semester (2026-S2) or a month (2026-11)."
-        }
+        return chosen, {"periode": BAD_PERIOD}
     return chosen, {}
 
 
