@@ -154,10 +154,10 @@ async def evaluation_page(request: Request, periode: str = "") -> Response:
         for kind in ("pdf", "xlsx", "html"):
             query = urlencode({"period": report["period"], "format": kind})
             downloads.append((kind, f"/audit/reports/evaluasi?{query}"))
-        query = {"since": report["from"], "until": report["to"]}
+        days = {"since": report["from"], "until": report["to"]}
         if language_of(request) == "id":
-            query["lang"] = "id"
-        chart = "/audit/reports/usage.svg?" + urlencode(query)
+            days["lang"] = "id"
+        chart = "/audit/reports/usage.svg?" + urlencode(days)
     return _show(
         request,
         "evaluation.html",
