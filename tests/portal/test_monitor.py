@@ -4,6 +4,7 @@ with the period's errors beside its field."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -119,3 +120,57 @@ async def test_the_supervision_report_with_hits_and_follow_ups(browser: Browser)
     assert noted_by_api.status_code == 201, noted_by_api.text
     noted = await browser.get(f"/laporan/pengawasan?periode={year}")
     assert "Dicek dengan OD" in noted.text and "Belum ada tindak lanjut" not in noted.text
+
+
+def test_sections_the_page_does_not_know_are_shown_as_they_come() -> None:
+    """A section another part of the report adds (service-level breaches, supervision
+    findings, availability per service) shows as tables, with nothing dropped."""
+    from splp.portal.i18n import gettext_for, ngettext_for, number, when
+    from splp.portal.monitor import EVALUATION_KEYS
+    from splp.portal.render import environment
+
+    report = {
+        "period": "2026-11",
+        "label": "November 2026",
+        "from": "2026-11-01",
+        "to": "2026-11-30",
+        "totals": dict.fromkeys(
+            ("calls", "ok", "caller_errors", "publisher_failures", "denied", "throttled"), 0
+        )
+        | {"dropped": 0, "publisher_failure_rate": 0, "caller_error_rate": 0},
+        "by_service": [{"service": "dukcapil.penduduk.v1", "calls": 0, "availability": 0.975}],
+        "by_requester": [],
+        "by_operation": [],
+        "cross_tab": {"services": [], "requesters": [], "calls": []},
+        "unused_services": [],
+        "unused_grants": [],
+        "grants_in_force": 0,
+        "narrative": ["Selama November 2026 ..."],
+        "breaches": [{"service": "dukcapil.penduduk.v1", "target": 99.5, "measured": 97.5}],
+        "supervision": {"hits": 2, "rules": ["volume", "not_found_ratio"]},
+    }
+    gettext = gettext_for("id")
+    html = environment.get_template("evaluation.html").render(
+        _=gettext,
+        gettext=gettext,
+        ngettext=ngettext_for("id"),
+        number=lambda v: number(v, "id"),
+        when=lambda v: when(v, "id"),
+        lang="id",
+        crumbs=[],
+        person=None,
+        path="/laporan/evaluasi",
+        periode="2026-11",
+        errors={},
+        report=report,
+        extra={k: v for k, v in report.items() if k not in EVALUATION_KEYS and v},
+        downloads=[],
+        chart="/audit/reports/usage.svg",
+    )
+    html = re.sub(r"\s+<", "<", html)
+    breaches = html.split("Pelanggaran tingkat layanan</h2>", 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col">layanan</th>' in breaches and '<th scope="col">target</th>' in breaches
+    assert "<td>dukcapil.penduduk.v1</td><td>99,5</td><td>97,5</td>" in breaches
+    supervision = html.split("Temuan pengawasan</h2>", 1)[1].split("</section>", 1)[0]
+    assert "<dd>2</dd>" in supervision and "<li>not_found_ratio</li>" in supervision
+    assert "97,5%" in html  # availability per service, as a percentage
