@@ -12,17 +12,19 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from splp.portal.api import DirectoryApi
 from splp.portal.i18n import WIB
 from splp.portal.render import language_of
 from splp.portal.words import N_
+from splp.web.chart import usage_chart
 
 router = APIRouter(include_in_schema=False)
 
@@ -128,6 +130,29 @@ def _period(text: str) -> tuple[str, dict[str, str]]:
     return chosen, {}
 
 
+def evaluation_chart(report: dict[str, Any], language: str) -> Markup | None:
+    """The chart of calls and errors (publisher failures and caller errors) per WIB day of
+    the report's period, as inline SVG (drawn from the report's ``daily`` figures: no
+    second query)."""
+    try:
+        first = date.fromisoformat(str(report["from"]))
+        last = date.fromisoformat(str(report["to"]))
+        rows = [
+            {
+                "day": str(row["day"]),
+                "calls": int(row.get("calls", 0)),
+                "errors": int(row.get("publisher_failures", 0)) + int(row.get("caller_errors", 0)),
+            }
+            for row in report.get("daily") or []
+        ]
+    except (KeyError, TypeError, ValueError):
+        return None
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    subject = "semua layanan" if language == "id" else "all services"
+    svg = usage_chart(rows, subject, days, language, zone="WIB")  # escapes what it writes
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-labelledby="judul-grafik" ', 1))
+
+
 def _this_month() -> str:
     return datetime.now(UTC).astimezone(WIB).strftime("%Y-%m")
 
@@ -154,10 +179,7 @@ async def evaluation_page(request: Request, periode: str = "") -> Response:
         for kind in ("pdf", "xlsx", "html"):
             query = urlencode({"period": report["period"], "format": kind})
             downloads.append((kind, f"/audit/reports/evaluasi?{query}"))
-        days = {"since": report["from"], "until": report["to"]}
-        if language_of(request) == "id":
-            days["lang"] = "id"
-        chart = "/audit/reports/usage.svg?" + urlencode(days)
+        chart = evaluation_chart(report, language_of(request))
     return _show(
         request,
         "evaluation.html",

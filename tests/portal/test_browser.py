@@ -319,6 +319,7 @@ async def monitor_pages(admin: Person) -> None:
         assert await admin.page.locator(".error").count() == 0, path
     await admin.open("/audit/verifikasi", "chain")
     assert "Utuh:" in await admin.page.locator("main").inner_text()
-    chart = admin.page.locator("figure.chart img")
     await admin.open(f"/laporan/evaluasi?periode={month}", "evaluation")
-    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    chart = admin.page.locator("figure.chart svg")
+    assert await chart.count() == 1
+    assert (await chart.bounding_box() or {}).get("width", 0) > 300

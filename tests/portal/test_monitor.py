@@ -4,6 +4,7 @@ with the period's errors beside its field."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -71,7 +72,10 @@ async def test_the_evaluation_report_of_a_period(browser: Browser) -> None:
     assert "Selama " in html  # the narrative in Bahasa Indonesia
     assert f'href="/audit/reports/evaluasi?period={month}&amp;format=pdf"' in html
     assert f'href="/audit/reports/evaluasi?period={month}&amp;format=xlsx"' in html
-    assert "/audit/reports/usage.svg?since=" in html and "lang=id" in html
+    chart = html.split('<figure class="chart">', 1)[1].split("</figure>", 1)[0]
+    assert chart.count("<title>") == calendar.monthrange(*map(int, month.split("-")))[1]
+    assert "Panggilan dan galat per hari — semua layanan" in chart
+    assert "6 panggilan, 2 galat" in chart and "(WIB)" in chart  # a 404 and a 503
     totals = html.split("<h2>Jumlah</h2>", 1)[1].split("</table>", 1)[0]
     assert '<th scope="row">Panggilan</th><td class="num">6</td>' in totals
     assert '<td class="num">1 (16,7%)</td>' in totals  # one publisher failure of six
@@ -165,7 +169,7 @@ def test_sections_the_page_does_not_know_are_shown_as_they_come() -> None:
         report=report,
         extra={k: v for k, v in report.items() if k not in EVALUATION_KEYS and v},
         downloads=[],
-        chart="/audit/reports/usage.svg",
+        chart=None,
     )
     html = re.sub(r"\s+<", "<", html)
     breaches = html.split("Pelanggaran tingkat layanan</h2>", 1)[1].split("</table>", 1)[0]
