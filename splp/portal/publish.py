@@ -15,12 +15,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from splp.portal.api import Answer, DirectoryApi
+from splp.portal.api import COOKIE, Answer, DirectoryApi
 from splp.portal.forms import Form, read_upload_form
 from splp.portal.i18n import gettext_for
 from splp.portal.render import language_of
 from splp.portal.words import N_
-from splp.web.csrf import CSRF_FIELD
+from splp.web.csrf import CSRF_FIELD, csrf_matches
 
 router = APIRouter(include_in_schema=False)
 
@@ -116,6 +116,17 @@ def _api_errors(answer: Answer) -> list[tuple[str, str]]:
     return found
 
 
+def _forged(request: Request, person: dict[str, Any], form: Form) -> Response | None:
+    """A 403 page for a form without this session's CSRF token (checked here first, so
+    that a forged form learns nothing of the descriptor's checks; the API checks again)."""
+    from splp.portal.pages import _show
+
+    if csrf_matches(request.cookies.get(COOKIE, ""), form.get(CSRF_FIELD) or None):
+        return None
+    message = "The form has expired: reload the page and try again."
+    return _show(request, "error.html", person, status=403, message=message, crumbs=CRUMBS)
+
+
 async def _form_page(
     request: Request,
     person: dict[str, Any],
@@ -165,6 +176,8 @@ async def preview_sent(request: Request) -> Response:
     if person is None:
         return refused  # type: ignore[return-value]
     form, upload = await read_upload_form(request, "file")
+    if (forged := _forged(request, person, form)) is not None:
+        return forged
     text, value, problem = _descriptor(form, upload.data if upload else None)
     if problem is not None:
         return await _form_page(request, person, text=text, problem=problem, status=422)
@@ -191,6 +204,8 @@ async def confirm_sent(request: Request) -> Response:
     if person is None:
         return refused  # type: ignore[return-value]
     form, _upload = await read_upload_form(request, "file")
+    if (forged := _forged(request, person, form)) is not None:
+        return forged
     text, value, problem = _descriptor(form, None)
     digest = form.get("sha256")
     if problem is None and not SHA256.match(digest):

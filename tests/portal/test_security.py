@@ -165,6 +165,8 @@ async def test_every_portal_post_without_its_csrf_token_changes_nothing(
             {"party": "dinsos", "email": "a@b.go.id", "name": "A", "roles": "requester"},
         ),
         ("kominfo", "/tema", {"name": "baru", "title": "Baru"}),
+        ("dukcapil", "/layanan-saya/terbit", {"descriptor": "{}"}),
+        ("dukcapil", "/layanan-saya/terbit/konfirmasi", {"descriptor": "{}", "sha256": "0" * 64}),
         ("kominfo", "/keluar", {}),
     ]
     before = await state_of(browser)
