@@ -7,6 +7,8 @@
 * ``GET /audit/anchors`` - the heads the sink signed, in pages;
 * ``GET /audit/keys`` - the sink's public keys (of this process's key file and of the
   anchors), to be confirmed by another channel before an auditor trusts one;
+* ``GET /audit/verify`` - a bounded check: the latest anchor's signature, and the records
+  since it (at most ``limit``), see :mod:`splp.audit.chain_status`;
 * ``GET /audit/reports/usage`` - the evaluation report (JSON or CSV);
 * ``GET /audit/reports/usage.svg`` - its chart of calls and errors per day;
 * ``GET /audit/reports/abuse`` - the requesters with the most refused calls;
@@ -36,6 +38,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 
+from splp.audit.chain_status import chain_status
 from splp.audit.chart import usage_chart
 from splp.audit.evaluation import BadPeriod, DirectoryFacts, Period, evaluation
 from splp.audit.evaluation_documents import MEDIA_TYPES, RENDERERS
@@ -129,6 +132,25 @@ async def signing_keys(request: Request) -> dict[str, Any]:
     return {"algorithm": "Ed25519", "keys": sorted(keys.values(), key=lambda k: k["key_id"])}
 
 
+VERIFY_LIMIT = 100_000
+
+
+@router.get("/verify", responses=problems(422))
+async def verify_status(
+    request: Request,
+    limit: Annotated[
+        int, Query(ge=1, le=VERIFY_LIMIT, description="Check at most this many records.")
+    ] = 10_000,
+) -> dict[str, Any]:
+    """The chain's verification status: its head, the latest signed anchor (does its
+    signature verify, is its key this process's key file's) and a check of the records
+    since that anchor, or of the last ``limit`` records without one. ``segment`` says what
+    was checked; ``reached_head`` is false when more than ``limit`` records follow the
+    anchor (``splp audit verify`` checks the whole chain)."""
+    path = request.app.state.settings.audit_signing_key_file
+    return await chain_status(audit_store_of(request), path, limit)
+
+
 @router.get("/events", responses=problems(422))
 async def list_events(
     request: Request,
@@ -187,13 +209,18 @@ async def usage_svg(
     since: Day = None,
     until: Day = None,
     service: Annotated[str | None, Query(max_length=140, pattern=NO_NUL)] = None,
+    lang: Annotated[
+        str, Query(pattern="^(en|id)$", description="The chart's words: en or id.")
+    ] = "en",
 ) -> Response:
-    """A chart of calls and errors per day (all services, or one)."""
+    """A chart of calls and errors per day (all services, or one), in English or, with
+    ``lang=id``, in Bahasa Indonesia."""
     start, end = period(since, until)
     report = await usage(audit_store_of(request), start, end)
     rows = [r for r in report["by_service"] if service is None or r["service"] == service]
     days = [(start + timedelta(days=n)).date().isoformat() for n in range((end - start).days)]
-    return Response(usage_chart(rows, service or "all services", days), media_type="image/svg+xml")
+    subject = service or ("semua layanan" if lang == "id" else "all services")
+    return Response(usage_chart(rows, subject, days, lang), media_type="image/svg+xml")
 
 
 @router.get("/reports/abuse", responses=problems(422))

@@ -255,3 +255,51 @@ def _check(record: Any, expected: int, prev_hash: str) -> str | None:
     if event_time(event, at) != at:
         return f"record {record.seq} was modified: its column at does not match its event"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The outcome of :func:`verify_segment`: the records ``first_seq..last_seq`` checked
+    (``checked`` of them), whether the head was reached, or the first bad record."""
+
+    first_seq: int
+    last_seq: int
+    checked: int
+    reached_head: bool
+    bad_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+async def verify_segment(store: AuditStore, after_seq: int, after_hash: str, limit: int) -> Segment:
+    """Check at most ``limit`` records after ``(after_seq, after_hash)`` (a signed anchor,
+    or a record taken as it stands): each must be the next, hash to itself and link to
+    the one before, as :func:`verify` checks the whole chain. Bounded: it reads
+    ``limit + 1`` records at most."""
+    expected, prev_hash, count = after_seq + 1, after_hash, 0
+    async with store.engine.connect() as connection:
+        while count < limit:
+            rows = (
+                await connection.execute(
+                    select(AuditRecord)
+                    .where(AuditRecord.seq > expected - 1)
+                    .order_by(AuditRecord.seq)
+                    .limit(min(PAGE, limit - count))
+                )
+            ).all()
+            if not rows:
+                return Segment(after_seq + 1, expected - 1, count, True)
+            for row in rows:
+                record: Any = row
+                problem = _check(record, expected, prev_hash)
+                if problem is not None:
+                    bad = expected if record.seq > expected else record.seq
+                    return Segment(after_seq + 1, expected - 1, count, False, bad, problem)
+                prev_hash, expected, count = record.hash, expected + 1, count + 1
+        more = await connection.scalar(
+            select(AuditRecord.seq).where(AuditRecord.seq >= expected).limit(1)
+        )
+    return Segment(after_seq + 1, expected - 1, count, more is None)

@@ -71,9 +71,21 @@ def theme_asyncapi(
     print_json(call_directory(directory_url, token, "GET", f"/themes/{name}/asyncapi"))
 
 
-@service_app.command("publish", epilog="Example:\n\n  splp service publish penduduk.yaml")
+@service_app.command(
+    "publish",
+    epilog="Examples:\n\n  splp service publish penduduk.yaml --dry-run\n\n"
+    "  splp service publish penduduk.yaml",
+)
 def publish(
     descriptor: Annotated[Path, typer.Argument(help="The service descriptor (YAML or JSON).")],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Only check it: the compatibility report against the current version, "
+            "nothing published (exit 1 when the new version would break callers).",
+        ),
+    ] = False,
     as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
@@ -86,6 +98,11 @@ def publish(
         document = read_document(descriptor)
     except ConfigurationError as exc:
         fail(exc)
+    if dry_run:
+        _show_preview(
+            call_directory(directory_url, token, "POST", "/services/preview", document), as_json
+        )
+        return
     detail = call_directory(directory_url, token, "POST", "/services", document)
     if as_json:
         print_json(detail)
@@ -93,6 +110,35 @@ def publish(
     typer.echo(f"published {detail['ref']} version {detail['version']} in theme {detail['theme']}")
     for warning in detail.get("warnings") or []:
         typer.echo(f"warning: {warning}", err=True)
+
+
+OUTCOMES = {
+    "new-service": "a new service, nothing to compare with",
+    "new-major": "a new major version, nothing to compare with",
+    "compatible": "compatible: no caller breaks",
+    "breaking": "BREAKING: publish it as a new major version",
+}
+
+
+def _show_preview(report: dict[str, Any], as_json: bool) -> None:
+    """The dry run's report; exit 1 when the version would break callers."""
+    if as_json:
+        print_json(report)
+    else:
+        against = f" against {report['current_version']}" if report["current_version"] else ""
+        typer.echo(
+            f"dry run: {report['ref']} version {report['version']}{against}: "
+            f"{OUTCOMES.get(report['outcome'], report['outcome'])}; nothing published"
+        )
+        for reason in report["breaking_changes"]:
+            typer.echo(f"  breaks: {reason}")
+        for change in report["changes"]:
+            where = f" {change['operation']}" if change.get("operation") else ""
+            typer.echo(f"  change: {change['change']}{where}")
+        for warning in report["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
+    if not report["publishable"]:
+        raise typer.Exit(1)
 
 
 @service_app.command("list", epilog="Example:\n\n  splp service list --theme kependudukan")

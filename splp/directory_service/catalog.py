@@ -126,15 +126,32 @@ def check_schema_bounds(descriptor: ServiceDescriptor, max_bytes: int, max_depth
                 )
 
 
-async def publish(
+@dataclass(frozen=True, slots=True)
+class PublishPlan:
+    """What publishing ``descriptor`` would do, checked without writing anything: the
+    theme, the service row (``None`` for a new service), the versions of its major, the
+    version compared against and why the new one would break its callers."""
+
+    descriptor: ServiceDescriptor
+    document: dict[str, Any]
+    theme: Theme
+    service: Service | None
+    existing: list[ServiceVersion]
+    previous: ServiceVersion | None
+    breaking_changes: list[str]
+
+
+async def plan_publish(
     session: AsyncSession,
     caller: Caller,
     descriptor: ServiceDescriptor,
     *,
     max_schema_bytes: int,
     max_schema_depth: int,
-) -> ServiceMajor:
-    """Store a new version of a service published by ``caller``; see the module docstring."""
+) -> PublishPlan:
+    """Every check of :func:`publish`, with nothing written: a problem for what can never
+    be published (another publisher's service, schema bounds, an unknown theme, a version
+    that exists or is not greater), the breaking changes as a list."""
     if descriptor.publisher != caller.name:
         raise Problem(
             403, f"{caller.name} may only publish its own services, not {descriptor.publisher}'s"
@@ -148,18 +165,15 @@ async def publish(
     service = await session.scalar(
         select(Service).where(Service.publisher_id == caller.id, Service.name == descriptor.service)
     )
-    if service is None:
-        service = Service(publisher_id=caller.id, name=descriptor.service)
-        session.add(service)
-        await session.flush()
     major, minor, patch = (int(p) for p in descriptor.version.split("."))
-    existing = await _versions(session, service.id, major)
+    existing = await _versions(session, service.id, major) if service is not None else []
     new_key = (major, minor, patch)
     for version in existing:
         if (version.major, version.minor, version.patch) == new_key:
             raise Problem(
                 409, f"{descriptor.ref} version {descriptor.version} is published already"
             )
+    previous, reasons = None, []
     if existing:
         newest = existing[-1]
         if (newest.major, newest.minor, newest.patch) > new_key:
@@ -168,6 +182,7 @@ async def publish(
                 f"{descriptor.ref} has version {newest.version} already; "
                 "a new version must be greater",
             )
+        assert service is not None
         group = ServiceMajor(caller.name, service, "", existing)
         if not group.retired:
             from splp.bus.compat import breaking_changes
@@ -182,31 +197,58 @@ async def publish(
                     f"the compatibility of {descriptor.version} with {previous.version} "
                     "cannot be checked; publish it as a new major version",
                 ) from None
-            if reasons:
-                raise Problem(
-                    409,
-                    f"version {descriptor.version} would break callers of {previous.version}: "
-                    + "; ".join(reasons)
-                    + f". Publish it as {major + 1}.0.0 instead.",
-                    kind="breaking-change",
-                    breaking_changes=reasons,
-                )
+    return PublishPlan(descriptor, document, theme, service, existing, previous, reasons)
+
+
+async def publish(
+    session: AsyncSession,
+    caller: Caller,
+    descriptor: ServiceDescriptor,
+    *,
+    max_schema_bytes: int,
+    max_schema_depth: int,
+) -> ServiceMajor:
+    """Store a new version of a service published by ``caller``; see the module docstring."""
+    plan = await plan_publish(
+        session,
+        caller,
+        descriptor,
+        max_schema_bytes=max_schema_bytes,
+        max_schema_depth=max_schema_depth,
+    )
+    major = descriptor.major
+    if plan.breaking_changes:
+        assert plan.previous is not None
+        raise Problem(
+            409,
+            f"version {descriptor.version} would break callers of {plan.previous.version}: "
+            + "; ".join(plan.breaking_changes)
+            + f". Publish it as {major + 1}.0.0 instead.",
+            kind="breaking-change",
+            breaking_changes=plan.breaking_changes,
+        )
+    service = plan.service
+    if service is None:
+        service = Service(publisher_id=caller.id, name=descriptor.service)
+        session.add(service)
+        await session.flush()
+    _major, minor, patch = (int(p) for p in descriptor.version.split("."))
     version = ServiceVersion(
         service_id=service.id,
-        theme_id=theme.id,
+        theme_id=plan.theme.id,
         major=major,
         minor=minor,
         patch=patch,
         title=descriptor.title,
         description=descriptor.description,
         classification=descriptor.classification,
-        descriptor=document,
+        descriptor=plan.document,
         lifecycle="published",
         published_by=caller.id,
     )
     session.add(version)
     await session.flush()
-    return ServiceMajor(caller.name, service, theme.name, [*existing, version])
+    return ServiceMajor(caller.name, service, plan.theme.name, [*plan.existing, version])
 
 
 async def _versions(session: AsyncSession, service_id: int, major: int) -> list[ServiceVersion]:

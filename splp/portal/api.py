@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 from fastapi import Request
 
+from splp.portal.i18n import DEFAULT, gettext_for
+from splp.portal.problems import message
+from splp.portal.render import language_of
 from splp.web.csrf import CSRF_HEADER
 
 COOKIE = "splp_session"
@@ -19,6 +22,7 @@ class Answer:
     status: int
     body: Any
     headers: httpx.Headers
+    language: str = DEFAULT
 
     @property
     def ok(self) -> bool:
@@ -26,7 +30,15 @@ class Answer:
 
     @property
     def detail(self) -> str:
+        """The API's own words (English)."""
         return str(self.body.get("detail", "")) if isinstance(self.body, dict) else ""
+
+    @property
+    def message(self) -> str:
+        """The problem as the portal tells it, in the person's language (a known problem,
+        see :mod:`splp.portal.problems`), else the API's ``detail``."""
+        msgid, variables = message(self.body if isinstance(self.body, dict) else {})
+        return gettext_for(self.language)(msgid, **variables) if msgid else self.detail
 
     def field_errors(self) -> dict[str, str]:
         """A validation problem's messages by field (``body/reason`` -> ``reason``;
@@ -47,6 +59,7 @@ class DirectoryApi:
         self._app = request.app
         self._cookie = request.cookies.get(COOKIE, "")
         self._csrf = csrf
+        self._language = language_of(request)
 
     def _client(self) -> httpx.AsyncClient:
         headers = {CSRF_HEADER: self._csrf} if self._csrf else {}
@@ -66,7 +79,7 @@ class DirectoryApi:
                 content = response.json()
             except ValueError:
                 content = response.text
-        return Answer(response.status_code, content, response.headers)
+        return Answer(response.status_code, content, response.headers, self._language)
 
     async def post_file(self, path: str, data: bytes, content_type: str, **params: Any) -> Answer:
         """POST ``data`` as the body (a document), with its own content type."""
@@ -80,7 +93,7 @@ class DirectoryApi:
                 content = response.json()
             except ValueError:
                 content = response.text
-        return Answer(response.status_code, content, response.headers)
+        return Answer(response.status_code, content, response.headers, self._language)
 
     async def get(self, path: str, **params: Any) -> Answer:
         return await self.call("GET", path, **params)

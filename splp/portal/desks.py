@@ -36,6 +36,7 @@ MENU = [  # (path, label, the roles that see it in the menu)
     ("/menunggu-pemberian", N_("Waiting for my grant"), PUBLISHER),
     ("/hak-akses-layanan", N_("Grants per service"), PUBLISHER),
     ("/penggunaan", N_("Usage of my services"), PUBLISHER),
+    ("/layanan-saya/terbit", N_("Publish a version"), PUBLISHER),
     ("/pihak", N_("Parties and people"), ADMIN),
     ("/tema", N_("Themes"), ADMIN),
     ("/penangguhan", N_("Suspended grants"), ADMIN),
@@ -43,6 +44,9 @@ MENU = [  # (path, label, the roles that see it in the menu)
     ("/broker", N_("Broker"), SUPERVISORS),
     ("/audit", N_("Audit log"), SUPERVISORS),
     ("/laporan", N_("Reports"), SUPERVISORS),
+    ("/audit/verifikasi", N_("Chain verification"), SUPERVISORS),
+    ("/laporan/evaluasi", N_("Evaluation report"), SUPERVISORS),
+    ("/laporan/pengawasan", N_("Supervision report"), SUPERVISORS),
 ]
 CRUMBS = [
     N_("Inbox"),
@@ -89,7 +93,7 @@ def _failed(request: Request, person: dict[str, Any], answer: Any, crumb: str) -
         "error.html",
         person,
         status=answer.status,
-        message=answer.detail,
+        message=answer.message,
         crumbs=[(crumb, None)],
     )
 
@@ -100,11 +104,11 @@ def _placed(answer: Any, hints: Iterable[tuple[str, str]]) -> dict[str, str]:
     fields: dict[str, str] = answer.field_errors()
     if fields:
         return fields
-    detail = answer.detail
+    detail, shown = answer.detail, answer.message
     for word, field in hints:
         if word in detail.lower():
-            return {field: detail}
-    return {"form": detail}
+            return {field: shown}
+    return {"form": shown}
 
 
 PERSON_HINTS = (("e-mail", "email"), ("nip", "nip"), ("role", "roles"), ("party", "party"))
@@ -307,7 +311,7 @@ async def broker_page(request: Request) -> Response:
         person,
         status=200 if answer.ok or answer.status == 503 else answer.status,
         broker=answer.body if answer.ok else None,
-        problem=None if answer.ok else answer.detail,
+        problem=None if answer.ok else answer.message,
         crumbs=[("Broker", None)],
     )
 
@@ -351,7 +355,7 @@ async def my_usage_page(request: Request, sejak: str = "", sampai: str = "") -> 
         person,
         status=200 if answer.ok else answer.status,
         report=answer.body if answer.ok else None,
-        problem=None if answer.ok else answer.detail,
+        problem=None if answer.ok else answer.message,
         sejak=sejak[:10],
         sampai=sampai[:10],
         crumbs=[("Usage of my services", None)],
@@ -403,7 +407,7 @@ async def audit_page(request: Request) -> Response:
         latest=None if after else "true",
         **filters,
     )
-    errors = {} if answer.ok else (answer.field_errors() or {"form": answer.detail})
+    errors = {} if answer.ok else (answer.field_errors() or {"form": answer.message})
     records = answer.body["records"] if answer.ok else []
     chosen = {k: v for k, v in filters.items() if v}
     newer = None
@@ -434,7 +438,7 @@ async def reports_page(request: Request, sejak: str = "", sampai: str = "") -> R
     period = {"since": sejak[:10], "until": sampai[:10]}
     usage = await api.get("/audit/reports/usage", **period)
     abuse = await api.get("/audit/reports/abuse", **period)
-    problem = None if usage.ok else usage.detail
+    problem = None if usage.ok else usage.message
     chosen = {k: v for k, v in period.items() if v}
     return _show(
         request,
@@ -444,8 +448,16 @@ async def reports_page(request: Request, sejak: str = "", sampai: str = "") -> R
         report=usage.body if usage.ok else None,
         abuse=abuse.body["requesters"] if abuse.ok else [],
         problem=problem,
-        chart="/audit/reports/usage.svg" + ("?" + urlencode(chosen) if chosen else ""),
+        chart=_chart_url(request, chosen),
         sejak=sejak[:10],
         sampai=sampai[:10],
         crumbs=[("Reports", None)],
     )
+
+
+def _chart_url(request: Request, period: dict[str, str]) -> str:
+    """The usage chart of ``period``, its words in the portal's language."""
+    from splp.portal.render import language_of
+
+    query = {**period, **({"lang": "id"} if language_of(request) == "id" else {})}
+    return "/audit/reports/usage.svg" + ("?" + urlencode(query) if query else "")

@@ -36,10 +36,14 @@ def mount_portal(app: FastAPI) -> None:
     """Serve the portal at ``/`` of ``app`` (the directory process)."""
     from splp.portal.applications import router as applications
     from splp.portal.desks import router as desks
+    from splp.portal.monitor import router as monitor
+    from splp.portal.publish import router as publish
 
     app.include_router(router)
     app.include_router(desks)
     app.include_router(applications)
+    app.include_router(publish)
+    app.include_router(monitor)
     app.mount("/aset", StaticFiles(directory=STATIC), name="portal-assets")
 
 
@@ -104,7 +108,7 @@ async def login_sent(request: Request) -> Response:
     if not answer.ok:
         fields = answer.field_errors()
         errors = (
-            {"form": answer.detail}
+            {"form": answer.message}
             if not fields
             else {name: message for name, message in fields.items()}
         )
@@ -211,7 +215,7 @@ async def service_page(request: Request, ref: str) -> Response:
             "error.html",
             person,
             status=answer.status,
-            message=answer.detail,
+            message=answer.message,
             crumbs=[("Catalogue", "/katalog"), (ref[:140], None)],
         )
     service = answer.body
@@ -258,7 +262,7 @@ async def _apply_form(
         answer = await DirectoryApi(request).get(f"/services/{quote(values['service'], safe='')}")
         service = answer.body if answer.ok else None
         if not answer.ok:
-            errors.setdefault("service", answer.detail)
+            errors.setdefault("service", answer.message)
     return _show(
         request,
         "apply.html",
@@ -318,7 +322,7 @@ async def apply_sent(request: Request) -> Response:
         )
         if not sent.ok:  # checked above: the API's own check disagreeing is rare
             return await _request_view(
-                request, person, number, {"form": sent.detail}, {}, status=sent.status
+                request, person, number, {"form": sent.message}, {}, status=sent.status
             )
     return RedirectResponse(f"/permohonan/{number}", status_code=303)
 
@@ -331,7 +335,7 @@ def _errors(answer: Answer) -> dict[str, str]:
     for name in missing:
         errors.setdefault("reason" if name == "purpose" else str(name), "This is required.")
     if not errors or missing:
-        errors.setdefault("form", answer.detail)
+        errors.setdefault("form", answer.message)
     return errors
 
 
@@ -418,7 +422,7 @@ async def _request_view(
             "error.html",
             person,
             status=answer.status,
-            message=answer.detail,
+            message=answer.message,
             crumbs=crumbs,
         )
     steps = _steps(person, answer.body)

@@ -42,6 +42,7 @@ ROUTES = [
     "/audit/head",
     "/audit/anchors",
     "/audit/keys",
+    "/audit/verify",
     "/audit/reports/evaluasi?period=2026-11",
 ]
 

@@ -61,3 +61,20 @@ def test_the_title_fits_and_says_period_and_totals() -> None:
     assert all(e <= WIDTH for row in extents(svg).values() for _s, e, _b in row), title
     assert subtitle == "2026-01-01 to 2026-01-07 (UTC) · 1,200 calls, 30 errors (2.5%)"
     assert "no calls" in usage_chart([], "all services", period(7))
+
+
+@pytest.mark.parametrize("days", [1, 7, 31])
+def test_in_bahasa_indonesia_the_words_and_numbers_are_indonesian(days: int) -> None:
+    rows = [{"day": "2026-01-01", "calls": 1200, "errors": 30}]
+    svg = usage_chart(rows, "semua layanan", period(days), lang="id")
+    words = [body for _x, _y, body in texts(svg)]
+    assert words[0] == "Panggilan dan galat per hari — semua layanan"
+    assert words[1].endswith("1.200 panggilan, 30 galat (2,5%)")
+    assert "panggilan per hari" in words and "hari (UTC)" in words
+    assert not {"calls", "errors", "calls per day", "day (UTC)"} & set(words)
+    for y, row in extents(svg).items():  # the longer words still do not overlap
+        row.sort()
+        for (_s1, end, a), (start, _e2, b) in itertools.pairwise(row):
+            assert end <= start, (y, a, b)
+        assert all(s >= 0 and e <= WIDTH for s, e, _b in row), row
+    assert "tidak ada panggilan" in usage_chart([], "semua layanan", period(7), lang="id")

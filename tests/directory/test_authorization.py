@@ -245,6 +245,12 @@ MATRIX = [
         allowed("owner", status=201),
         body=lambda s: {"service": f"new-{s['n']}"},
     ),
+    Cell(
+        "POST",
+        "/services/preview",
+        allowed("owner"),
+        body=lambda s: {"service": f"preview-{s['n']}"},
+    ),
     Cell("GET", "/services", allowed(*EVERYONE), a_service),
     Cell("GET", "/services/{ref}", allowed(*EVERYONE), a_service),
     Cell("GET", "/services/{ref}/descriptor", allowed(*EVERYONE), a_service),
@@ -343,6 +349,7 @@ MATRIX = [
     Cell("GET", "/audit/head", allowed("admin", "monitor")),
     Cell("GET", "/audit/anchors", allowed("admin", "monitor")),
     Cell("GET", "/audit/keys", allowed("admin", "monitor")),
+    Cell("GET", "/audit/verify", allowed("admin", "monitor")),
     Cell("GET", "/me/usage", allowed("owner", "other-publisher"), a_request("granted")),
     Cell("GET", "/me/calls", allowed("requester"), a_request("granted")),
     # no management API in this suite: the broker's status is a 503 problem for those allowed
@@ -396,7 +403,7 @@ async def test_authorization_matrix(api: Api, penduduk: dict[str, Any], cell: Ce
         state = await cell.setup(api, penduduk)
         path = cell.path.format(**state)
         body = cell.body(state) if cell.body else None
-        if cell.path == "/services" and cell.method == "POST":
+        if cell.path in ("/services", "/services/preview") and cell.method == "POST":
             body = {**copy.deepcopy(penduduk), **body}
         if cell.pdf:
             headers = {**api.as_(PARTY[caller]), "Content-Type": "application/pdf"}

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -78,8 +79,25 @@ async def test_pasal_7_walk_through_the_cli(cli: Cli, tmp_path: Path) -> None:
     assert "theme kependudukan added" in await cli.ok(
         "kominfo", "theme", "add", "kependudukan", "--title", "Population"
     )
+    checked = await cli.ok(
+        "dukcapil", "service", "publish", str(DEMO / "penduduk.yaml"), "--dry-run"
+    )
+    assert "dry run: dukcapil.penduduk.v1 version 1.0.0: a new service" in checked
+    assert "nothing published" in checked
+    assert json.loads(await cli.ok("dinsos", "service", "list", "--json")) == []
     published = await cli.ok("dukcapil", "service", "publish", str(DEMO / "penduduk.yaml"))
     assert "published dukcapil.penduduk.v1 version 1.0.0" in published
+    breaking = yaml.safe_load((DEMO / "penduduk.yaml").read_text(encoding="utf-8"))
+    breaking["version"] = "1.1.0"
+    breaking["operations"]["get-by-nik"]["request"]["required"] = ["nik", "purpose"]
+    breaking["operations"]["get-by-nik"]["request"]["properties"]["purpose"] = {"type": "string"}
+    (tmp_path / "breaking.json").write_text(json.dumps(breaking), encoding="utf-8")
+    refused = await cli(
+        "dukcapil", "service", "publish", str(tmp_path / "breaking.json"), "--dry-run"
+    )
+    assert refused.exit_code == 1, refused.output
+    assert "against 1.0.0: BREAKING" in refused.stdout
+    assert "breaks: operation get-by-nik: request field purpose is now required" in refused.stdout
 
     listed = json.loads(
         await cli.ok("dinsos", "service", "list", "--theme", "kependudukan", "--json")

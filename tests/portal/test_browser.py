@@ -9,10 +9,11 @@ Every page visited is saved as a screenshot at 1280 and at 360 px wide into
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +279,8 @@ async def test_three_people_walk_pasal_7_in_the_browser(
         ]:
             await penerbit.open(path, label)
             assert await penerbit.page.locator("h1").count() == 1, path
+        await publish_in_the_browser(penerbit)
+        await monitor_pages(admin)
         await pemohon.open("/pihak", "not-allowed")
         assert "Bukan untuk peran Anda" in await pemohon.page.locator("h1").inner_text()
 
@@ -294,3 +297,43 @@ async def test_three_people_walk_pasal_7_in_the_browser(
             assert unexpected == [], unexpected
     finally:
         await adapter.stop(grace=5)
+
+
+async def publish_in_the_browser(penerbit: Person) -> None:
+    """The publisher previews a compatible 1.1.0, reads the report, and confirms it."""
+    document = yaml.safe_load((DEMO / "penduduk.yaml").read_text(encoding="utf-8"))
+    document["version"] = "1.1.0"
+    document["operations"]["get-by-nik"]["description"] = "The resident under a NIK."
+    await penerbit.open("/layanan-saya/terbit", "publish")
+    await penerbit.page.get_by_label("Deskriptor (JSON)").fill("{not json")
+    await penerbit.page.get_by_role("button", name="Periksa kompatibilitas").click()
+    assert await penerbit.page.locator("#galat-descriptor").count() == 1
+    await penerbit.shot("publish-error")
+    await penerbit.page.get_by_label("Deskriptor (JSON)").fill(json.dumps(document, indent=2))
+    await penerbit.page.get_by_role("button", name="Periksa kompatibilitas").click()
+    main = penerbit.page.locator("main")
+    assert "Kompatibel dengan versi 1.0.0" in await main.inner_text()
+    await penerbit.shot("publish-report")
+    await penerbit.page.get_by_role("button", name="Konfirmasi terbitkan").click()
+    await penerbit.page.wait_for_url("**/katalog/dukcapil.penduduk.v1")
+    assert "1.1.0" in await main.inner_text()
+    await penerbit.shot("published")
+
+
+async def monitor_pages(admin: Person) -> None:
+    """The chain's status and the evaluation and supervision reports of this month."""
+    month = (datetime.now(UTC) + timedelta(hours=7)).strftime("%Y-%m")
+    for path, label in [
+        ("/audit/verifikasi", "chain"),
+        (f"/laporan/evaluasi?periode={month}", "evaluation"),
+        (f"/laporan/pengawasan?periode={month}", "supervision"),
+    ]:
+        await admin.open(path, label)
+        assert await admin.page.locator("h1").count() == 1, path
+        assert await admin.page.locator(".error").count() == 0, path
+    await admin.open("/audit/verifikasi", "chain")
+    assert "Utuh:" in await admin.page.locator("main").inner_text()
+    await admin.open(f"/laporan/evaluasi?periode={month}", "evaluation")
+    chart = admin.page.locator("figure.chart svg")
+    assert await chart.count() == 1
+    assert (await chart.bounding_box() or {}).get("width", 0) > 300

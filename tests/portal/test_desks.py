@@ -192,9 +192,12 @@ async def test_the_monitors_reports_with_a_chart(browser: Browser) -> None:
     page = await browser.get("/laporan")
     assert page.status_code == 200
     chart = re.search(r'<img src="([^"]+)" alt="([^"]+)"', page.text)
-    assert chart and chart.group(1) == "/audit/reports/usage.svg" and chart.group(2)
+    assert chart and chart.group(1) == "/audit/reports/usage.svg?lang=id" and chart.group(2)
     svg = await browser.get(chart.group(1))
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "Panggilan dan galat per hari" in svg.text and "calls per day" not in svg.text
+    english = await browser.get("/laporan?lang=en")
+    assert '<img src="/audit/reports/usage.svg" alt=' in english.text
     assert "<td>dinkes</td><td>1</td>" in page.text  # the abuse table
     bad = await browser.get("/laporan?sejak=2026-02-30")
     assert bad.status_code == 422 and 'role="alert"' in bad.text

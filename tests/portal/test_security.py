@@ -12,7 +12,9 @@ import pytest
 
 from splp.portal.applications import router as applications_router
 from splp.portal.desks import router as desks_router
+from splp.portal.monitor import router as monitor_router
 from splp.portal.pages import router as pages_router
+from splp.portal.publish import router as publish_router
 from tests.portal.conftest import CSRF, PASSWORD, Browser
 from tests.portal.test_desks import walk_to
 
@@ -168,6 +170,8 @@ async def test_every_portal_post_without_its_csrf_token_changes_nothing(
         ("dinsos", "/aplikasi", {"name": "sipd"}),
         ("dinsos", f"/aplikasi/{client_id}/rahasia-baru", {}),
         ("dinsos", f"/aplikasi/{client_id}/cabut", {}),
+        ("dukcapil", "/layanan-saya/terbit", {"descriptor": "{}"}),
+        ("dukcapil", "/layanan-saya/terbit/konfirmasi", {"descriptor": "{}", "sha256": "0" * 64}),
         ("kominfo", "/keluar", {}),
     ]
     before = await state_of(browser)
@@ -223,6 +227,10 @@ PAGES: dict[str, tuple[int, int, int, int]] = {
     "/hak-akses-layanan": (NO, OK, NO, NO),
     "/audit": (OK, NO, NO, OK),
     "/laporan": (OK, NO, NO, OK),
+    "/layanan-saya/terbit": (NO, OK, NO, NO),
+    "/audit/verifikasi": (OK, NO, NO, OK),
+    "/laporan/evaluasi": (OK, NO, NO, OK),
+    "/laporan/pengawasan": (OK, NO, NO, OK),
 }
 POSTS = {
     "/masuk",
@@ -234,6 +242,8 @@ POSTS = {
     "/aplikasi",
     "/aplikasi/{client_id}/rahasia-baru",
     "/aplikasi/{client_id}/cabut",
+    "/layanan-saya/terbit",
+    "/layanan-saya/terbit/konfirmasi",
 }
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -246,7 +256,13 @@ HEADERS = {
 def test_the_matrix_covers_every_portal_route() -> None:
     routes = {
         (method, re.sub(r":int}", "}", route.path))
-        for router in (pages_router, desks_router, applications_router)
+        for router in (
+            pages_router,
+            desks_router,
+            applications_router,
+            publish_router,
+            monitor_router,
+        )
         for route in router.routes
         for method in getattr(route, "methods", ())
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from splp.bus.descriptor import ServiceDescriptor
@@ -23,6 +24,7 @@ from splp.directory_service.bodies import (
 )
 from splp.directory_service.models import Party, Theme
 from splp.directory_service.parties import Caller
+from splp.directory_service.publish_preview import canonical_sha256, preview
 from splp.directory_service.routes.common import (
     Administrator,
     Anyone,
@@ -87,15 +89,29 @@ async def theme_asyncapi(
     return asyncapi_for(theme, [g.descriptor() for g in groups])
 
 
+Sha256Query = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9a-f]{64}$",
+        description="The ``descriptor_sha256`` of a preview: the publish is refused (412) "
+        "when the descriptor is not the one previewed.",
+    ),
+]
+
+
 @router.post(
     "/services",
     status_code=201,
     response_model=ServiceDetail,
-    responses=problems(409, 422),
+    responses=problems(409, 412, 422),
     tags=["services"],
 )
 async def publish_service(
-    descriptor: ServiceDescriptor, caller: Publisher, session: Session, request: Request
+    descriptor: ServiceDescriptor,
+    caller: Publisher,
+    session: Session,
+    request: Request,
+    expect_sha256: Sha256Query = None,
 ) -> Any:
     """Publish a version of one of the caller's services (a descriptor with its schemas).
 
@@ -104,8 +120,17 @@ async def publish_service(
     An operation schema over ``SPLP_SCHEMA_MAX_BYTES`` or ``SPLP_SCHEMA_MAX_DEPTH`` is a 422.
     A descriptor that claims to be the one source of a field another service already
     claims (``data_management.authoritative_for``) is published with a warning.
+    ``POST /services/preview`` shows all this first, without publishing.
     """
     settings = request.app.state.settings
+    if expect_sha256 is not None:
+        document = descriptor.model_dump(mode="json", exclude_defaults=False)
+        if canonical_sha256(document) != expect_sha256:
+            raise Problem(
+                412,
+                "the descriptor is not the one previewed (its sha256 differs): preview it again",
+                kind="not-previewed",
+            )
     warnings = await catalog.source_conflicts(session, descriptor)
     group = await catalog.publish(
         session,
@@ -128,6 +153,48 @@ async def publish_service(
     await session.commit()
     await reconcile_broker(request)
     return {**catalog.detail(group), "warnings": warnings}
+
+
+class PublishPreview(BaseModel):
+    ref: str = Field(description="PUBLISHER.SERVICE.vMAJOR")
+    version: str
+    current_version: str | None = Field(
+        description="The version the new one is compared with (none: nothing to compare)."
+    )
+    outcome: Literal["new-service", "new-major", "compatible", "breaking"]
+    publishable: bool = Field(description="False when the new version would break callers.")
+    breaking_changes: list[str]
+    changes: list[dict[str, Any]] = Field(
+        description="What differs from current_version, e.g. {change: operation-added, "
+        "operation: ...}."
+    )
+    warnings: list[str] = Field(description="Master-data warnings the publish would give.")
+    descriptor_sha256: str = Field(description="Pass it as expect_sha256 to the publish.")
+
+
+@router.post(
+    "/services/preview",
+    response_model=PublishPreview,
+    responses=problems(409, 422),
+    tags=["services"],
+)
+async def preview_service(
+    descriptor: ServiceDescriptor, caller: Publisher, session: Session, request: Request
+) -> Any:
+    """A dry run of ``POST /services``: the same checks (403 for another publisher's
+    service, 422 for a bad descriptor or an unknown theme, 409 for a version that exists
+    or is not greater) and the compatibility report against the current version, with
+    nothing stored and no audit event."""
+    settings = request.app.state.settings
+    warnings = await catalog.source_conflicts(session, descriptor)
+    plan = await catalog.plan_publish(
+        session,
+        caller,
+        descriptor,
+        max_schema_bytes=settings.schema_max_bytes,
+        max_schema_depth=settings.schema_max_depth,
+    )
+    return preview(plan, warnings)
 
 
 @router.get(
