@@ -38,6 +38,7 @@ from sqlalchemy import Integer, Select, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from splp.audit.records import AuditRecord
+from splp.audit.service_levels import availability_section, breaches, supervision_section
 from splp.audit.store import AuditStore
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -150,7 +151,11 @@ class DirectoryFacts(Protocol):
     * ``grants``: ``{"service", "requester"}`` for each grant in force at some moment of
       the period (requesters named as the adapters name them, by broker user);
     * ``procedure``: the statistics of the access procedure (Pasal 7);
-    * ``requester_prefix``: the broker user prefix, left out when a requester is shown.
+    * ``requester_prefix``: the broker user prefix, left out when a requester is shown;
+    * ``service_levels``: ``{service: {"availability_target", "p95_target_ms", ...}}``,
+      what each descriptor promises;
+    * ``supervision``: the misuse hits whose window ended in the period, each with its
+      ``follow_ups`` (Pasal 8(5)b).
     """
 
     async def __call__(self, period: Period, now: datetime) -> dict[str, Any]: ...
@@ -457,6 +462,11 @@ async def evaluation(
         for g in sorted(grants, key=lambda g: (g["service"], g["requester"]))
         if not cross.get((g["service"], g["requester"]))
     ]
+    levels: dict[str, dict[str, Any]] = dict(facts.get("service_levels") or {})
+    available = await availability_section(
+        store, period.start_utc, period.end_utc, now, services, levels
+    )
+    percent = {r["service"]: r["availability_percent"] for r in available["services"]}
     total = dict.fromkeys(COUNTS, 0)
     for row in rows:
         for name in COUNTS:
@@ -486,7 +496,9 @@ async def evaluation(
                 ),
                 "p50_ms": latency["service"].get(name, (None, None))[0],
                 "p95_ms": latency["service"].get(name, (None, None))[1],
-                "availability": None,  # from the health probes, when they exist
+                "availability": percent.get(name),  # None: not measured
+                "availability_target": levels.get(name, {}).get("availability_target"),
+                "p95_target_ms": levels.get(name, {}).get("p95_target_ms"),
             }
             for name in services
         ],
@@ -515,13 +527,11 @@ async def evaluation(
         "unused_services": [s for s in services if not by_service.get(s, {}).get("calls")],
         "unused_grants": unused_grants,
         "grants_in_force": len(grants),
-        "availability": {
-            "note": "belum ada data probe kesehatan",
-            "services": [],
-        },
+        "availability": available,
         "procedure": facts.get("procedure"),
-        "supervision": None,  # the misuse rules' findings, when they exist
+        "supervision": supervision_section(facts.get("supervision")),
     }
+    report["service_level_breaches"] = breaches(report["by_service"], available["services"], levels)
     report["narrative"] = narrative(report)
     return report
 
@@ -585,12 +595,106 @@ def narrative(report: dict[str, Any]) -> list[str]:
             f"{len(procedure['expiring_next_period'])} izin akan berakhir pada periode "
             f"berikutnya ({procedure['next_period']})."
         )
-    paragraphs.append(
-        "Ketersediaan layanan belum dapat dihitung: belum ada data probe kesehatan."
-        if not report["availability"]["services"]
-        else "Ketersediaan layanan tercantum pada bagian ketersediaan."
-    )
+    paragraphs.append(_availability_paragraph(report["availability"]))
+    paragraphs.append(_breaches_paragraph(report))
+    supervision = report.get("supervision")
+    if supervision is not None:
+        paragraphs.append(_supervision_paragraph(supervision))
     return paragraphs
+
+
+def percent_id(value: float) -> str:
+    """An availability the Indonesian way, with two decimals: ``99,95%``."""
+    return f"{value:,.2f}".replace(",", "#").replace(".", ",").replace("#", ".") + "%"
+
+
+def duration_id(seconds: float) -> str:
+    """``1 jam 5 menit``, ``12 menit 3 detik``, ``4,2 detik``."""
+    if seconds < 60:
+        return f"{_n(round(seconds, 1))} detik"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "hari"), (hours, "jam"), (minutes, "menit")]
+    if not days and not hours:
+        parts.append((secs, "detik"))
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 detik"
+
+
+def _availability_paragraph(section: dict[str, Any]) -> str:
+    rows = section["services"]
+    measured = [r for r in rows if r["measured"]]
+    if not measured:
+        return (
+            "Ketersediaan layanan tidak diukur: tidak ada data probe kesehatan dalam periode ini."
+        )
+    lowest = min(measured, key=lambda r: (r["availability_percent"], r["service"]))
+    text = (
+        f"Ketersediaan layanan diukur oleh probe kesehatan untuk {len(measured)} dari "
+        f"{len(rows)} layanan. Ketersediaan terendah adalah {lowest['service']}: "
+        f"{percent_id(lowest['availability_percent'])}, dengan {lowest['outages']} gangguan "
+        f"dan {duration_id(lowest['down_seconds'])} tidak tersedia dari "
+        f"{duration_id(lowest['observed_seconds'])} yang teramati."
+    )
+    unmeasured = [r["service"] for r in rows if not r["measured"]]
+    if unmeasured:
+        text += f" Tidak diukur: {', '.join(unmeasured)}."
+    return text
+
+
+def _breaches_paragraph(report: dict[str, Any]) -> str:
+    found = report["service_level_breaches"]
+    with_targets = sum(
+        1
+        for r in report["by_service"]
+        if r.get("availability_target") is not None or r.get("p95_target_ms") is not None
+    )
+    if not with_targets:
+        return "Belum ada layanan yang menetapkan target tingkat layanan (ketersediaan atau p95)."
+    if not found:
+        return (
+            f"Tidak ada pelanggaran tingkat layanan: {with_targets} layanan menetapkan target, "
+            "dan semua target yang terukur terpenuhi."
+        )
+    return (
+        f"Terdapat {len(found)} pelanggaran tingkat layanan: "
+        + "; ".join(breach_id(b) for b in found)
+        + "."
+    )
+
+
+def breach_id(breach: dict[str, Any]) -> str:
+    """One breach in Bahasa Indonesia, with its figures."""
+    if breach["measure"] == "availability":
+        return (
+            f"{breach['service']} ketersediaan {percent_id(breach['actual'])} di bawah target "
+            f"{percent_id(breach['target'])}"
+        )
+    return (
+        f"{breach['service']} p95 {_n(float(breach['actual']))} ms di atas target "
+        f"{_n(float(breach['target']))} ms"
+    )
+
+
+def _supervision_paragraph(supervision: dict[str, Any]) -> str:
+    findings = supervision["findings"]
+    if not findings:
+        return (
+            "Pengawasan (Pasal 8 ayat (5) huruf b): tidak ada temuan aturan penyalahgunaan "
+            "dalam periode ini."
+        )
+    listed = "; ".join(
+        f"#{f['id']} {f['title']} oleh {f['requester']}"
+        + (f" pada {f['service']}" if f.get("service") else "")
+        + (f" (tindak lanjut: {len(f['follow_ups'])})" if f.get("follow_ups") else "")
+        for f in findings
+    )
+    return (
+        f"Pengawasan (Pasal 8 ayat (5) huruf b): {supervision['count']} temuan aturan "
+        f"penyalahgunaan dalam periode ini, {supervision['followed_up']} di antaranya telah "
+        f"dicatat tindak lanjutnya: {listed}."
+    )
 
 
 def _hours(value: float | None) -> str:
