@@ -102,6 +102,13 @@ def wib(moment: str | None) -> str:
     return datetime.fromisoformat(moment).astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
 
 
+def _figure(value: Any) -> str:
+    """A rule's figure: a ratio keeps its four decimals (``0,2857``)."""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".").replace(".", ",")
+    return _cell(value)
+
+
 def finding_rows(report: dict[str, Any]) -> list[list[Any]]:
     """The supervision findings (header first): one row per misuse hit."""
     rows: list[list[Any]] = [
@@ -109,7 +116,7 @@ def finding_rows(report: dict[str, Any]) -> list[list[Any]]:
     ]
     supervision = report.get("supervision") or {}
     for f in supervision.get("findings", []):
-        figures = ", ".join(f"{k} = {_cell(v)}" for k, v in sorted(f["figures"].items()))
+        figures = ", ".join(f"{k} = {_figure(v)}" for k, v in sorted(f["figures"].items()))
         if f.get("suspended"):
             figures += f"; izin ditangguhkan: {', '.join(f'#{n}' for n in f['suspended'])}"
         notes = "; ".join(
