@@ -5,10 +5,13 @@ A period is a year (``2026``), a semester (``2026-S1``, ``2026-S2``) or a month
 keeps no daylight saving time).
 
 Everything about the calls is aggregated in SQL, in bounded memory, on SQLite and on
-PostgreSQL: one grouped scan gives the totals per service, requester and operation (a few
-rows per combination, never one per call); the latencies' p50 and p95 are computed by the
-database (``percentile_disc`` on PostgreSQL, a window ``ROW_NUMBER`` on SQLite, both the
-nearest-rank percentile of :func:`splp.audit.reports.percentile`).
+PostgreSQL: grouped scans give the totals per service, requester, operation and WIB day
+(a few rows per combination, never one per call); the latencies' p50 and p95 are
+computed by the database (on PostgreSQL a histogram, then a ranking of the wanted
+buckets only; on SQLite a window ``ROW_NUMBER``; both the nearest-rank percentile of
+:func:`splp.audit.reports.percentile`). On PostgreSQL the totals and the percentiles run
+side by side on two connections sharing one snapshot, and read the covering index of
+the call events (audit migration a0006).
 
 The calls are classified as:
 
@@ -35,7 +38,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Integer, Select, and_, case, func, select, text
+from sqlalchemy import Select, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from splp.audit.records import AuditRecord
@@ -190,7 +193,8 @@ def _classes() -> list[Any]:
 
 
 async def _breakdown(connection: AsyncConnection, period: Period) -> list[dict[str, Any]]:
-    """One row per (service, requester, operation) with the counts of each class."""
+    """One row per (service, requester, operation) with the counts of each class, on
+    SQLite (PostgreSQL: :data:`TOTALS_AND_DAYS`)."""
     query = _in_period(
         select(
             AuditRecord.publisher,
@@ -234,6 +238,7 @@ COUNTED = """
 SUMMED = ", ".join(f"CAST(sum({name}) AS bigint) AS {name}" for name in COUNTS)
 TOTALS_AND_DAYS = f"""
 WITH g AS MATERIALIZED (
+    -- the WIB day as a number; date_part is a double (extract() a slower numeric)
     SELECT publisher, service, major, requester, operation,
         CAST(floor((date_part('epoch', at) + 25200) / 86400) AS integer) AS day, {COUNTED}
     FROM audit_records
@@ -278,16 +283,9 @@ def _service_ref(row: Any) -> str:
     return f"{row['publisher'] or '-'}.{row['service'] or '-'}.v{row['major'] or 0}"
 
 
-def _day_expression(dialect: str) -> Any:
-    if dialect == "postgresql":  # the WIB day as a number (cheaper than a text per row)
-        # date_part is a double precision; extract() is a slower numeric since PostgreSQL 14
-        epoch = func.date_part("epoch", AuditRecord.at)
-        return func.floor((epoch + 7 * 3600) / 86400).cast(Integer)
-    return func.date(AuditRecord.at, "+7 hours")
-
-
 async def _daily(connection: AsyncConnection, period: Period) -> dict[str, dict[str, int]]:
-    day = _day_expression(connection.dialect.name).label("day")
+    """The counts per WIB day, on SQLite (PostgreSQL: :data:`TOTALS_AND_DAYS`)."""
+    day = func.date(AuditRecord.at, "+7 hours").label("day")
     query = _in_period(select(day, *_classes()), period).group_by(day)
     return {
         _day_label(row["day"]): {name: int(row[name]) for name in COUNTS}
