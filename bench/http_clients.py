@@ -147,23 +147,15 @@ async def bench(args: argparse.Namespace) -> list[Row]:
             try:
                 await concurrent(post, args.warmup, args.concurrency)
                 cpu_before = _cpu_seconds(me)
-                runs = [
-                    await concurrent(post, args.calls, args.concurrency) for _ in range(args.rounds)
-                ]
+                runs = [await concurrent(post, args.calls, args.concurrency)
+                        for _ in range(args.rounds)]
                 cpu_us = (_cpu_seconds(me) - cpu_before) / (args.calls * args.rounds) * 1e6
             finally:
                 await client.__aexit__(None, None, None)
             latencies = sorted(ns for r in runs for ns in r.latencies_ns)
             throughputs = [r.throughput for r in runs]
-            rows.append(
-                (
-                    name,
-                    throughputs,
-                    percentile_ms(latencies, 50),
-                    percentile_ms(latencies, 99),
-                    cpu_us,
-                )
-            )
+            rows.append((name, throughputs, percentile_ms(latencies, 50),
+                         percentile_ms(latencies, 99), cpu_us))
             print(f"{name}: {statistics.median(throughputs):.0f}/s", file=sys.stderr)
     finally:
         await stub.stop()
@@ -171,11 +163,8 @@ async def bench(args: argparse.Namespace) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.http_clients",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog="python -m bench.http_clients", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=500)
@@ -185,17 +174,13 @@ def main() -> None:
     args = parser.parse_args()
     rows = run(bench(args), args.uvloop)
     best = max(statistics.median(t) for _, t, _, _, _ in rows)
-    print(
-        f"| client | requests/s (median of {args.rounds}) | x best | p50 ms | p99 ms "
-        "| client CPU us/request |"
-    )
+    print(f"| client | requests/s (median of {args.rounds}) | x best | p50 ms | p99 ms "
+          "| client CPU us/request |")
     print("|---|---|---|---|---|---|")
     for name, throughputs, p50, p99, cpu_us in rows:
         median = statistics.median(throughputs)
-        print(
-            f"| {name} | {median:,.0f} | {median / best:.2f} | {p50:.2f} | {p99:.2f} "
-            f"| {cpu_us:.0f} |"
-        )
+        print(f"| {name} | {median:,.0f} | {median / best:.2f} | {p50:.2f} | {p99:.2f} "
+              f"| {cpu_us:.0f} |")
 
 
 if __name__ == "__main__":

@@ -29,11 +29,7 @@ class ServerProcess:
 
     async def start(self) -> dict[str, Any]:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.server",
-            self.scenario,
-            *self.args,
+            sys.executable, "-m", "bench.server", self.scenario, *self.args,
             cwd=REPO,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -44,7 +40,7 @@ class ServerProcess:
         if not line.startswith(b"ready "):
             code = await self.process.wait()
             raise RuntimeError(f"the {self.scenario} server exited ({code}) before it was ready")
-        self.info = json.loads(line[len(b"ready ") :])
+        self.info = json.loads(line[len(b"ready "):])
         return self.info
 
     async def exited(self) -> int:

@@ -75,24 +75,14 @@ def targets(rows: list[Row]) -> list[dict[str, Any]]:
         row, ref = _row(rows, scenario, "concurrent"), _row(rows, reference, "concurrent")
         if row and ref:
             value = throughput_ratio(row, ref)
-            checks.append(
-                {
-                    "target": f"{scenario} concurrent >= {least:g}x {reference}",
-                    "value": round(value, 3),
-                    "met": value >= least,
-                }
-            )
+            checks.append({"target": f"{scenario} concurrent >= {least:g}x {reference}",
+                           "value": round(value, 3), "met": value >= least})
     for scenario, reference, most in P50_TARGETS:
         row, ref = _row(rows, scenario, "sequential"), _row(rows, reference, "sequential")
         if row and ref:
             value = p50_delta_ms(row, ref)
-            checks.append(
-                {
-                    "target": f"{scenario} sequential p50 <= {reference} p50 + {most:g} ms",
-                    "value": round(value, 3),
-                    "met": value <= most,
-                }
-            )
+            checks.append({"target": f"{scenario} sequential p50 <= {reference} p50 + {most:g} ms",
+                           "value": round(value, 3), "met": value <= most})
     return checks
 
 
@@ -106,10 +96,8 @@ def _cpu(row: Row) -> str:
 
 
 def table(rows: list[Row], checks: list[dict[str, Any]], concurrency: int) -> str:
-    header = (
-        f"{'scenario':<14} {'mode':<14} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'x raw':>7} {'p50 - raw':>10}  {'cpu us/call client/server/broker':>32}"
-    )
+    header = (f"{'scenario':<14} {'mode':<14} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'x raw':>7} {'p50 - raw':>10}  {'cpu us/call client/server/broker':>32}")
     lines = [header, "-" * len(header)]
     for mode in MODES:
         for row in (r for r in rows if r["mode"] == mode):
@@ -122,7 +110,6 @@ def table(rows: list[Row], checks: list[dict[str, Any]], concurrency: int) -> st
             )
     if checks:
         lines += ["", "targets:"]
-        lines += [
-            f"  [{'met' if c['met'] else 'MISSED'}] {c['target']}: {c['value']}" for c in checks
-        ]
+        lines += [f"  [{'met' if c['met'] else 'MISSED'}] {c['target']}: {c['value']}"
+                  for c in checks]
     return "\n".join(lines)

@@ -121,38 +121,22 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
     parser.add_argument("--rounds", type=int, default=3, help="rounds, interleaving scenarios")
     parser.add_argument("--warmup", type=int, default=300, help="calls per mode before timing")
     parser.add_argument("--concurrency", type=int, default=64, help="calls in flight")
-    parser.add_argument(
-        "--only",
-        type=scenarios,
-        default=list(DEFAULT_SCENARIOS),
-        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all but services-1000)",
-    )
+    parser.add_argument("--only", type=scenarios, default=list(DEFAULT_SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} "
+                        "(default: all but services-1000)")
     parser.add_argument("--all", action="store_true", help="every scenario")
-    parser.add_argument(
-        "--uvloop",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="use uvloop in every process (default: on)",
-    )
+    parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
+                        help="use uvloop in every process (default: on)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        help="write cProfile stats of the client and each server to this folder",
-    )
+    parser.add_argument("--profile", type=Path,
+                        help="write cProfile stats of the client and each server to this folder")
     parser.add_argument("--amqp-url", default=defaults.amqp_url)
     parser.add_argument("--management-url", default=defaults.management_url)
-    parser.add_argument(
-        "--cluster-amqp-url",
-        default=CLUSTER_AMQP_URL,
-        help="splp-cluster: a node's URL, with the credentials "
-        "(default: scripts/cluster.sh's first node)",
-    )
-    parser.add_argument(
-        "--cluster-amqp-urls",
-        default=CLUSTER_AMQP_URLS,
-        help="splp-cluster: the cluster's nodes, comma-separated",
-    )
+    parser.add_argument("--cluster-amqp-url", default=CLUSTER_AMQP_URL,
+                        help="splp-cluster: a node's URL, with the credentials "
+                        "(default: scripts/cluster.sh's first node)")
+    parser.add_argument("--cluster-amqp-urls", default=CLUSTER_AMQP_URLS,
+                        help="splp-cluster: the cluster's nodes, comma-separated")
     parser.add_argument("--cluster-management-url", default=CLUSTER_MANAGEMENT_URL)
     args = parser.parse_args(argv)
     if min(args.calls, args.rounds, args.concurrency) < 1 or args.warmup < 0:
@@ -164,17 +148,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path | None]:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     options = Options(
-        calls=args.calls,
-        rounds=args.rounds,
-        warmup=args.warmup,
-        concurrency=args.concurrency,
-        scenarios=args.only,
-        uvloop=args.uvloop,
-        amqp_url=args.amqp_url,
-        management_url=args.management_url,
-        profile=args.profile,
-        cluster_amqp_url=args.cluster_amqp_url,
-        cluster_amqp_urls=args.cluster_amqp_urls,
+        calls=args.calls, rounds=args.rounds, warmup=args.warmup,
+        concurrency=args.concurrency, scenarios=args.only, uvloop=args.uvloop,
+        amqp_url=args.amqp_url, management_url=args.management_url, profile=args.profile,
+        cluster_amqp_url=args.cluster_amqp_url, cluster_amqp_urls=args.cluster_amqp_urls,
         cluster_management_url=args.cluster_management_url,
     )
     return options, args.json
@@ -193,16 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     meta = report["meta"]
     print(table(report["results"], report["targets"], options.concurrency))
     if report["cluster_vs_single_node"]:
-        print(
-            "\nsplp-cluster (3 nodes, quorum queues) / splp (one node, classic queues): "
-            + ", ".join(
-                f"{mode} {ratio:.2f}x" for mode, ratio in report["cluster_vs_single_node"].items()
-            )
-        )
-    print(
-        f"\nload average (1 min) at start {meta['loadavg_start'][0]:.2f}, "
-        f"at end {meta['loadavg_end'][0]:.2f}, on {meta['cpus']} CPUs"
-    )
+        print("\nsplp-cluster (3 nodes, quorum queues) / splp (one node, classic queues): "
+              + ", ".join(f"{mode} {ratio:.2f}x"
+                          for mode, ratio in report["cluster_vs_single_node"].items()))
+    print(f"\nload average (1 min) at start {meta['loadavg_start'][0]:.2f}, "
+          f"at end {meta['loadavg_end'][0]:.2f}, on {meta['cpus']} CPUs")
     if json_path:
         json_path.write_text(json.dumps(report, indent=2) + "\n")
         log(f"wrote {json_path}")

@@ -84,10 +84,8 @@ async def start_servers(
         for processes in servers.values():
             for server in processes:
                 group.create_task(server.start())
-    log(
-        "servers ready: "
-        + ", ".join(f"{s} (pid {', '.join(str(p.pid) for p in ps)})" for s, ps in servers.items())
-    )
+    log("servers ready: " + ", ".join(
+        f"{s} (pid {', '.join(str(p.pid) for p in ps)})" for s, ps in servers.items()))
     return servers
 
 
@@ -144,10 +142,8 @@ async def measure(
             conc.cpu_us = meter.per_call_us(middle, after, conc.calls)
             results[scenario, "sequential"].runs.append(seq)
             results[scenario, "concurrent"].runs.append(conc)
-            log(
-                f"round {number + 1}/{options.rounds} {scenario}: "
-                f"{seq.throughput:.0f}/s sequential, {conc.throughput:.0f}/s concurrent"
-            )
+            log(f"round {number + 1}/{options.rounds} {scenario}: "
+                f"{seq.throughput:.0f}/s sequential, {conc.throughput:.0f}/s concurrent")
     if profiler and options.profile:
         profiler.dump_stats(options.profile / "client.prof")
     return list(results.values())
