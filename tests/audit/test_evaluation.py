@@ -403,3 +403,39 @@ async def test_availability_breaches_and_findings(audit_store: AuditStore) -> No
     ]
     assert len(list(book["Pelanggaran SLA"].iter_rows())) == 3
     assert list(book["Temuan pengawasan"].iter_rows(values_only=True))[1][0] == "#7"
+
+
+async def test_percentiles_of_calls_without_a_requester_or_publisher(
+    audit_store: AuditStore,
+) -> None:
+    """Events missing a query column (stored as NULL) are ranked in their own group ("-"),
+    apart from the named ones, as Python would rank them."""
+    rng = random.Random(5)
+    start = NOVEMBER.start_utc + timedelta(days=1)
+    sent = []
+    for n in range(120):
+        event = at(
+            start + timedelta(seconds=n),
+            duration_ms=round(rng.uniform(1, 300), 3),
+            requester=rng.choice(["dinsos", None]),
+        )
+        if n % 3 == 0:
+            event.pop("publisher")
+        sent.append(event)
+    await audit_store.append([screen(e) for e in sent])
+    report = await evaluation(audit_store, NOVEMBER)
+
+    def figures(events: list[dict[str, Any]]) -> tuple[float, float]:
+        ordered = sorted(float(e["duration_ms"]) for e in events)
+        return percentile(ordered, 50), percentile(ordered, 95)
+
+    requesters = {r["requester"]: (r["p50_ms"], r["p95_ms"]) for r in report["by_requester"]}
+    assert requesters == {
+        "-": figures([e for e in sent if e.get("requester") is None]),
+        "dinsos": figures([e for e in sent if e.get("requester") == "dinsos"]),
+    }
+    services = {r["service"]: (r["p50_ms"], r["p95_ms"]) for r in report["by_service"]}
+    assert services == {
+        "-.penduduk.v1": figures([e for e in sent if "publisher" not in e]),
+        "dukcapil.penduduk.v1": figures([e for e in sent if "publisher" in e]),
+    }
