@@ -13,7 +13,8 @@ import io
 from collections import defaultdict
 from typing import Any
 
-from splp.audit.evaluation import MONTHS_ID
+from splp.audit.evaluation import MONTHS_ID, WIB, duration_id, percent_id
+from splp.audit.service_levels import NOT_MEASURED
 
 TITLE = "Laporan Evaluasi Penggunaan Layanan SPLP"
 SUBTITLE = "Pemantauan dan evaluasi (Pasal 9)"
@@ -43,6 +44,96 @@ PROCEDURE_ROWS = (
     ("granted", "Izin diberikan penerbit"),
     ("declined", "Ditolak penerbit"),
 )
+
+
+MEASURES = {"availability": "Ketersediaan", "p95_ms": "Latensi p95"}
+
+
+def availability_rows(report: dict[str, Any], raw: bool = False) -> list[list[Any]]:
+    """The availability table (header first); ``raw`` keeps numbers (the workbook's)."""
+    rows: list[list[Any]] = [
+        [
+            "Layanan",
+            "Ketersediaan (%)" if raw else "Ketersediaan",
+            "Target (%)" if raw else "Target",
+            "Gangguan",
+            "Tidak tersedia (detik)" if raw else "Tidak tersedia",
+            "Waktu teramati (detik)" if raw else "Waktu teramati",
+        ]
+    ]
+    for r in report["availability"]["services"]:
+        percent, target = r["availability_percent"], r["availability_target"]
+        if raw:
+            shown = [percent if r["measured"] else NOT_MEASURED, target]
+            times = [r["down_seconds"], r["observed_seconds"]]
+        else:
+            shown = [
+                percent_id(percent) if r["measured"] else NOT_MEASURED,
+                "-" if target is None else percent_id(target),
+            ]
+            times = (
+                [duration_id(r["down_seconds"]), duration_id(r["observed_seconds"])]
+                if r["measured"]
+                else ["-", "-"]
+            )
+        rows.append([r["service"], *shown, r["outages"] if r["measured"] else "-", *times])
+    return rows
+
+
+def breach_rows(report: dict[str, Any], raw: bool = False) -> list[list[Any]]:
+    rows: list[list[Any]] = [["Layanan", "Ukuran", "Target", "Capaian"]]
+    for b in report.get("service_level_breaches", []):
+        if raw:
+            values = [b["target"], b["actual"]]
+        elif b["measure"] == "availability":
+            values = [percent_id(b["target"]), percent_id(b["actual"])]
+        else:
+            values = [f"{_cell(float(b['target']))} ms", f"{_cell(float(b['actual']))} ms"]
+        rows.append([b["service"], MEASURES.get(b["measure"], b["measure"]), *values])
+    return rows
+
+
+def wib(moment: str | None) -> str:
+    """An ISO 8601 moment as ``YYYY-MM-DD HH:MM WIB``."""
+    from datetime import datetime
+
+    if not moment:
+        return "-"
+    return datetime.fromisoformat(moment).astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
+
+
+def _figure(value: Any) -> str:
+    """A rule's figure: a ratio keeps its four decimals (``0,2857``)."""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".").replace(".", ",")
+    return _cell(value)
+
+
+def finding_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The supervision findings (header first): one row per misuse hit."""
+    rows: list[list[Any]] = [
+        ["No.", "Aturan", "Peminta", "Layanan / operasi", "Rentang", "Angka", "Tindak lanjut"]
+    ]
+    supervision = report.get("supervision") or {}
+    for f in supervision.get("findings", []):
+        figures = ", ".join(f"{k} = {_figure(v)}" for k, v in sorted(f["figures"].items()))
+        if f.get("suspended"):
+            figures += f"; izin ditangguhkan: {', '.join(f'#{n}' for n in f['suspended'])}"
+        notes = "; ".join(
+            f"{n['text']} ({n['author']}, {wib(n['at'])})" for n in f.get("follow_ups", [])
+        )
+        rows.append(
+            [
+                f"#{f['id']}",
+                f"{f['rule']}: {f['title']}",
+                f["requester"],
+                " ".join(x for x in (f.get("service"), f.get("operation")) if x) or "-",
+                f"{wib(f['since'])} s.d. {wib(f['until'])}",
+                figures or "-",
+                notes or "belum ada",
+            ]
+        )
+    return rows
 
 
 def timeline(report: dict[str, Any]) -> tuple[str, list[tuple[str, int, int, int]]]:
@@ -101,6 +192,17 @@ def to_html(report: dict[str, Any]) -> bytes:
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
+    def grid(rows: list[list[Any]]) -> str:
+        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
+        body = (
+            "".join(
+                "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+                for row in rows[1:]
+            )
+            or f"<tr><td colspan='{len(rows[0])}'>(tidak ada)</td></tr>"
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
     header, cross = _cross_rows(report)
     cross_html = (
         "<table><thead><tr>"
@@ -135,7 +237,15 @@ def to_html(report: dict[str, Any]) -> bytes:
         table((("service", "Layanan"), ("requester", "Peminta")), report["unused_grants"]),
         "<h2>Ketersediaan</h2>",
         f"<p>{html.escape(report['availability']['note'])}</p>",
+        grid(availability_rows(report)),
+        "<h2>Pelanggaran tingkat layanan</h2>",
+        grid(breach_rows(report)),
     ]
+    if report.get("supervision") is not None:
+        parts += [
+            "<h2>Temuan pengawasan (Pasal 8 ayat (5) huruf b)</h2>",
+            grid(finding_rows(report)),
+        ]
     procedure = report.get("procedure")
     if procedure:
         parts += [
@@ -197,6 +307,21 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     for g in report["unused_grants"]:
         unused.append([g["service"], g["requester"]])
     unused.column_dimensions["A"].width = 34
+    for title, rows in (
+        ("Ketersediaan", availability_rows(report, raw=True)),
+        ("Pelanggaran SLA", breach_rows(report, raw=True)),
+        *(
+            [("Temuan pengawasan", finding_rows(report))]
+            if report.get("supervision") is not None
+            else []
+        ),
+    ):
+        ws = book.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        ws.column_dimensions["A"].width = 34
     procedure = report.get("procedure")
     if procedure:
         ws = book.create_sheet("Prosedur akses")
@@ -410,8 +535,24 @@ def to_pdf(report: dict[str, Any]) -> bytes:
         section(
             "Ketersediaan",
             Paragraph(html.escape(report["availability"]["note"]), styles["BodyText"]),
+            Spacer(1, 0.2 * cm),
+            grid(availability_rows(report), first_wide(6)),
+        ),
+        section(
+            "Pelanggaran tingkat layanan",
+            grid(breach_rows(report), [width * 0.4, width * 0.2, width * 0.2, width * 0.2]),
         ),
     ]
+    if report.get("supervision") is not None:
+        story.append(
+            section(
+                "Temuan pengawasan (Pasal 8 ayat (5) huruf b)",
+                grid(
+                    finding_rows(report),
+                    [width * f for f in (0.06, 0.17, 0.1, 0.17, 0.16, 0.14, 0.2)],
+                ),
+            )
+        )
     procedure = report.get("procedure")
     if procedure:
         story += [

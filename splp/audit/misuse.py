@@ -53,6 +53,14 @@ from splp.errors import ConfigurationError
 WIB = timezone(timedelta(hours=7), "WIB")
 CALL_KINDS = ("response", "denied", "throttled", "dropped")
 LOGIN_FAILURE = "broker.user-authentication-failure"
+RULE_TITLES = {
+    "volume": "volume panggilan jauh di atas kebiasaan pemohon",
+    "not_found": "banyak panggilan tidak ditemukan (404), dugaan enumerasi NIK",
+    "office_hours": "panggilan di luar jam kerja",
+    "new_operation": "operasi yang belum pernah dipakai pemohon",
+    "failed_logins": "gagal masuk ke broker berulang kali",
+}
+"""Each rule in Bahasa Indonesia, for the alerts and the reports."""
 
 
 class _Rule(BaseModel):

@@ -1,8 +1,9 @@
 """The evaluation report's directory facts, read from the directory's store.
 
 The audit package's :func:`~splp.audit.evaluation.evaluation` aggregates the calls; this
-:class:`~splp.audit.evaluation.DirectoryFacts` adds the services, the grants in force and
-the access procedure's statistics (:mod:`splp.directory_service.evaluation_facts`).
+:class:`~splp.audit.evaluation.DirectoryFacts` adds the services, the grants in force, the access
+procedure's statistics, the service levels the descriptors promise and the misuse hits
+of the period with their follow-ups (:mod:`splp.directory_service.evaluation_facts`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from splp.directory_service.evaluation_facts import (
     grants_in_force,
     procedure_statistics,
     published_services,
+    service_levels,
+    supervision_findings,
 )
 from splp.directory_service.store import Store
 
@@ -34,9 +37,13 @@ class StoreFacts:
             services = await published_services(session, end)
             grants = await grants_in_force(session, start, end, self.user_prefix)
             procedure = await procedure_statistics(session, start, end, following.end_utc, now)
+            levels = await service_levels(session, end)
+            findings = await supervision_findings(session, start, end, self.user_prefix)
         return {
             "services": services,
             "grants": grants,
             "procedure": {**procedure, "next_period": following.name},
             "requester_prefix": self.user_prefix,
+            "service_levels": levels,
+            "supervision": findings,
         }

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from splp.audit.misuse import Hit, Rule, detect
+from splp.audit.misuse import RULE_TITLES, Hit, Rule, detect
 from splp.audit.store import AuditStore
 from splp.directory_service.broker import BrokerReconciler
 from splp.directory_service.events import DirectoryEvents
@@ -29,14 +29,6 @@ from splp.retry import keep_running
 from splp.settings import Settings
 
 log = get_logger("control-plane.misuse")
-
-RULE_TITLES = {
-    "volume": "volume panggilan jauh di atas kebiasaan pemohon",
-    "not_found": "banyak panggilan tidak ditemukan (404), dugaan enumerasi NIK",
-    "office_hours": "panggilan di luar jam kerja",
-    "new_operation": "operasi yang belum pernah dipakai pemohon",
-    "failed_logins": "gagal masuk ke broker berulang kali",
-}
 
 
 class MisuseWatch:

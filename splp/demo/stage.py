@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from splp.audit.broker_events import BrokerEvents
@@ -55,6 +56,9 @@ class Stage:
     tokens: dict[str, str] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
     directories: dict[str, AsyncDirectoryClient] = field(default_factory=dict)
+    app: FastAPI | None = None
+    """The directory process's app (its stores and outbox, for tests that drive the health
+    probe or the misuse watch by hand)."""
 
     async def api(self, party: str, method: str, path: str, body: Any = None) -> Any:
         """Call the directory API as ``party``; a refusal is an error (the walk is scripted)."""
@@ -143,7 +147,7 @@ async def staged(base: Settings) -> AsyncIterator[Stage]:
             directory_url = await stack.enter_async_context(serve_app(app))
             agency_url = await stack.enter_async_context(serve_app(create_agency()))
             served = settings.model_copy(update={"directory_url": directory_url})
-            stage = Stage(served, directory_url, agency_url, audit)
+            stage = Stage(served, directory_url, agency_url, audit, app=app)
             stack.push_async_callback(stage.aclose)
             stage.tokens["admin"] = admin_token
             yield stage

@@ -14,6 +14,10 @@ The procedure's figures, for the period ``[start, end)``:
 * ``approved_not_granted``: requests still ``approved`` (neither granted nor declined)
   whose approval is more than 14 days old at the period's end, or now if sooner;
 * ``expiring_next_period``: grants in force whose ``expires_at`` falls in the next period.
+
+Besides: the service levels each publisher promised (:func:`service_levels`, from the
+descriptors), and the misuse hits of the period with their follow-ups
+(:func:`supervision_findings`, Pasal 8(5)b).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from splp.directory_service.grant_history import grant_periods
 from splp.directory_service.models import AccessEvent, AccessRequest, Party, Service, ServiceVersion
+from splp.directory_service.supervision import hits_between
 
 STALE_AFTER = timedelta(days=14)
 ADMINISTRATOR_STEPS = ("approve", "reject")
@@ -43,6 +48,73 @@ async def published_services(session: AsyncSession, end: datetime) -> list[str]:
         .distinct()
     )
     return sorted(f"{owner}.{name}.v{major}" for owner, name, major in rows)
+
+
+SERVICE_LEVEL_FIELDS = (
+    "availability_target",
+    "p95_target_ms",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "operating_hours",
+)
+
+
+async def service_levels(session: AsyncSession, end: datetime) -> dict[str, dict[str, Any]]:
+    """``{PUBLISHER.SERVICE.vMAJOR: service level}`` of each major's latest version
+    published before ``end`` that has one (``availability_target`` in percent,
+    ``p95_target_ms``, the contact and the operating hours, each only when set)."""
+    rows = await session.execute(
+        select(Party.name, Service.name, ServiceVersion.major, ServiceVersion.descriptor)
+        .join(Service, Service.publisher_id == Party.id)
+        .join(ServiceVersion, ServiceVersion.service_id == Service.id)
+        .where(ServiceVersion.published_at < end)
+        .order_by(ServiceVersion.minor, ServiceVersion.patch)
+    )
+    levels: dict[str, dict[str, Any]] = {}
+    for owner, name, major, descriptor in rows:
+        promised = (descriptor or {}).get("service_level") or {}
+        ref = f"{owner}.{name}.v{major}"
+        levels.pop(ref, None)  # a later version without one withdraws the promise
+        shown = {k: promised[k] for k in SERVICE_LEVEL_FIELDS if promised.get(k) is not None}
+        if shown:
+            levels[ref] = shown
+    return dict(sorted(levels.items()))
+
+
+async def supervision_findings(
+    session: AsyncSession, start: datetime, end: datetime, user_prefix: str = ""
+) -> list[dict[str, Any]]:
+    """The misuse hits whose window ended in ``[start, end)``, with their follow-ups, as
+    plain data (times in ISO 8601, the requester as a party; a note's author is named by
+    party, the person's address is left out of a filed report)."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat(timespec="seconds")
+
+    findings = []
+    for hit in await hits_between(session, start, end):
+        requester = str(hit["requester"])
+        if user_prefix and requester.startswith(user_prefix):
+            requester = requester[len(user_prefix) :]
+        findings.append(
+            {
+                "id": hit["id"],
+                "rule": hit["rule"],
+                "requester": requester,
+                "service": hit["service"],
+                "operation": hit["operation"],
+                "since": iso(hit["since"]),
+                "until": iso(hit["until"]),
+                "figures": dict(hit["figures"] or {}),
+                "suspended": list(hit["suspended"] or []),
+                "follow_ups": [
+                    {"id": n["id"], "text": n["text"], "author": n["author"], "at": iso(n["at"])}
+                    for n in hit.get("follow_ups", [])
+                ],
+            }
+        )
+    return findings
 
 
 async def grants_in_force(

@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from splp.audit import AuditStore
+from splp.audit import AuditStore, screen
 from splp.audit.evaluation import BadPeriod, Period, evaluation
 from splp.audit.reports import percentile
 from splp.audit.store import MIGRATIONS
@@ -260,3 +260,182 @@ async def test_the_audit_migrations_build_exactly_the_model(audit_store: AuditSt
             )
         )
     assert differences == []
+
+
+def probed(kind: str, moment: datetime, service: str = "penduduk") -> tuple[Any, str | None]:
+    """An up or down transition as the health probe emits it (and the sink screens it)."""
+    event = audit_event(
+        f"admin.service-{kind}",
+        "directory",
+        actor="splp-health-probe",
+        theme="kependudukan",
+        publisher="dukcapil",
+        service=service,
+        major=1,
+        consumers=1 if kind == "up" else 0,
+        cause=None if kind == "up" else "no consumers",
+    )
+    event["time"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return screen(event)
+
+
+async def test_availability_breaches_and_findings(audit_store: AuditStore) -> None:
+    """Availability from the probe's transitions (a state carried in from before the
+    period counts, the time before the first known state does not), each breach of a
+    descriptor's target, the misuse hits with their follow-ups; a service the probe never
+    saw is "tidak diukur", never 100 %."""
+    start, end = NOVEMBER.start_utc, NOVEMBER.end_utc
+    transitions = [
+        probed("down", start - timedelta(days=1)),  # down when the period begins
+        probed("up", start + timedelta(hours=1)),
+        probed("down", start + timedelta(days=10)),
+        probed("up", start + timedelta(days=10, hours=6)),
+    ]
+    calls = [
+        at(start + timedelta(days=2, seconds=n), duration_ms=float(d))
+        for n, d in enumerate([20, 30, 40, 600, 700] * 4)
+    ]
+    await audit_store.append([*transitions, *((e, None) for e in calls)])
+    assert all(flag is None for _, flag in transitions)
+    finding = {
+        "id": 7,
+        "rule": "not_found",
+        "requester": "dinsos",
+        "service": "dukcapil.penduduk.v1",
+        "operation": "get-by-nik",
+        "since": (start + timedelta(days=3)).isoformat(),
+        "until": (start + timedelta(days=3, hours=1)).isoformat(),
+        "figures": {"calls": 40, "not_found": 31, "ratio": 0.775},
+        "suspended": [3],
+        "follow_ups": [
+            {"id": 1, "text": "Dinsos dipanggil; akun dibatasi", "author": "admin", "at": None}
+        ],
+    }
+    facts = {
+        "services": ["dukcapil.penduduk.v1", "dukcapil.keluarga.v1"],
+        "grants": [],
+        "service_levels": {
+            "dukcapil.penduduk.v1": {"availability_target": 99.5, "p95_target_ms": 500},
+            "dukcapil.keluarga.v1": {"availability_target": 99.0},
+        },
+        "supervision": [finding],
+    }
+    report = await evaluation(audit_store, NOVEMBER, facts, now=end + timedelta(days=3))
+
+    observed = (end - start).total_seconds()
+    down = 7 * 3600.0
+    rows = {r["service"]: r for r in report["availability"]["services"]}
+    penduduk = rows["dukcapil.penduduk.v1"]
+    assert penduduk["measured"] and penduduk["outages"] == 1  # the one begun in the period
+    assert (penduduk["observed_seconds"], penduduk["down_seconds"]) == (observed, down)
+    expected = round(100 * (observed - down) / observed, 3)
+    assert penduduk["availability_percent"] == expected == 99.028
+    assert rows["dukcapil.keluarga.v1"]["measured"] is False
+    assert rows["dukcapil.keluarga.v1"]["availability_percent"] is None
+    services = {r["service"]: r for r in report["by_service"]}
+    assert services["dukcapil.penduduk.v1"]["availability"] == expected
+    assert services["dukcapil.keluarga.v1"]["availability"] is None
+    p95 = percentile(sorted(float(e["duration_ms"]) for e in calls), 95)
+    assert services["dukcapil.penduduk.v1"]["p95_ms"] == p95 == 700.0
+    assert report["service_level_breaches"] == [
+        {
+            "service": "dukcapil.penduduk.v1",
+            "measure": "availability",
+            "target": 99.5,
+            "actual": expected,
+        },
+        {"service": "dukcapil.penduduk.v1", "measure": "p95_ms", "target": 500.0, "actual": p95},
+    ]  # keluarga has a target but was not measured: no breach claimed
+    supervision = report["supervision"]
+    assert (supervision["count"], supervision["followed_up"]) == (1, 1)
+    assert supervision["findings"][0]["title"].startswith("banyak panggilan tidak ditemukan")
+    text = " ".join(report["narrative"])
+    assert "untuk 1 dari 2 layanan" in text and "99,03%" in text
+    assert "Tidak diukur: dukcapil.keluarga.v1" in text
+    assert "2 pelanggaran tingkat layanan" in text
+    assert "p95 700,0 ms di atas target 500,0 ms" in text
+    assert "1 temuan aturan penyalahgunaan" in text and "#7" in text
+
+    # the current period is measured up to now, not to its end
+    now = start + timedelta(days=5)
+    early = await evaluation(audit_store, NOVEMBER, facts, now=now)
+    first = {r["service"]: r for r in early["availability"]["services"]}["dukcapil.penduduk.v1"]
+    assert (first["observed_seconds"], first["down_seconds"]) == (5 * 86400.0, 3600.0)
+    assert early["availability"]["until"] == now.isoformat(timespec="microseconds")
+
+    # before any probe ran: not measured, and no availability breach
+    september = await evaluation(audit_store, Period.parse("2026-09"), facts, now=end)
+    assert september["availability"]["measured"] is False
+    assert "tidak diukur" in september["availability"]["note"]
+    assert all(r["availability"] is None for r in september["by_service"])
+    assert september["service_level_breaches"] == []
+    assert any("tidak diukur" in p for p in september["narrative"])
+    assert "tidak ada temuan" not in " ".join(september["narrative"])  # facts gave a hit
+
+    # without the directory's facts: no supervision section is claimed
+    bare = await evaluation(audit_store, NOVEMBER, None, now=end)
+    assert bare["supervision"] is None
+    assert bare["service_level_breaches"] == []
+
+    # the documents carry the three sections
+    from splp.audit.evaluation_documents import to_html, to_pdf, to_xlsx
+
+    page = to_html(report).decode()
+    for expected_text in (
+        "99,03%",
+        "tidak diukur",
+        "Pelanggaran tingkat layanan",
+        "Latensi p95",
+        "Dinsos dipanggil; akun dibatasi",
+        "Temuan pengawasan",
+    ):
+        assert expected_text in page, expected_text
+    assert to_pdf(report).startswith(b"%PDF")
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(BytesIO(to_xlsx(report)))
+    sheet = list(book["Ketersediaan"].iter_rows(values_only=True))
+    assert sheet[1:] == [
+        ("dukcapil.keluarga.v1", "tidak diukur", 99.0, "-", 0.0, 0.0),
+        ("dukcapil.penduduk.v1", expected, 99.5, 1, down, observed),
+    ]
+    assert len(list(book["Pelanggaran SLA"].iter_rows())) == 3
+    assert list(book["Temuan pengawasan"].iter_rows(values_only=True))[1][0] == "#7"
+
+
+async def test_percentiles_of_calls_without_a_requester_or_publisher(
+    audit_store: AuditStore,
+) -> None:
+    """Events missing a query column (stored as NULL) are ranked in their own group ("-"),
+    apart from the named ones, as Python would rank them."""
+    rng = random.Random(5)
+    start = NOVEMBER.start_utc + timedelta(days=1)
+    sent = []
+    for n in range(120):
+        event = at(
+            start + timedelta(seconds=n),
+            duration_ms=round(rng.uniform(1, 300), 3),
+            requester=rng.choice(["dinsos", None]),
+        )
+        if n % 3 == 0:
+            event.pop("publisher")
+        sent.append(event)
+    await audit_store.append([screen(e) for e in sent])
+    report = await evaluation(audit_store, NOVEMBER)
+
+    def figures(events: list[dict[str, Any]]) -> tuple[float, float]:
+        ordered = sorted(float(e["duration_ms"]) for e in events)
+        return percentile(ordered, 50), percentile(ordered, 95)
+
+    requesters = {r["requester"]: (r["p50_ms"], r["p95_ms"]) for r in report["by_requester"]}
+    assert requesters == {
+        "-": figures([e for e in sent if e.get("requester") is None]),
+        "dinsos": figures([e for e in sent if e.get("requester") == "dinsos"]),
+    }
+    services = {r["service"]: (r["p50_ms"], r["p95_ms"]) for r in report["by_service"]}
+    assert services == {
+        "-.penduduk.v1": figures([e for e in sent if "publisher" not in e]),
+        "dukcapil.penduduk.v1": figures([e for e in sent if "publisher" in e]),
+    }
