@@ -11,6 +11,8 @@ language, English the other. Dates and times are shown in WIB (Asia/Jakarta).
 '1 Des 2026 00.30 WIB'
 >>> number(21.301, "id"), number(1234, "id"), number(21.301, "en"), number(None, "id")
 ('21,3', '1.234', '21.3', '')
+>>> number(99.028, "id", 3), number(100.0, "id", 3), number(99.028, "en", 3)
+('99,028', '100', '99.028')
 """
 
 from __future__ import annotations
@@ -71,9 +73,11 @@ def when(value: datetime | str | None, language: str) -> str:
     return format_datetime(moment, "d MMM y HH.mm", tzinfo=WIB, locale=locale) + " WIB"
 
 
-def number(value: float | None, language: str) -> str:
-    """A number as the language writes it, to one decimal at most; empty for none."""
+def number(value: float | None, language: str, places: int = 1) -> str:
+    """A number as the language writes it, to ``places`` decimals at most (one unless
+    told, three for an availability); empty for none."""
     if value is None:
         return ""
     locale = "id_ID" if language == "id" else "en_GB"
-    return format_decimal(value, "#,##0.#", locale=locale)
+    pattern = "#,##0." + "#" * places if places > 0 else "#,##0"
+    return format_decimal(value, pattern, locale=locale)

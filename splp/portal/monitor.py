@@ -49,13 +49,13 @@ EVALUATION_KEYS = {  # the sections the page shows itself; any other key shows a
     "grants_in_force",
     "procedure",
     "narrative",
+    "availability",  # these three: service_level_macros.html
+    "service_level_breaches",
+    "supervision",
 }
 KEYS = [  # names in the reports' data that the page shows as headings
     N_("api_token"),
     N_("broker_password"),
-    N_("availability"),
-    N_("breaches"),
-    N_("supervision"),
     N_("note"),
     N_("services"),
     N_("service"),
@@ -65,6 +65,12 @@ KEYS = [  # names in the reports' data that the page shows as headings
     N_("expires_at"),
     N_("approved_at"),
     N_("days_waiting"),
+    N_("calls"),  # a misuse hit's figures
+    N_("not_found"),
+    N_("ratio"),
+    N_("baseline_mean"),
+    N_("factor"),
+    N_("operations_before"),
 ]
 BAD_PERIOD = N_("Give the period as a year (2026), a semester (2026-S2) or a month (2026-11).")
 MESSAGES = [

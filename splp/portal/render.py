@@ -62,7 +62,7 @@ def page(
         ngettext=ngettext_for(language),
         _=gettext,
         when=lambda value: when(value, language),
-        number=lambda value: number(value, language),
+        number=lambda value, places=1: number(value, language, places),
         crumbs=crumbs or [],
         csrf_field=CSRF_FIELD,
         path=request.url.path,
