@@ -7,13 +7,18 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from splp.audit.anchors import Anchoring
+from splp.audit.evaluation import Period
 from splp.audit.keys import SigningKey
+from tests.directory.conftest import publish
 from tests.portal.conftest import Browser
 from tests.portal.test_desks import audit_store, call, walk_to
+
+NOVEMBER = Period.parse("2026-11")
 
 
 async def test_the_chain_status_with_its_anchor(browser: Browser) -> None:
@@ -84,11 +89,125 @@ async def test_the_evaluation_report_of_a_period(browser: Browser) -> None:
     cross = html.split("Perangkat daerah mana memakai layanan mana", 1)[1].split("</table>")[0]
     assert '<th scope="col">dinkes</th>' in cross and '<th scope="col">dinsos</th>' in cross
     assert "Prosedur akses (Pasal 7)" in html
-    assert "Ketersediaan layanan" in html  # a section the page does not know, shown as it is
-    assert "belum ada data probe kesehatan" in html
+    assert "Ketersediaan per layanan" in html and "Tidak diukur: probe kesehatan" in html
+    assert '<td class="num">tidak diukur</td>' in per_service  # no probe yet: never 100%
+    assert "100%" not in html
+    assert "Tidak ada tingkat layanan yang dijanjikan yang dilanggar" in html
+    assert "Tidak ada aturan penyalahgunaan yang terpicu dalam periode ini." in html
+    assert 'id="bagian-' not in html  # nothing left for the generic tables
     assert granted
     pdf = await browser.get(f"/audit/reports/evaluasi?period={month}&format=pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def test_availability_breaches_and_findings_of_a_past_month(
+    browser: Browser, penduduk: dict[str, Any]
+) -> None:
+    """November 2026 from stored events: the probe's transitions (down 7 hours of 720),
+    calls whose p95 is 700 ms, a descriptor promising 99.5% and 500 ms, a misuse hit with
+    a follow-up. The page shows the figures the report computed, in Indonesian, and the
+    note's text escaped."""
+    from splp.directory_service.models import ServiceVersion
+    from splp.directory_service.supervision import HitIn, raise_hit
+    from splp.portal.i18n import when
+    from tests.audit.test_evaluation import at, probed
+
+    app = browser.app
+    promised = {**penduduk, "version": "1.0.1"}
+    promised["service_level"] = {"availability_target": 99.5, "p95_target_ms": 500}
+    assert (await publish(browser, promised, "dukcapil")).status_code == 201  # type: ignore[arg-type]
+    start, end = NOVEMBER.start_utc, NOVEMBER.end_utc
+    async with app.state.store.sessions() as session:  # both versions out before November
+        await session.execute(update(ServiceVersion).values(published_at=start - timedelta(days=3)))
+        raised = await raise_hit(
+            session,
+            app.state.events,
+            HitIn(
+                "hit-november",
+                "not_found",
+                "dinsos",
+                start + timedelta(days=3),
+                start + timedelta(days=3, hours=1),
+                service="dukcapil.penduduk.v1",
+                operation="get-by-nik",
+                figures={"calls": 40, "not_found": 31, "ratio": 0.775},
+            ),
+        )
+        await session.commit()
+    assert raised is not None
+    hostile = "<script>alert(1)</script> Dinsos dipanggil"
+    noted = await browser.post(
+        f"/supervision/hits/{raised.hit['id']}/notes",
+        json={"text": hostile},
+        headers=browser.as_("kominfo"),
+    )
+    assert noted.status_code == 201, noted.text
+    store = await audit_store(browser)
+    await store.append(
+        [
+            probed("down", start - timedelta(days=1)),  # down when the month begins
+            probed("up", start + timedelta(hours=1)),
+            probed("down", start + timedelta(days=10)),
+            probed("up", start + timedelta(days=10, hours=6)),
+        ]
+    )
+    await store.append(
+        [
+            (at(start + timedelta(days=2, seconds=n), duration_ms=float(d)), None)
+            for n, d in enumerate([20, 30, 40, 600, 700] * 4)
+        ]
+    )
+    stored = await browser.get(
+        "/audit/reports/evaluasi?period=2026-11", headers=browser.as_("inspektorat")
+    )
+    assert stored.status_code == 200, stored.text
+    report = stored.json()
+    (row,) = report["availability"]["services"]
+    assert row["availability_percent"] == 99.028  # 713 of 720 hours
+    assert (row["outages"], row["down_seconds"], row["observed_seconds"]) == (1, 25200, 2592000)
+
+    await browser.sign_in("inspektorat")
+    page = await browser.get("/laporan/evaluasi?periode=2026-11")
+    assert page.status_code == 200, page.text
+    html = re.sub(r"\s+<", "<", page.text)
+    available = html.split("Ketersediaan per layanan</h2>", 1)[1].split("</table>", 1)[0]
+    assert f"sampai {when(end, 'id')}" in available  # the month is over: measured to its end
+    assert (
+        '<td>dukcapil.penduduk.v1</td><td class="num bad">99,028%</td>'
+        '<td class="num">99,5%</td><td class="num">1</td><td class="num">7</td>'
+        '<td class="num">720</td>'
+    ) in available
+    per_service = html.split("<h2>Per layanan</h2>", 1)[1].split("</table>", 1)[0]
+    assert '<td class="num">99,028%</td>' in per_service
+    assert '<td class="num">700</td>' in per_service  # p95 (ms)
+    breaches = html.split("Pelanggaran tingkat layanan</h2>", 1)[1].split("</table>", 1)[0]
+    assert [b["measure"] for b in report["service_level_breaches"]] == ["availability", "p95_ms"]
+    assert (
+        '<tr><td>dukcapil.penduduk.v1</td><td>Ketersediaan</td><td class="num">99,5%</td>'
+        '<td class="num bad">99,028%</td></tr>'
+    ) in breaches
+    assert (
+        '<tr><td>dukcapil.penduduk.v1</td><td>Latensi p95</td><td class="num">500 ms</td>'
+        '<td class="num bad">700 ms</td></tr>'
+    ) in breaches
+    findings = html.split("Temuan pengawasan (Pasal 8 ayat (5) huruf b)</h2>", 1)[1]
+    findings = findings.split("</main>", 1)[0]
+    assert "1 temuan aturan penyalahgunaan dalam periode ini, 1 di antaranya" in findings
+    number = raised.hit["id"]
+    assert f"#{number}: banyak panggilan tidak ditemukan (404), dugaan enumerasi NIK" in findings
+    assert "<dt>Pemohon</dt><dd>dinsos</dd>" in findings
+    since, until = start + timedelta(days=3), start + timedelta(days=3, hours=1)
+    window = f"{when(since, 'id')} \N{EN DASH} {when(until, 'id')}"
+    assert f"<dd>{window}</dd>" in findings
+    assert "<dt>panggilan</dt><dd>40</dd>" in findings and "<dd>31</dd>" in findings
+    assert "<dt>rasio</dt><dd>0,775</dd>" in findings
+    written = when(noted.json()["at"], "id")
+    assert written.endswith(" WIB")
+    assert (
+        f"<li>{written}, kominfo: &lt;script&gt;alert(1)&lt;/script&gt; Dinsos dipanggil</li>"
+    ) in findings
+    assert "<script>alert" not in page.text
+    assert 'id="bagian-' not in html  # none of the three falls back to a generic table
 
 
 async def test_the_supervision_report_with_hits_and_follow_ups(browser: Browser) -> None:
@@ -127,8 +246,9 @@ async def test_the_supervision_report_with_hits_and_follow_ups(browser: Browser)
 
 
 def test_sections_the_page_does_not_know_are_shown_as_they_come() -> None:
-    """A section another part of the report adds (service-level breaches, supervision
-    findings, availability per service) shows as tables, with nothing dropped."""
+    """A key the page has no section for shows as a table, with nothing dropped; a service
+    the probe did not see is "tidak diukur", and a report read without the directory
+    (``supervision`` null) claims no findings."""
     from splp.portal.i18n import gettext_for, ngettext_for, number, when
     from splp.portal.monitor import EVALUATION_KEYS
     from splp.portal.render import environment
@@ -142,7 +262,7 @@ def test_sections_the_page_does_not_know_are_shown_as_they_come() -> None:
             ("calls", "ok", "caller_errors", "publisher_failures", "denied", "throttled"), 0
         )
         | {"dropped": 0, "publisher_failure_rate": 0, "caller_error_rate": 0},
-        "by_service": [{"service": "dukcapil.penduduk.v1", "calls": 0, "availability": 0.975}],
+        "by_service": [{"service": "dukcapil.keluarga.v1", "calls": 0, "availability": None}],
         "by_requester": [],
         "by_operation": [],
         "cross_tab": {"services": [], "requesters": [], "calls": []},
@@ -150,15 +270,32 @@ def test_sections_the_page_does_not_know_are_shown_as_they_come() -> None:
         "unused_grants": [],
         "grants_in_force": 0,
         "narrative": ["Selama November 2026 ..."],
-        "breaches": [{"service": "dukcapil.penduduk.v1", "target": 99.5, "measured": 97.5}],
-        "supervision": {"hits": 2, "rules": ["volume", "not_found_ratio"]},
+        "availability": {
+            "measured": False,
+            "until": "2026-11-30T17:00:00.000000+00:00",
+            "note": "Ketersediaan tidak diukur: ...",
+            "services": [
+                {
+                    "service": "dukcapil.keluarga.v1",
+                    "measured": False,
+                    "availability_percent": None,
+                    "observed_seconds": 0.0,
+                    "down_seconds": 0.0,
+                    "outages": 0,
+                    "availability_target": 99.0,
+                }
+            ],
+        },
+        "service_level_breaches": [],
+        "supervision": None,
+        "service_credits": [{"service": "dukcapil.penduduk.v1", "credit": 2.5}],
     }
     gettext = gettext_for("id")
     html = environment.get_template("evaluation.html").render(
         _=gettext,
         gettext=gettext,
         ngettext=ngettext_for("id"),
-        number=lambda v: number(v, "id"),
+        number=lambda v, places=1: number(v, "id", places),
         when=lambda v: when(v, "id"),
         lang="id",
         crumbs=[],
@@ -172,9 +309,18 @@ def test_sections_the_page_does_not_know_are_shown_as_they_come() -> None:
         chart=None,
     )
     html = re.sub(r"\s+<", "<", html)
-    breaches = html.split("Pelanggaran tingkat layanan</h2>", 1)[1].split("</table>", 1)[0]
-    assert '<th scope="col">layanan</th>' in breaches and '<th scope="col">target</th>' in breaches
-    assert "<td>dukcapil.penduduk.v1</td><td>99,5</td><td>97,5</td>" in breaches
-    supervision = html.split("Temuan pengawasan</h2>", 1)[1].split("</section>", 1)[0]
-    assert "<dd>2</dd>" in supervision and "<li>not_found_ratio</li>" in supervision
-    assert "97,5%" in html  # availability per service, as a percentage
+    unknown = html.split('<h2 id="bagian-1">service_credits</h2>', 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col">credit</th>' in unknown
+    assert "<td>dukcapil.penduduk.v1</td><td>2,5</td>" in unknown
+    assert html.count('id="bagian-') == 1  # the three known sections are not repeated
+    available = html.split("Ketersediaan per layanan</h2>", 1)[1].split("</table>", 1)[0]
+    assert "Tidak diukur: probe kesehatan" in available
+    assert (
+        '<td>dukcapil.keluarga.v1</td><td class="num">tidak diukur</td>'
+        '<td class="num">99%</td><td class="num">\N{EN DASH}</td>'
+    ) in available
+    assert "100%" not in html
+    per_service = html.split("<h2>Per layanan</h2>", 1)[1].split("</table>", 1)[0]
+    assert '<td class="num">tidak diukur</td></tr>' in per_service
+    assert "Tidak ada tingkat layanan yang dijanjikan yang dilanggar" in html
+    assert "Temuan pengawasan" not in html  # no directory, no claim either way
