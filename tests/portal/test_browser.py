@@ -337,3 +337,11 @@ async def monitor_pages(admin: Person) -> None:
     chart = admin.page.locator("figure.chart svg")
     assert await chart.count() == 1
     assert (await chart.bounding_box() or {}).get("width", 0) > 300
+    for heading in ("Ketersediaan per layanan", "Pelanggaran tingkat layanan"):
+        assert await admin.page.get_by_role("heading", name=heading).count() == 1, heading
+    await admin.page.set_viewport_size({"width": 360, "height": 900})
+    widths = await admin.page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], widths  # the wide tables scroll inside their .scroll
+    await admin.page.set_viewport_size({"width": 1280, "height": 900})

@@ -183,12 +183,12 @@ async def test_availability_breaches_and_findings_of_a_past_month(
     breaches = html.split("Pelanggaran tingkat layanan</h2>", 1)[1].split("</table>", 1)[0]
     assert [b["measure"] for b in report["service_level_breaches"]] == ["availability", "p95_ms"]
     assert (
-        '<tr><td>dukcapil.penduduk.v1</td><td>Ketersediaan</td><td class="num">99,5%</td>'
-        '<td class="num bad">99,028%</td></tr>'
+        '<tr><td>dukcapil.penduduk.v1</td><td>Ketersediaan</td><td class="num nowrap">99,5%</td>'
+        '<td class="num nowrap bad">99,028%</td></tr>'
     ) in breaches
     assert (
-        '<tr><td>dukcapil.penduduk.v1</td><td>Latensi p95</td><td class="num">500 ms</td>'
-        '<td class="num bad">700 ms</td></tr>'
+        '<tr><td>dukcapil.penduduk.v1</td><td>Latensi p95</td><td class="num nowrap">500 ms</td>'
+        '<td class="num nowrap bad">700 ms</td></tr>'
     ) in breaches
     findings = html.split("Temuan pengawasan (Pasal 8 ayat (5) huruf b)</h2>", 1)[1]
     findings = findings.split("</main>", 1)[0]
