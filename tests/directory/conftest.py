@@ -26,7 +26,7 @@ import pytest
 import uvicorn
 from sqlalchemy import delete
 
-from splp.audit import AuditRecord
+from splp.audit.records import AuditBase
 from splp.control_plane import close_app, create_app, migrate
 from splp.directory_service import Store
 from splp.directory_service.catalog import create_theme
@@ -72,7 +72,10 @@ async def store(store_url: str) -> AsyncIterator[Store]:
 
 async def empty(store: Store) -> None:
     async with store.engine.begin() as connection:
-        for table in [*reversed(Base.metadata.sorted_tables), AuditRecord.__table__]:
+        for table in [
+            *reversed(Base.metadata.sorted_tables),
+            *reversed(AuditBase.metadata.sorted_tables),
+        ]:
             await connection.execute(delete(table))
 
 
