@@ -29,6 +29,7 @@ client_app = typer.Typer(
 )
 
 Party = Annotated[str, typer.Argument(help="The requester party, e.g. dinsos.")]
+ClientId = Annotated[str, typer.Argument(help="The application's client id.")]
 
 
 def _clients(party: str) -> str:
@@ -104,7 +105,7 @@ def list_clients(
 )
 def rotate(
     party: Party,
-    client_id: Annotated[str, typer.Argument(help="The application's client id.")],
+    client_id: ClientId,
     as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",
@@ -129,7 +130,7 @@ def rotate(
 )
 def revoke(
     party: Party,
-    client_id: Annotated[str, typer.Argument(help="The application's client id.")],
+    client_id: ClientId,
     as_json: AsJson = False,
     directory_url: DirectoryUrl = DEFAULT_URL,
     token: Token = "",

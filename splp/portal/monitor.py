@@ -163,21 +163,29 @@ def _this_month() -> str:
     return datetime.now(UTC).astimezone(WIB).strftime("%Y-%m")
 
 
+async def _period_report(
+    request: Request, periode: str, path: str
+) -> tuple[str, dict[str, Any] | None, dict[str, str], int]:
+    """The period asked for, the API's report of it at ``path`` (none when the period is
+    missing or wrong, or the API refused), the errors beside the field, and the status."""
+    chosen, errors = _period(periode)
+    if not chosen or errors:
+        return chosen, None, errors, 422 if errors else 200
+    answer = await DirectoryApi(request).get(path, period=chosen)
+    if answer.ok and isinstance(answer.body, dict):
+        return chosen, answer.body, errors, 200
+    return chosen, None, {"periode": answer.message}, answer.status
+
+
 @router.get("/laporan/evaluasi")
 async def evaluation_page(request: Request, periode: str = "") -> Response:
     person, refused = await _allowed(request)
     if person is None:
         return refused  # type: ignore[return-value]
-    chosen, errors = _period(periode)
+    chosen, report, errors, status = await _period_report(
+        request, periode, "/audit/reports/evaluasi"
+    )
     crumbs: list[tuple[str, str | None]] = [("Reports", "/laporan"), ("Evaluation report", None)]
-    report = None
-    status = 422 if errors else 200
-    if chosen and not errors:
-        answer = await DirectoryApi(request).get("/audit/reports/evaluasi", period=chosen)
-        if answer.ok and isinstance(answer.body, dict):
-            report = answer.body
-        else:
-            errors, status = {"periode": answer.message}, answer.status
     extra = {k: v for k, v in (report or {}).items() if k not in EVALUATION_KEYS and v}
     downloads = []
     chart = None
@@ -206,16 +214,8 @@ async def supervision_page(request: Request, periode: str = "") -> Response:
     person, refused = await _allowed(request)
     if person is None:
         return refused  # type: ignore[return-value]
-    chosen, errors = _period(periode)
+    chosen, report, errors, status = await _period_report(request, periode, "/supervision/report")
     crumbs: list[tuple[str, str | None]] = [("Reports", "/laporan"), ("Supervision report", None)]
-    report = None
-    status = 422 if errors else 200
-    if chosen and not errors:
-        answer = await DirectoryApi(request).get("/supervision/report", period=chosen)
-        if answer.ok and isinstance(answer.body, dict):
-            report = answer.body
-        else:
-            errors, status = {"periode": answer.message}, answer.status
     return _show(
         request,
         "supervision.html",
