@@ -24,12 +24,10 @@ from tests.audit.conftest import events, publish, trusting
 from tests.audit.test_sink import running, wait_count
 from tests.directory.conftest import Api, directory_settings
 
-TODAY = datetime.now(UTC).date().isoformat()
-
-
 class Report:
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, day: str) -> None:
         self.env = {"SPLP_DIRECTORY_URL": url, "SPLP_TOKEN": token}
+        self.day = day  # the UTC day the events were stored on, read once they were
 
     async def __call__(self, *args: str, token: str | None = None) -> Result:
         env = {**self.env, **({"SPLP_TOKEN": token} if token is not None else {})}
@@ -55,20 +53,21 @@ async def report(api: Api, broker: Settings, sink_queue: str) -> AsyncIterator[R
     )
     async with running(sink):
         assert await wait_count(store, 15) == 15
+    day = datetime.now(UTC).date().isoformat()
     await sink.store.close()
     await store.close()
     directory = create_app(directory_settings(store.url))
     async with serve_app(directory) as url:
-        yield Report(url, api.tokens["inspektorat"])
+        yield Report(url, api.tokens["inspektorat"], day)
     await close_app(directory)
 
 
 async def test_usage_counts_what_was_sent(report: Report, tmp_path: Path) -> None:
-    result = await report("usage", "--from", TODAY, "--to", TODAY, "--format", "json")
+    result = await report("usage", "--from", report.day, "--to", report.day, "--format", "json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     [service] = body["by_service"]
-    assert (service["day"], service["service"]) == (TODAY, "dukcapil.penduduk.v1")
+    assert (service["day"], service["service"]) == (report.day, "dukcapil.penduduk.v1")
     assert (service["calls"], service["errors"]) == (15, 2)
     assert (service["denied"], service["throttled"]) == (3, 4)
     requesters = {r["requester"]: r for r in body["by_requester"]}
@@ -78,7 +77,7 @@ async def test_usage_counts_what_was_sent(report: Report, tmp_path: Path) -> Non
         "od-b": (5, 0),
     }
 
-    result = await report("usage", "--from", TODAY, "--to", TODAY, "--format", "csv")
+    result = await report("usage", "--from", report.day, "--to", report.day, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert {(r["by"], r["name"], r["calls"]) for r in rows} == {
         ("service", "dukcapil.penduduk.v1", "15"),
@@ -88,12 +87,12 @@ async def test_usage_counts_what_was_sent(report: Report, tmp_path: Path) -> Non
     }
 
     chart = tmp_path / "usage.svg"
-    result = await report("usage", "--to", TODAY, "--chart", str(chart))
+    result = await report("usage", "--to", report.day, "--chart", str(chart))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Usage from ") and lines[0].endswith(f"to {TODAY}")
+    assert lines[0].startswith("Usage from ") and lines[0].endswith(f"to {report.day}")
     [dinsos] = [line for line in lines if " dinsos " in line]
-    assert dinsos.split()[:5] == [TODAY, "dinsos", "7", "2", str(round(2 / 7, 4))]
+    assert dinsos.split()[:5] == [report.day, "dinsos", "7", "2", str(round(2 / 7, 4))]
     svg = chart.read_text()
     assert svg.startswith("<svg") and ">15<" in svg
 
