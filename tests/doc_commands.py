@@ -6,7 +6,8 @@ Used by ``tests/test_docs.py`` (README.md and docs/*.md) and ``tests/test_compos
 * :func:`code_blocks` - fenced and indented code blocks of a Markdown file;
 * :func:`inline_commands` - inline code spans of the prose that are whole ``splp`` commands;
 * :func:`splp_commands` - the ``splp`` invocations in a piece of shell (or YAML, text...);
-* :func:`cli_problem` - why an argument list is not a valid ``splp`` command, or ``None``.
+* :func:`cli_problem` - why an argument list is not a valid ``splp`` command, or ``None``;
+* :func:`index_rows` and :func:`english_pages` - the Pasal 32(2) pages of docs/README.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,19 @@ import typer.main
 from splp.cli import app
 
 SHELL_LANGUAGES = frozenset({"sh", "bash", "console", "shell"})
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+_ROW = re.compile(r"^\|\s*([a-j])\s*\|(.*)$", re.MULTILINE)
+_LINK = re.compile(r"\]\(((?:id/)?[\w.-]+\.md)(?:#[\w-]*)?\)")
+
+
+def index_rows(index: Path = DOCS / "README.md") -> dict[str, list[str]]:
+    """The Pasal 32(2) items (a-j) of the index, each with the pages its row links."""
+    return {item: _LINK.findall(cells) for item, cells in _ROW.findall(index.read_text("utf-8"))}
+
+
+def english_pages() -> list[str]:
+    """The English pages the index lists; each has a Bahasa Indonesia twin in docs/id/."""
+    return sorted({page for pages in index_rows().values() for page in pages if "/" not in page})
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
