@@ -85,11 +85,16 @@ def message_id_is(message_id: str) -> Callable[[DeliveredMessage], bool]:
 
 
 class Probe:
-    """The kit's raw requester, its reply consumer, and taps on the audit and dead letters."""
+    """The kit's raw requester, its reply consumer, and taps on the audit and dead letters.
 
-    def __init__(self, connection: AbstractConnection, user: str) -> None:
+    ``wait`` is how long it waits for a reply, a dead letter or an audit event that should
+    come (the §-rules give a server 5 s).
+    """
+
+    def __init__(self, connection: AbstractConnection, user: str, wait: float = WAIT) -> None:
         self.connection = connection
         self.user = user
+        self.wait = wait
 
     async def open(self) -> Probe:
         watch = await self.connection.channel()
@@ -122,13 +127,14 @@ class Probe:
         """Publish straight to the service queue through the default exchange."""
         await self.send(body, properties, exchange="", routing_key=QUEUE)
 
-    async def reply(self, properties: spec.Basic.Properties, wait: float = WAIT) -> Reply:
+    async def reply(self, properties: spec.Basic.Properties, wait: float | None = None) -> Reply:
         correlation_id = properties.correlation_id
+        wait = self.wait if wait is None else wait
         found = await self.replies.find(
             lambda m: m.header.properties.correlation_id == correlation_id, wait
         )
         if found is None:
-            raise Failed(f"no reply within {wait:.0f} s")
+            raise Failed(f"no reply within {wait:g} s")
         return Reply(found)
 
     async def call(self, body: bytes | Any, **changes: Any) -> Reply:
@@ -144,9 +150,9 @@ class Probe:
             raise Failed(f"answered with splp-status {Reply(found).status!r}; nobody may be told")
 
     async def dead_letter(self, properties: spec.Basic.Properties) -> DeliveredMessage:
-        letter = await self.dead.find(message_id_is(properties.message_id or ""))
+        letter = await self.dead.find(message_id_is(properties.message_id or ""), self.wait)
         if letter is None:
-            raise Failed("not rejected to splp.dlx (no dead letter within 5 s)")
+            raise Failed(f"not rejected to splp.dlx (no dead letter within {self.wait:g} s)")
         return letter
 
     async def event(self, properties: spec.Basic.Properties) -> tuple[str, dict[str, Any]]:
@@ -156,9 +162,9 @@ class Probe:
         def about(message: DeliveredMessage) -> bool:
             return _event_in(message, message_id) is not None
 
-        found = await self.audit.find(about)
+        found = await self.audit.find(about, self.wait)
         if found is None:
-            raise Failed("no audit event on splp.audit within 5 s")
+            raise Failed(f"no audit event on splp.audit within {self.wait:g} s")
         event = _event_in(found, message_id)
         assert event is not None
         return found.routing_key or "", event

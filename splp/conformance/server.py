@@ -20,7 +20,7 @@ import orjson
 from splp.bus.client import Client
 from splp.bus.names import AUDIT_EXCHANGE
 from splp.conformance.checklist import Checklist, Failed, expect
-from splp.conformance.probe import Probe, Reply
+from splp.conformance.probe import WAIT, Probe, Reply
 from splp.conformance.schemas import violations
 from splp.conformance.subject import Server, environment
 from splp.conformance.testbus import QUEUE, SERVICE, THEME, TestBus
@@ -32,13 +32,16 @@ STRANGER = "1508019999999999"  # a valid NIK no server knows
 START_TIMEOUT = 30.0
 
 
-async def check_server(command: Sequence[str], settings: Settings) -> Checklist:
-    """Start ``command`` on a throw-away bus and check it against every server MUST."""
+async def check_server(
+    command: Sequence[str], settings: Settings, *, wait: float = WAIT
+) -> Checklist:
+    """Start ``command`` on a throw-away bus and check it against every server MUST,
+    waiting ``wait`` seconds for each reply, dead letter or audit event that should come."""
     checklist = Checklist("serve")
     async with TestBus(settings) as bus:
         connection = await aiormq.connect(bus.settings.broker_url)
         try:
-            probe = await Probe(connection, bus.settings.username).open()
+            probe = await Probe(connection, bus.settings.username, wait).open()
             env = environment(bus.publisher.url, bus.max_body_bytes)
             async with Server(command, env) as server:
                 if await _started(connection, server):
