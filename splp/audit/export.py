@@ -25,14 +25,23 @@ from splp.errors import ConfigurationError
 PAGE = 5000
 
 
+class TooLarge(ConfigurationError):
+    """The period's run of records is longer than the caller allows."""
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 async def export(
-    store: AuditStore, first_day: date, last_day: date, key: SigningKey
+    store: AuditStore,
+    first_day: date,
+    last_day: date,
+    key: SigningKey,
+    max_records: int | None = None,
 ) -> dict[str, Any]:
-    """The signed bundle of the records of the UTC days ``first_day`` to ``last_day``."""
+    """The signed bundle of the records of the UTC days ``first_day`` to ``last_day``;
+    :class:`TooLarge` when that run holds more than ``max_records`` records."""
     since = datetime.combine(first_day, time(), UTC)
     until = datetime.combine(last_day, time(), UTC) + timedelta(days=1)
     async with store.engine.connect() as connection:
@@ -45,6 +54,11 @@ async def export(
         ).one()
         if first is None:
             raise ConfigurationError("no audit record in that period: nothing to export")
+        if max_records is not None and last - first + 1 > max_records:
+            raise TooLarge(
+                f"the period holds {last - first + 1} records, more than {max_records}: "
+                "take a shorter period, or splp audit export"
+            )
         records: list[dict[str, Any]] = []
         after = first - 1
         while after < last:

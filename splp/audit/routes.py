@@ -7,6 +7,8 @@
 * ``GET /audit/anchors`` - the heads the sink signed, in pages;
 * ``GET /audit/keys`` - the sink's public keys (of this process's key file and of the
   anchors), to be confirmed by another channel before an auditor trusts one;
+* ``GET /audit/export`` - the signed bundle of a period, as ``splp audit export`` writes
+  it, when this process can read the sink's key file (at most :data:`EXPORT_LIMIT` records);
 * ``GET /audit/verify`` - a bounded check: the latest anchor's signature, and the records
   since it (at most ``limit``), see :mod:`splp.audit.chain_status`;
 * ``GET /audit/reports/usage`` - the evaluation report (JSON or CSV);
@@ -42,11 +44,14 @@ from splp.audit.chain_status import chain_status
 from splp.audit.chart import usage_chart
 from splp.audit.evaluation import BadPeriod, DirectoryFacts, Period, evaluation
 from splp.audit.evaluation_documents import MEDIA_TYPES, RENDERERS
+from splp.audit.export import TooLarge, export
+from splp.audit.keys import SigningKey
 from splp.audit.query import Filters, records
 from splp.audit.reports import GrantCounter, GrantCounts, abuse, usage
 from splp.audit.screen import screen
 from splp.audit.store import AuditStore
 from splp.bus.audit_events import audit_event
+from splp.errors import ConfigurationError
 from splp.web import Problem
 from splp.web import problem_responses as problems
 
@@ -111,28 +116,62 @@ async def list_anchors(
     return {"anchors": page, "next_after": page[-1]["id"] if page else after}
 
 
+def _own_key(request: Request) -> SigningKey | None:
+    """The key of ``SPLP_AUDIT_SIGNING_KEY_FILE``, if this process can read it: the key
+    lives with the sink, not necessarily in the directory's process."""
+    path = request.app.state.settings.audit_signing_key_file
+    if path is None:
+        return None
+    try:
+        return SigningKey.load(path)
+    except ConfigurationError:
+        return None
+
+
 @router.get("/keys")
 async def signing_keys(request: Request) -> dict[str, Any]:
     """The public keys (Ed25519, base64 of the 32 bytes) that signed anchors, and the one
     of ``SPLP_AUDIT_SIGNING_KEY_FILE`` when this process can read it."""
     keys: dict[str, dict[str, Any]] = {}
-    path = request.app.state.settings.audit_signing_key_file
-    if path is not None:
-        from splp.audit.keys import SigningKey
-        from splp.errors import ConfigurationError
-
-        try:
-            key = SigningKey.load(path)
-        except ConfigurationError:
-            pass  # the key lives with the sink, not necessarily in this process
-        else:
-            keys[key.key_id] = {"key_id": key.key_id, "public_key": key.public_base64}
+    key = _own_key(request)
+    if key is not None:
+        keys[key.key_id] = {"key_id": key.key_id, "public_key": key.public_base64}
     for key_id, public in await audit_store_of(request).anchor_keys():
         keys.setdefault(key_id, {"key_id": key_id, "public_key": public})
     return {"algorithm": "Ed25519", "keys": sorted(keys.values(), key=lambda k: k["key_id"])}
 
 
 VERIFY_LIMIT = 100_000
+EXPORT_LIMIT = 100_000
+
+
+@router.get("/export", responses=problems(404, 409, 413, 422))
+async def export_bundle(request: Request, since: Day = None, until: Day = None) -> Response:
+    """The signed bundle of ``[since, until]`` (by default the last seven days), as
+    ``splp audit export`` writes it, for ``splp audit verify --file BUNDLE --key KEY``:
+    its head is signed now with the key of ``SPLP_AUDIT_SIGNING_KEY_FILE``, so this process
+    must be able to read that file (409 when it cannot)."""
+    start, end = period(since, until)
+    key = _own_key(request)
+    if key is None:
+        raise Problem(
+            409,
+            "this process cannot read the sink's signing key (SPLP_AUDIT_SIGNING_KEY_FILE): "
+            "export with splp audit export where the key is",
+        )
+    last_day = (end - timedelta(days=1)).date()
+    try:
+        bundle = await export(audit_store_of(request), start.date(), last_day, key, EXPORT_LIMIT)
+    except TooLarge as exc:
+        raise Problem(413, str(exc)) from None
+    except ConfigurationError as exc:
+        raise Problem(404, str(exc)) from None
+    filename = f"audit-{start.date().isoformat()}-{last_day.isoformat()}.json"
+    return Response(
+        orjson.dumps(bundle),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/verify", responses=problems(422))

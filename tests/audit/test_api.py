@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text, update
 
@@ -312,3 +314,56 @@ async def test_an_evaluation_document_carries_its_sha256(audit_api: Api) -> None
         assert response.headers["x-report-sha256"] == digest
         if format == "html":
             assert b"Laporan Evaluasi" in response.content
+
+
+async def test_a_monitor_downloads_a_signed_bundle_that_verifies_offline(
+    audit_api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store: AuditStore = audit_api.app.state.audit_store  # type: ignore[attr-defined]
+    await store.append([(e, None, Sent("dukcapil")) for e in events(12)])
+    day = datetime.now(UTC).date().isoformat()
+    params = {"since": day, "until": day}
+    as_monitor = audit_api.as_("inspektorat")
+
+    # the key lives with the sink: a process that cannot read it cannot sign a bundle
+    refused = await audit_api.get("/audit/export", params=params, headers=as_monitor)
+    assert refused.status_code == 409, refused.text
+    assert "SPLP_AUDIT_SIGNING_KEY_FILE" in refused.json()["detail"]
+
+    key_file = tmp_path / "audit.key"
+    SigningKey.generate().write(key_file)
+    key = SigningKey.load(key_file)
+    state = audit_api.app.state  # type: ignore[attr-defined]
+    state.settings = state.settings.model_copy(update={"audit_signing_key_file": key_file})
+    for caller, status in (("dukcapil", 403), ("dinsos", 403), (None, 401)):
+        headers = audit_api.as_(caller)
+        response = await audit_api.get("/audit/export", params=params, headers=headers)
+        assert response.status_code == status, (caller, response.text)
+
+    response = await audit_api.get("/audit/export", params=params, headers=as_monitor)
+    assert response.status_code == 200, response.text
+    assert f'filename="audit-{day}-{day}.json"' in response.headers["content-disposition"]
+    bundle = response.json()
+    events_page = await audit_api.get("/audit/events", params={"limit": 100}, headers=as_monitor)
+    assert bundle["records"] == events_page.json()["records"]
+    assert bundle["head"]["seq"] == 12
+    public = load_public_key(key.public_base64)
+    assert check_bundle(bundle, public).ok
+    edited = response.content.replace(b'"get-by-nik"', b'"get-by-nok"', 1)  # one byte
+    assert edited != response.content
+    verdict = check_bundle(orjson.loads(edited), public)
+    assert (verdict.ok, verdict.bad_seq) == (False, 1)
+
+    bad = await audit_api.get("/audit/export", params={"since": day, "until": "2001-01-01"})
+    assert bad.status_code in (401, 422)
+    bad = await audit_api.get(
+        "/audit/export", params={"since": day, "until": "2001-01-01"}, headers=as_monitor
+    )
+    assert bad.status_code == 422, bad.text
+    empty = await audit_api.get(
+        "/audit/export", params={"since": "2001-01-01", "until": "2001-01-02"}, headers=as_monitor
+    )
+    assert empty.status_code == 404 and "nothing to export" in empty.json()["detail"]
+    monkeypatch.setattr("splp.audit.routes.EXPORT_LIMIT", 5)
+    large = await audit_api.get("/audit/export", params=params, headers=as_monitor)
+    assert large.status_code == 413 and "12 records, more than 5" in large.json()["detail"]
