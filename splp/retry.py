@@ -147,3 +147,28 @@ async def keep_running(
                 _summary(exc),
             )
         await asyncio.sleep(wait)
+
+
+async def every(
+    interval: float,
+    step: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    kind: str | None = None,
+    initial: float = 1.0,
+    maximum: float = 30.0,
+    logger: logging.Logger = log,
+) -> None:
+    """Await ``step()`` every ``interval`` seconds (from the end of one run to the start of
+    the next) until cancelled, under :func:`keep_running` (``initial`` and ``maximum`` are
+    its back-off): an error is logged and counted, and the timer goes on.
+    """
+
+    async def timer() -> None:
+        while True:
+            await step()
+            await asyncio.sleep(interval)
+
+    await keep_running(
+        timer, what=what, kind=kind, initial=initial, maximum=maximum, logger=logger
+    )

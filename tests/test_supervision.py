@@ -18,7 +18,7 @@ from splp.directory_service.broker import BrokerReconciler, Drift
 from splp.directory_service.events import DirectoryEvents
 from splp.directory_service.store import Store
 from splp.metrics import Metrics
-from splp.retry import keep_running
+from splp.retry import every, keep_running
 from splp.settings import Settings
 
 NO_DIRECTORY = "http://127.0.0.1:1"
@@ -50,6 +50,23 @@ async def test_keep_running_restarts_after_any_error_and_stops_when_the_loop_ret
     await asyncio.wait_for(keep_running(loop, what="test loop", initial=0.01, maximum=0.05), 5)
     assert runs == [0, 1, 2]
     assert restarts("test loop") == before + 2
+
+
+async def test_every_goes_on_after_an_error_until_cancelled() -> None:
+    runs: list[int] = []
+
+    async def step() -> None:
+        runs.append(len(runs))
+        if len(runs) == 2:
+            raise KeyError("a reply of an unexpected shape")
+
+    before = restarts("test timer")
+    task = asyncio.create_task(every(0.01, step, what="test timer", initial=0.01, maximum=0.05))
+    await until(lambda: len(runs) >= 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert restarts("test timer") == before + 1
 
 
 async def test_keep_running_ends_on_cancellation() -> None:

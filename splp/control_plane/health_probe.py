@@ -13,7 +13,6 @@ period.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -28,7 +27,7 @@ from splp.directory_service.models import Party, Service, ServiceVersion, Theme
 from splp.directory_service.store import Store
 from splp.errors import RemoteError, SplpError
 from splp.log import get_logger
-from splp.retry import keep_running
+from splp.retry import every
 from splp.settings import Settings
 
 log = get_logger("control-plane.health")
@@ -140,9 +139,5 @@ class HealthProbe:
             log.info("service %s is %s", p.ref, "up" if p.up else f"down ({p.cause})")
 
     async def run_forever(self) -> None:
-        async def tick() -> None:
-            while True:
-                await self.probe()
-                await asyncio.sleep(self.settings.health_interval)
-
-        await keep_running(tick, what="health probe", kind="health", logger=log)
+        interval = self.settings.health_interval
+        await every(interval, self.probe, what="health probe", kind="health", logger=log)

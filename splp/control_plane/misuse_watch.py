@@ -25,7 +25,7 @@ from splp.directory_service.notify import deliver, recipients
 from splp.directory_service.store import Store
 from splp.directory_service.supervision import HitIn, Raised, raise_hit
 from splp.log import get_logger
-from splp.retry import keep_running
+from splp.retry import every
 from splp.settings import Settings
 
 log = get_logger("control-plane.misuse")
@@ -71,14 +71,8 @@ class MisuseWatch:
         return raised
 
     async def run_forever(self) -> None:
-        import asyncio
-
-        async def tick() -> None:
-            while True:
-                await self.check()
-                await asyncio.sleep(self.settings.misuse_interval)
-
-        await keep_running(tick, what="misuse rules", kind="misuse", logger=log)
+        interval = self.settings.misuse_interval
+        await every(interval, self.check, what="misuse rules", kind="misuse", logger=log)
 
     async def alert(self, raised: Raised) -> None:
         body = alert_body(raised)
