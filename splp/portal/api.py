@@ -73,13 +73,7 @@ class DirectoryApi:
         query = {k: v for k, v in params.items() if v not in (None, "")}
         async with self._client() as client:
             response = await client.request(method, path, json=body, params=query)
-        content: Any = None
-        if response.content:
-            try:
-                content = response.json()
-            except ValueError:
-                content = response.text
-        return Answer(response.status_code, content, response.headers, self._language)
+        return self._answer(response)
 
     async def post_file(self, path: str, data: bytes, content_type: str, **params: Any) -> Answer:
         """POST ``data`` as the body (a document), with its own content type."""
@@ -87,6 +81,10 @@ class DirectoryApi:
             response = await client.post(
                 path, content=data, params=params, headers={"Content-Type": content_type}
             )
+        return self._answer(response)
+
+    def _answer(self, response: httpx.Response) -> Answer:
+        """The response as an :class:`Answer`: its JSON, else its text."""
         content: Any = None
         if response.content:
             try:
