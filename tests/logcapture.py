@@ -18,10 +18,11 @@ What is captured:
 
 What is searched for (:data:`SECRETS`):
 
-* every directory API token, broker password, client secret and API key the directory
-  mints, in any test or fixture: the plugin wraps ``new_token``, ``new_password``,
-  ``new_client_secret`` and ``new_api_key`` where the directory calls them, records what
-  they return, and changes nothing else;
+* every directory API token, broker password, client secret, API key and subject HMAC
+  key the directory mints, in any test or fixture: the plugin wraps ``new_token``,
+  ``new_password``, ``new_client_secret``, ``new_api_key`` and ``new_secret`` (of
+  :mod:`splp.directory_service.subject_keys`) where the directory calls them, records
+  what they return, and changes nothing else;
 * secrets tests make themselves (broker passwords through the management API), which
   they register with ``SECRETS.add(value, "broker password")``;
 * :data:`PAYLOAD_MARKER`, which tests put inside request payloads: audit records and log
@@ -145,13 +146,14 @@ def _spy(module: Any, name: str, kind: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from splp.directory_service import applications, parties
+    from splp.directory_service import applications, parties, subject_keys
     from splp.directory_service.routes import parties as party_routes
 
     _spy(parties, "new_token", "directory API token")
     _spy(party_routes, "new_password", "broker password")
     _spy(applications, "new_client_secret", "client secret")
     _spy(applications, "new_api_key", "API key")
+    _spy(subject_keys, "new_secret", "subject HMAC key")
     logging.getLogger().addHandler(_HANDLER)
     logging.getLogger("splp").setLevel(logging.DEBUG)
 

@@ -7,8 +7,12 @@ every field. The SDK adapter and then the HTTP adapter (in front of the demo age
 serve it; the audit sink stores what they emit.
 
 After a known set of calls, ``splp audit subject`` answers exactly those accesses, and
-neither the audit store, nor any log line (the suite's log capture searches every line
-for the NIKs), nor the dead letters hold a NIK.
+neither the audit store nor any log line (the suite's log capture searches every line
+for the NIKs) holds a NIK. One request carrying a NIK expires before its adapter answers
+it: the test first finds it in the dead letters (which keep bodies, for at most
+``SPLP_DEAD_LETTER_TTL``), so that the NIK's absence from its audit event and from the
+logs is checked against a drop that really happened. After a rotation of the subject
+key, the lookup still finds the accesses recorded under the old key.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,9 +39,15 @@ from splp.adapters.http_config import load_http_config
 from splp.audit import AuditStore
 from splp.audit.sink import AuditSink
 from splp.bus import Client, ServiceRef
-from splp.bus.names import AUDIT_EXCHANGE, DEAD_LETTER_QUEUE
+from splp.bus.names import (
+    AUDIT_EXCHANGE,
+    DEAD_LETTER_QUEUE,
+    DIRECT_REPLY_TO,
+    routing_key_for,
+    theme_exchange,
+)
 from splp.bus.topology import ServiceBinding, declare, topology_for
-from splp.bus.wire import Problem
+from splp.bus.wire import HEADER_DEADLINE, HEADER_PROTOCOL, Problem
 from splp.cli import app as cli
 from splp.control_plane import close_app, create_app, migrate
 from splp.demo.agency import RESIDENTS
@@ -139,8 +150,8 @@ async def lookup(directory: Directory, party: str, value: str) -> tuple[int, str
     return result.exit_code, result.output
 
 
-async def dead_letters(management: httpx.AsyncClient, broker: Settings) -> list[str]:
-    """The bodies in ``splp.dead-letters``, left in place."""
+async def dead_letters(management: httpx.AsyncClient, broker: Settings) -> list[dict[str, Any]]:
+    """The messages in ``splp.dead-letters`` (``payload``, ``properties``), left in place."""
     vhost = quote(broker.vhost, safe="")
     response = await management.post(
         f"/api/queues/{vhost}/{DEAD_LETTER_QUEUE}/get",
@@ -149,7 +160,7 @@ async def dead_letters(management: httpx.AsyncClient, broker: Settings) -> list[
     if response.status_code == 404:
         return []
     response.raise_for_status()
-    return [m["payload"] for m in response.json()]
+    return list(response.json())
 
 
 async def forget_dead_letters(management: httpx.AsyncClient, broker: Settings) -> None:
@@ -186,6 +197,7 @@ async def test_both_adapters_strip_fields_and_the_subject_log_answers_exactly(
                 ):
                     reply = await client.call("uji", REF, "get-by-nik", {"nik": nik})
                     replies.append(("sdk", who, reply))
+                expired_id = await send_expired(users["dinsos"], SIAK_B)
 
             config, _ = load_http_config(DEMO / "adapter.yaml")
             async with serve_app(create_agency()) as agency_url:
@@ -203,7 +215,7 @@ async def test_both_adapters_strip_fields_and_the_subject_log_answers_exactly(
                     ):
                         reply = await client.call("uji", REF, "get-by-nik", {"nik": nik})
                         replies.append(("http", who, reply))
-            assert await wait_count(store, 5) == 5
+            assert await wait_count(store, 6) == 6  # five answers and the drop
 
         # field-level minimisation, in both kinds of adapter
         full = sorted(RESIDENTS[SIAK_A])
@@ -247,8 +259,18 @@ async def test_both_adapters_strip_fields_and_the_subject_log_answers_exactly(
             ("admin", 0),
         ]
 
-        # no NIK in the audit store (the raw SQLite file), the directory's events or the
-        # dead letters; the log lines are searched by the suite's log capture (SECRETS)
+        # the expired request is in the dead letters, with its body: the checks below
+        # look at a drop that happened, not at an empty queue
+        letters = await dead_letters(management, broker)
+        assert len(letters) == 1, f"{len(letters)} dead letters, not the expired request"
+        dead = letters[0]
+        assert dead["properties"]["message_id"] == expired_id
+        assert [d["reason"] for d in dead["properties"]["headers"]["x-death"]] == ["rejected"]
+        assert json.loads(dead["payload"]) == {"nik": SIAK_B}
+
+        # no NIK in the audit store (the raw SQLite file), whose drop event is there, nor
+        # in the directory's events; the log lines, the drop's included, are searched by
+        # the suite's log capture (SECRETS)
         database = Path(store_url.split(":///", 1)[1])
         raw = b"".join(
             p.read_bytes()
@@ -256,10 +278,70 @@ async def test_both_adapters_strip_fields_and_the_subject_log_answers_exactly(
             if p.exists()
         )
         assert b'"subject":"k1:' in raw and b'"fields":["name","village"]' in raw
-        text = json.dumps(list(buffer)) + "".join(await dead_letters(management, broker))
+        assert b'"reason":"expired"' in raw and expired_id.encode() in raw
+        text = json.dumps(list(buffer))
         for nik in RESIDENTS:
             assert nik.encode() not in raw, "a NIK is in the audit store"
-            assert nik not in text, "a NIK is in an event or a dead letter"
+            assert nik not in text, "a NIK is in an event of the directory"
+
+
+async def test_a_subject_lookup_finds_the_accesses_recorded_before_a_key_rotation(
+    broker: Settings, users: dict[str, Settings], tmp_path: Path
+) -> None:
+    """An access recorded under the first subject key, and one under the key that
+    replaced it: ``splp audit subject`` finds both, the older key being kept for lookups."""
+    async with personal_directory(tmp_path) as directory:
+        settings = publisher_settings(broker, directory, users, tmp_path / "cache")
+        store_url: str = directory.store_url  # type: ignore[attr-defined]
+        async with audit_sink(broker, store_url) as store:
+            for count in (1, 2):
+                service = await Service.from_directory(REF, settings)
+                service.operation("get-by-nik")(get_by_nik)
+                async with (
+                    service.adapter(settings, declare_topology=True),
+                    Client(users["dinsos"]) as dinsos,
+                ):
+                    await dinsos.call("uji", REF, "get-by-nik", {"nik": SIAK_A})
+                assert await wait_count(store, count) == count
+                if count == 1:
+                    await directory.step("admin", "POST", "/subject-keys/rotate")
+        database = Path(store_url.split(":///", 1)[1])
+        raw = b"".join(
+            p.read_bytes()
+            for p in (database, database.with_name(database.name + "-wal"))
+            if p.exists()
+        )
+        assert b'"subject":"k1:' in raw and b'"subject":"k2:' in raw  # one under each key
+        code, output = await lookup(directory, "inspektorat", SIAK_A)
+        assert code == 0, output
+        found = json.loads(output)
+        assert found["keys"] == 2
+        assert [a["requester"] for a in found["accesses"]] == [users["dinsos"].username] * 2
+
+
+async def send_expired(requester: Settings, nik: str) -> str:
+    """Publish, as ``requester``, a lookup of ``nik`` whose deadline has passed: its
+    adapter drops it to the dead letters unanswered. Returns its message id."""
+    message_id = uuid.uuid4().hex
+    connection = await aiormq.connect(requester.broker_url)
+    try:
+        channel = await connection.channel()
+        await channel.basic_consume(DIRECT_REPLY_TO, lambda _m: None, no_ack=True)
+        await channel.basic_publish(
+            json.dumps({"nik": nik}).encode(),
+            exchange=theme_exchange("uji"),
+            routing_key=routing_key_for(REF, "get-by-nik"),
+            properties=aiormq.spec.Basic.Properties(
+                message_id=message_id,
+                correlation_id=message_id,
+                reply_to=DIRECT_REPLY_TO,
+                user_id=requester.username,
+                headers={HEADER_PROTOCOL: 1, HEADER_DEADLINE: int((time.time() - 1) * 1000)},
+            ),
+        )
+    finally:
+        await connection.close()
+    return message_id
 
 
 async def test_dead_letters_expire_after_the_configured_ttl(

@@ -12,8 +12,10 @@ Every delivery goes through the same steps, in this order:
    which frees its prefetch slot; a :class:`~splp.bus.wire.Problem` it raises becomes the
    reply, any other exception a 500 (logged without the payload);
 3. the response is checked against the operation's response schema (500 if it fails);
-4. fields the caller's grant does not list are removed from a JSON object reply
-   (field-level minimisation, UU 27/2022);
+4. fields the caller's grant does not list are removed from a JSON object reply, or
+   from each object of a list of objects (field-level minimisation, UU 27/2022,
+   :mod:`splp.adapters.minimise`); under a field list any other reply is not sent: the
+   caller gets a 500, audited (the adapter fails closed);
 5. the reply is published and a ``response`` event is emitted: it names the fields
    returned (names only) and, for a service with a ``subject_field``, carries the keyed
    HMAC of the data subject (:mod:`splp.bus.subject`), never the value; the request is
@@ -60,6 +62,7 @@ from splp.adapters.admission import (
 )
 from splp.adapters.grants import DirectoryGrants, GrantCheck, Throttled
 from splp.adapters.metrics import AdapterMetrics
+from splp.adapters.minimise import NotMinimisable, minimise
 from splp.adapters.quota import LocalQuota, Quota, SharedQuota
 from splp.bus.audit_events import AuditEmitter, audit_event, call_event_id
 from splp.bus.connection import BrokerConnection
@@ -455,11 +458,14 @@ class Adapter:
             log.exception("%s: handler for %s failed", self.source, operation)
             failure = Problem.of(InternalError, "the service failed to handle the request")
             return failure.status, dumps(failure.body), "response", None
-        fields = None
-        if isinstance(result, dict):
-            if verdict.fields is not None:
-                result = {k: v for k, v in result.items() if k in verdict.fields}
-            fields = sorted(str(k) for k in result)
+        try:
+            result, fields = minimise(result, verdict.fields)
+        except NotMinimisable as exc:
+            log.error("%s: response of %s: %s", self.source, operation, exc)
+            failure = Problem.of(
+                InternalError, "the service's response cannot be limited to the granted fields"
+            )
+            return failure.status, dumps(failure.body), "response", None
         try:
             return 200, dumps(result), "response", fields
         except TypeError:

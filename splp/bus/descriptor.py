@@ -176,9 +176,29 @@ class ServiceDescriptor(BaseModel):
         return self
 
     def response_fields(self, operation: str) -> frozenset[str]:
-        """The top-level property names of ``operation``'s response schema."""
-        properties = self.operations[operation].response.get("properties")
+        """The top-level property names of ``operation``'s response schema (of its items'
+        schema, for a list of objects)."""
+        properties = _object_schema(self.operations[operation].response).get("properties")
         return frozenset(properties) if isinstance(properties, dict) else frozenset()
+
+    def answers_objects(self, operation: str) -> bool:
+        """Whether ``operation``'s response schema is an object (``type: object``) or a list
+        of objects (``type: array`` with ``items`` of ``type: object``): the shapes a grant's
+        field list can be applied to (:mod:`splp.adapters.minimise`).
+
+        >>> d = parse_descriptor({"publisher": "a", "service": "b", "version": "1.0.0",
+        ...     "theme": "t", "title": "T", "operations": {
+        ...     "one": {"request": {}, "response": {"type": "object"}},
+        ...     "many": {"request": {}, "response": {"type": "array",
+        ...         "items": {"type": "object", "properties": {"name": {}}}}},
+        ...     "names": {"request": {}, "response": {"type": "array",
+        ...         "items": {"type": "string"}}},
+        ...     "any": {"request": {}, "response": {}}}})
+        >>> [op for op in d.operations if d.answers_objects(op)], d.response_fields("many")
+        (['one', 'many'], frozenset({'name'}))
+        """
+        schema = self.operations[operation].response
+        return _object_schema(schema).get("type") == "object"
 
     def personal_fields(self, operation: str) -> list[str]:
         """The response properties marked ``x-splp-personal: true``.
@@ -214,6 +234,14 @@ class ServiceDescriptor(BaseModel):
             name: (_compile(op.request), _compile(op.response))
             for name, op in self.operations.items()
         }
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema of the objects of a response: its own, or its items' for a list."""
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, dict):
+        return items
+    return schema
 
 
 def _compile(schema: dict[str, Any]) -> jsonschema_rs.Validator:

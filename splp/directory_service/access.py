@@ -309,9 +309,21 @@ def _check_protected_grant(
 
 
 def _check_fields(group: ServiceMajor, fields: list[str], operations: list[str] | None) -> None:
-    """Every field must be a response property of a granted operation."""
+    """Every granted operation must answer an object or a list of objects (a field list
+    means nothing for any other reply, and the adapter would answer every call with a
+    500), and every field must be a response property of a granted operation."""
     descriptor = group.descriptor()
     names = operations if operations is not None else list(descriptor.operations)
+    shapeless = sorted(op for op in names if not descriptor.answers_objects(op))
+    if shapeless:
+        raise Problem(
+            422,
+            f"operations {', '.join(shapeless)} do not answer an object or a list of objects "
+            "(their response schema has no type: object): a field list cannot apply to them; "
+            "grant them without fields, or in a grant of their own",
+            kind="fields-not-applicable",
+            operations=shapeless,
+        )
     known = set().union(*(descriptor.response_fields(op) for op in names))
     unknown = sorted(set(fields) - known)
     if unknown:

@@ -185,7 +185,8 @@ class GrantIn(Strict):
     fields: Fields | None = Field(
         default=None,
         description="The response fields the requester may receive; the adapter removes the "
-        "others. Every field when left out.",
+        "others. Every field when left out. Refused (422) when a granted operation answers "
+        "neither an object nor a list of objects.",
     )
 
 

@@ -26,10 +26,15 @@ async def current_key(session: AsyncSession) -> Key:
 
 async def rotate(session: AsyncSession) -> Key:
     """Add a new newest key (the older ones stay, for lookups)."""
-    row = SubjectKey(secret=secrets.token_hex(32))
+    row = SubjectKey(secret=new_secret())
     session.add(row)
     await session.flush()
     return Key(row.id, bytes.fromhex(row.secret))
+
+
+def new_secret() -> str:
+    """A new key: 32 random bytes, hex (the form stored and served)."""
+    return secrets.token_hex(32)
 
 
 async def every_key(session: AsyncSession) -> list[Key]:

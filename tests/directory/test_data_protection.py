@@ -220,3 +220,78 @@ async def test_personal_fields_need_a_personal_classification(
     response = await publish(api, public)
     assert response.status_code == 422
     assert "x-splp-personal" in response.text and "birth_date, name, nik" in response.text
+
+
+async def test_a_field_list_is_refused_for_an_operation_that_answers_no_objects(
+    api: Api, penduduk: dict[str, Any]
+) -> None:
+    """A grant's field list applies to an object reply or a list of objects: for a list of
+    names, or a reply of any type, it would mean nothing (the adapter would answer 500)."""
+    operations = penduduk["operations"]
+    person = operations["get-by-nik"]["response"]
+    operations["search"] = {
+        "request": {"type": "object"},
+        "response": {"type": "array", "items": person},
+    }
+    operations["villages"] = {
+        "request": {"type": "object"},
+        "response": {"type": "array", "items": {"type": "string"}},
+    }
+    operations["anything"] = {"request": {"type": "object"}, "response": {}}
+    rid = await walk(api, penduduk, "approved")
+    path = f"/access-requests/{rid}/grant"
+    body = {"reason": "ok", **grant_terms(), "fields": ["name", "village"]}
+    whole = await api.post(path, json=body, headers=api.as_("dukcapil"))
+    assert whole.status_code == 422
+    assert whole.headers["content-type"] == "application/problem+json"
+    problem = whole.json()
+    assert problem["operations"] == ["anything", "villages"]
+    assert "anything, villages" in problem["detail"] and "object" in problem["detail"]
+    one = {**body, "operations": ["villages"], "fields": ["name"]}
+    refused = await api.post(path, json=one, headers=api.as_("dukcapil"))
+    assert refused.status_code == 422 and refused.json()["operations"] == ["villages"]
+    state = await api.get(f"/access-requests/{rid}", headers=api.as_("dukcapil"))
+    assert state.json()["state"] == "approved"
+    # an object and a list of objects take the same field list
+    objects = {**body, "operations": ["get-by-nik", "search"]}
+    granted = await api.post(path, json=objects, headers=api.as_("dukcapil"))
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["fields"] == ["name", "village"]
+
+
+async def test_a_sensitive_service_gets_the_policy_of_personal_data(
+    api: Api, penduduk: dict[str, Any]
+) -> None:
+    sensitive = {**copy.deepcopy(penduduk), "service": "rekam-medis", "classification": "sensitive"}
+    assert (await publish(api, sensitive)).status_code == 201
+    nothing = await ask(api, service="dukcapil.rekam-medis.v1")
+    assert nothing.status_code == 422
+    assert nothing.json()["missing"] == ["purpose", "legal_basis", "contact"]
+    assert "sensitive" in nothing.json()["detail"]
+    without = {k: v for k, v in STATEMENT.items() if k != "contact"}
+    no_contact = await ask(api, service="dukcapil.rekam-medis.v1", **without)
+    assert no_contact.status_code == 422 and no_contact.json()["missing"] == ["contact"]
+    created = await ask(api, service="dukcapil.rekam-medis.v1", **STATEMENT)
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    approve = f"/access-requests/{rid}/approve"
+    unchecked = await api.post(approve, json={"reason": "ok"}, headers=api.as_("admin"))
+    assert unchecked.status_code == 422
+    assert unchecked.json()["missing"] == ["data_protection_note"]
+    approved = await api.post(approve, json={"reason": "ok", **NOTE}, headers=api.as_("admin"))
+    assert approved.status_code == 200
+
+    async def grant(**body: Any) -> Any:
+        return await api.post(
+            f"/access-requests/{rid}/grant",
+            json={"reason": "ok", **body},
+            headers=api.as_("dukcapil"),
+        )
+
+    no_expiry = await grant(quota_per_minute=60)
+    assert no_expiry.status_code == 422 and no_expiry.json()["missing"] == ["expires_at"]
+    no_quota = await grant(expires_at=grant_terms()["expires_at"])
+    assert no_quota.status_code == 422 and no_quota.json()["missing"] == ["quota_per_minute"]
+    too_long = await grant(**grant_terms(days=400))
+    assert too_long.status_code == 422 and too_long.json()["max_days"] == 365
+    assert (await grant(**grant_terms())).status_code == 200
