@@ -316,8 +316,10 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
     lines = [f"cluster chaos test, {RATE} calls/s asked, 3 nodes, quorum queues:"]
     lines += [f"  {name:36} {value}" for name, value in figures.items()]
     lines.append(
-        f"  per step (recovery: last disturbed attempt after the step, target <= "
-        f"{RESTORE_TARGET:g} s after stop_app and kill -9; {WINDOW:g} s to the next step):"
+        "  per step: calls sent in it; calls with an attempt disturbed in it (retries of "
+        "earlier calls too); recovery = its last disturbance, s after the step (target <= "
+        f"{RESTORE_TARGET:g} s after stop_app and kill -9, {WINDOW:g} s to the next step; "
+        "the last step runs until every retry ended):"
     )
     lines.append(f"    {'step':10} {'calls sent':>10} {'disturbed':>10} {'recovery s':>11}")
     for name, sent, disturbed, seconds in phases:
