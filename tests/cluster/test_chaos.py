@@ -31,6 +31,14 @@ Meanwhile:
 
 The figures go to the "cluster figures" section of pytest's terminal summary
 (tests/cluster/conftest.py), whether the test passes or not.
+
+Seen with RabbitMQ 3.10.8 (December 2026): after the kill, the adapter's connection to a
+surviving node is closed with 541 INTERNAL_ERROR each time it publishes a reply to a
+direct reply-to address on the killed node (``{case_clause,error}`` in
+``rabbit_channel:deliver_reply`` in that node's log), and the unacknowledged request
+comes back to it; no call was answered for over 12 s after the kill, so the kill -9
+target failed. The machine (2 CPUs shared with other test runs) also could not keep
+200 calls/s going before any disruption.
 """
 
 from __future__ import annotations
