@@ -2,19 +2,26 @@
 # A 3-node RabbitMQ cluster on this one machine, for the tests, the chaos test and the benchmark:
 #
 #   scripts/cluster.sh up       start the nodes that are not running and cluster them (idempotent)
-#   scripts/cluster.sh status   each node's state, and the cluster's running nodes
-#   scripts/cluster.sh down     stop every node this script started and delete their data
-#   scripts/cluster.sh start N  start node N (1-3) again, e.g. after the chaos test killed it
+#   scripts/cluster.sh status   each node's state and the running nodes as the cluster sees
+#                               them; exits 0 if at least one node's AMQP port accepts
+#   scripts/cluster.sh down     shut down every node of SPLP_CLUSTER_DIR (kill -9 one that
+#                               is still there after 10 s) and delete that directory
+#   scripts/cluster.sh start N  bring node N (1-3) back: `start_app` if its Erlang VM runs
+#                               (after `stop_app`), else a boot (after a kill); waits for it
 #   scripts/cluster.sh pid N    the OS process id of node N's Erlang VM
 #   scripts/cluster.sh ctl N ARGS...   rabbitmqctl -n NODE ARGS (with the cluster's cookie)
 #
 # Node N is `splpN@localhost` (SPLP_CLUSTER_PREFIX, default `splp`), with AMQP on 127.0.0.1
 # port 5700+N, the management API on 15700+N and Erlang distribution on 25700+N
 # (SPLP_CLUSTER_PORT_BASE, default 5700: the three ports are BASE+N, BASE+10000+N and
-# BASE+20000+N). Every node has its own data, logs and enabled-plugins file under
+# BASE+20000+N). Every node has its own data, logs, config and enabled-plugins file under
 # SPLP_CLUSTER_DIR (default /tmp/splp-cluster), with rabbitmq_management and
 # rabbitmq_event_exchange on, and the same Erlang cookie (SPLP_CLUSTER_DIR/.erlang.cookie).
-# Nodes 2 and 3 join node 1 with `join_cluster`. Neither the machine's default node
+# Clustering: each node's rabbitmq.conf lists the three nodes for classic_config peer
+# discovery, and `up` boots node 1 first, then nodes 2 and 3, which find node 1 at their
+# first boot and join it there. A node that is still not a member afterwards (e.g. one that
+# booted while node 1 was down) is reset and joined with `join_cluster`, which `up` says.
+# Partition handling is pause_minority. Neither the machine's default node
 # (rabbit@localhost on 5672) nor /etc/rabbitmq is used: the script points every RABBITMQ_*
 # file at its own directory. The guest user works, on the loopback only.
 set -euo pipefail
@@ -120,7 +127,7 @@ up() {
         chmod 400 "$DIR/.erlang.cookie"
     fi
     # node 1 first; the others then find it at their first boot (classic_config peer
-    # discovery) and join it there, without a second boot for join_cluster
+    # discovery) and join it there, so no join_cluster is needed in the usual case
     # (each in a subshell: the node's own server process is not a job of this shell)
     (start_node 1) || return 1
     local pids=() failed=0 pid
@@ -132,7 +139,7 @@ up() {
     [ "$failed" = 0 ] || return 1
     local members
     members="$(ctl 1 eval 'rabbit_nodes:all().' 2>/dev/null)"
-    for n in $(seq 2 "$SIZE"); do
+    for n in $(seq 2 "$SIZE"); do  # the fallback: a node peer discovery did not join
         if ! grep -q "$(node_name "$n")" <<<"$members"; then
             echo "cluster: $(node_name "$n") joins $(node_name 1) (join_cluster)"
             ctl "$n" stop_app >/dev/null 2>&1

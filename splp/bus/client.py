@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -104,7 +105,8 @@ class Client:
 
     Configure it with :class:`~splp.settings.Settings` (``SPLP_AMQP_URL``, ``SPLP_VHOST``, and
     ``SPLP_AMQP_URLS`` for the nodes of a cluster, which it fails over between) or pass
-    ``url`` (a full broker URL with the vhost as its path). Use it as an async
+    ``url`` (a full broker URL with the vhost as its path, or a list of them: a cluster's
+    nodes, tried in turn as with ``SPLP_AMQP_URLS``). Use it as an async
     context manager, or call :meth:`connect` and :meth:`close`. At most ``max_routes``
     idle destination channels stay open (the least recently used close first).
     """
@@ -113,7 +115,7 @@ class Client:
         self,
         settings: Settings | None = None,
         *,
-        url: str | None = None,
+        url: str | Sequence[str] | None = None,
         # A requester that cycles over more destinations than this opens a channel (three
         # round trips) for each call: bench services-1000 ran at a third of services-1 with
         # 256. RabbitMQ's default channel_max per connection is 2047.
@@ -121,7 +123,8 @@ class Client:
         name: str = "splp-requester",
     ) -> None:
         self.settings = settings or Settings()
-        broker_urls = [url] if url else self.settings.broker_urls
+        given = [url] if isinstance(url, str) else list(url or [])
+        broker_urls = [u for u in given if u] or self.settings.broker_urls
         self._user_id = URL(broker_urls[0]).user or "guest"
         self._connection = BrokerConnection(
             broker_urls, name=name, on_lost=self._on_lost, settings=self.settings

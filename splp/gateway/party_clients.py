@@ -3,7 +3,9 @@
 A call for party A is published as ``<prefix>A@gateway``
 (:mod:`splp.bus.gateway_identity`), a broker user that holds exactly A's requester
 permissions: the broker refuses what A is not granted even if the gateway's own check
-were wrong. Clients are opened on first use and kept.
+were wrong. Clients are opened on first use and kept. Each is given every broker node of
+the settings (``SPLP_AMQP_URLS``, see ``Settings.broker_urls``), so it fails over between
+them like any other client.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ class PartyClients:
         self._clients: dict[str, Client] = {}
         self._opening: dict[str, asyncio.Task[Client]] = {}
 
-    def url_for(self, party: str) -> str:
-        """The broker URL of ``party``'s gateway user (with its derived password)."""
+    def urls_for(self, party: str) -> list[str]:
+        """Every broker node's URL, as ``party``'s gateway user (with its derived password)."""
         user = gateway_user(party, self.settings.broker_user_prefix)
         password = gateway_password(self._secret, user)
-        return str(URL(self.settings.broker_url).with_user(user).with_password(password))
+        return [
+            str(URL(url).with_user(user).with_password(password))
+            for url in self.settings.broker_urls
+        ]
 
     async def client_for(self, party: str) -> Client:
         client = self._clients.get(party)
@@ -44,7 +49,7 @@ class PartyClients:
         return await asyncio.shield(task)
 
     async def _open(self, party: str) -> Client:
-        client = Client(self.settings, url=self.url_for(party), name=f"splp-gateway:{party}")
+        client = Client(self.settings, url=self.urls_for(party), name=f"splp-gateway:{party}")
         await client.connect()
         self._clients[party] = client
         return client

@@ -3,12 +3,16 @@ tests/conftest.py, see tests/cluster_nodes.py).
 
 * ``cluster_settings`` - :class:`Settings` naming the three nodes (``SPLP_AMQP_URLS``, so
   quorum queues) and their management APIs, on a throw-away vhost of the session.
+* ``cluster_figures`` - a list of lines a test fills with its figures (the chaos test);
+  pytest prints them in a "cluster figures" section of its terminal summary, so a CI log
+  shows them without ``-s``, whether the test passed or failed.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -16,6 +20,21 @@ import pytest
 
 from splp.settings import Settings
 from tests.cluster_nodes import NODES, Cluster
+
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def cluster_figures(request: pytest.FixtureRequest) -> list[str]:
+    return request.config.stash.setdefault(FIGURES, [])
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("cluster figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

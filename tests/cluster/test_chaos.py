@@ -1,10 +1,16 @@
-"""Chaos on the 3-node cluster under a steady load of 200 calls/s (loopback only, ~40 s).
+"""Chaos on the 3-node cluster under a steady load of 200 calls/s (loopback only, ~60 s).
 
 A requester, an adapter and the audit sink, each given the three nodes
-(``SPLP_AMQP_URLS``, so quorum queues), run in this process. After a few seconds of load,
-the node the clients are connected to is stopped with ``rabbitmqctl -n NODE stop_app``;
-later its Erlang VM is killed with ``kill -9`` of its own PID; then it is started again
-and must rejoin the cluster. Meanwhile:
+(``SPLP_AMQP_URLS``, so quorum queues), run in this process. Two disruptions, each on the
+node the requester is connected to at that moment (the adapter and the sink connect to the
+same first node and fail over in the same order):
+
+1. after 4 s of load, ``rabbitmqctl -n NODE stop_app``; 12 s later ``start_app`` again
+   (``scripts/cluster.sh start N``), and the node must rejoin;
+2. 3 s after it rejoined, the node the clients moved to is killed with ``kill -9`` of its
+   Erlang VM's PID; 12 s later it is started again and must rejoin.
+
+Meanwhile:
 
 * every call ends in an answer or an error, never in silence (*unfinished*, target 0);
 * a reply must be the answer to its own request (*wrong*, target 0);
@@ -13,12 +19,26 @@ and must rejoin the cluster. Meanwhile:
   (``get-by-nik``) is retried, up to 5 times; the other (``record-visit``, one call in
   five) is reported, not retried, with how many of those the adapter executed anyway;
 * *lost*: an idempotent call never answered, in spite of its retries (target 0);
-* the service is restored within 10 s of the stop: from then on every call's first attempt
-  is answered (the machine may be loaded: slow answers are counted, not failed);
+* the service is restored within 10 s of each disruption. Recovery is measured over every
+  call: an attempt that failed fast marks the service disturbed at the moment it failed,
+  one that timed out at the moment it was sent, one answered more than 1 s after it was
+  sent at the moment of its answer (it waited for a reconnect). A disruption's recovery
+  is its last such moment before the next step (12 s later), minus the disruption's
+  time; 0 if nothing was disturbed. Disturbances while a node restarts and rejoins are
+  counted too, and reported;
 * every audit event the adapter emitted is in the audit store (the sink consumes a quorum
   queue).
 
-The figures are printed (run with ``-s`` to see them).
+The figures go to the "cluster figures" section of pytest's terminal summary
+(tests/cluster/conftest.py), whether the test passes or not.
+
+Seen with RabbitMQ 3.10.8 (December 2026): after the kill, the adapter's connection to a
+surviving node is closed with 541 INTERNAL_ERROR each time it publishes a reply to a
+direct reply-to address on the killed node (``{case_clause,error}`` in
+``rabbit_channel:deliver_reply`` in that node's log), and the unacknowledged request
+comes back to it; in three runs no call sent in the 12 s after the kill was answered
+within 1 s, so the kill -9 target failed. The machine (2 CPUs shared with other test runs) also could not keep
+200 calls/s going before any disruption.
 """
 
 from __future__ import annotations
@@ -55,7 +75,8 @@ RETRIES = 5
 IDEMPOTENT = "get-by-nik"
 WRITE = "record-visit"
 RESTORE_TARGET = 10.0
-SLOW = 1.0  # a first attempt slower than this is not "service as usual"
+WINDOW = 12.0  # seconds from a disruption to the next step: longer than the target
+SLOW = 1.0  # an attempt answered later than this was disturbed (it waited for a reconnect)
 
 
 @dataclass
@@ -70,6 +91,7 @@ class Outcome:
     retried: int = 0
     lost: bool = False
     errors: list[str] = field(default_factory=list)
+    disturbed: list[float] = field(default_factory=list)  # when, for each disturbed attempt
 
 
 def two_operations() -> Any:
@@ -98,8 +120,44 @@ async def running_nodes(cluster: Cluster, via: int) -> list[str]:
     return sorted(node["name"] for node in nodes if node.get("running"))
 
 
+async def rejoin(cluster: Cluster, victim: int) -> tuple[float, float]:
+    """``scripts/cluster.sh start N`` (``start_app``, or a boot after a kill), then waits
+    until another node lists it running: how long the script took, and until then."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    code, out = await cluster.ascript("start", str(victim), timeout=90)
+    assert code == 0, out
+    script = loop.time() - began
+    other = next(n for n in range(1, NODES + 1) if n != victim)
+    while cluster.node(victim) not in await running_nodes(cluster, other):
+        assert loop.time() - began < 120, f"{cluster.node(victim)} did not rejoin"
+        await asyncio.sleep(0.2)
+    return script, loop.time() - began
+
+
+def node_of(cluster: Cluster, client: Client) -> int:
+    port = int(client._connection.address.split(":")[1].split("/")[0])
+    return next(n for n in range(1, NODES + 1) if cluster.amqp_port(n) == port)
+
+
+def phase_figures(
+    done: list[Outcome], steps: list[tuple[str, float]], end: float
+) -> list[tuple[str, int, int, float]]:
+    """For each step (name, time): calls sent in it, calls disturbed in it, and its last
+    disturbance after the step's time (0 when none)."""
+    rows = []
+    for k, (name, at) in enumerate(steps):
+        until = steps[k + 1][1] if k + 1 < len(steps) else end + TIMEOUT * (RETRIES + 2)
+        sent = sum(at <= o.started < until for o in done)
+        moments = [[t for t in o.disturbed if at <= t < until] for o in done]
+        disturbed = sum(bool(m) for m in moments)
+        last = max((t for m in moments for t in m), default=at)
+        rows.append((name, sent, disturbed, last - at))
+    return rows
+
+
 async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
-    cluster: Cluster, cluster_settings: Settings, tmp_path: Path
+    cluster: Cluster, cluster_settings: Settings, cluster_figures: list[str], tmp_path: Path
 ) -> None:
     settings = cluster_settings
     assert settings.queue_type == "quorum"
@@ -144,9 +202,11 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
                     "kependudukan", descriptor.ref, op, {"nik": nik}, timeout=TIMEOUT
                 )
             except (ConnectionLost, ServiceUnavailable, RequestTimeout) as exc:
+                timed_out = isinstance(exc, RequestTimeout)
                 outcome.errors.append(type(exc).__name__)
+                outcome.disturbed.append(began if timed_out else loop.time())
                 if attempt == 0:
-                    outcome.failed_fast = not isinstance(exc, RequestTimeout)
+                    outcome.failed_fast = not timed_out
                     outcome.first_seconds = loop.time() - began
                 if op != IDEMPOTENT:
                     break  # a write is not retried: the caller is told, and decides
@@ -157,11 +217,14 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
                 outcome.retried += 1
                 await asyncio.sleep(0.2)
                 continue
+            took = loop.time() - began
+            if took > SLOW:
+                outcome.disturbed.append(loop.time())
             outcome.answered = True
             outcome.wrong = reply.get("nik") != nik
             if attempt == 0:
                 outcome.first_ok = True
-                outcome.first_seconds = loop.time() - began
+                outcome.first_seconds = took
             break
         outcome.ended = loop.time()
 
@@ -176,38 +239,42 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
             due += 1 / RATE
             await asyncio.sleep(max(0.0, due - loop.time()))
 
-    timeline: dict[str, float] = {}
-    victim = 0
+    t: dict[str, float] = {}
+    took: dict[str, tuple[float, float]] = {}
+    stopped = killed = 0
     try:
         async with adapter, Client(settings, name="splp-chaos") as client:
-            started = loop.time()
+            t["load"] = loop.time()
+            load_average = [os.getloadavg()[0]]
             generator = asyncio.create_task(load(client))
             await asyncio.sleep(4)
-            # the node the requester is on (the adapter and the sink are on it too)
-            port = int(client._connection.address.split(":")[1].split("/")[0])
-            victim = next(n for n in range(1, NODES + 1) if cluster.amqp_port(n) == port)
-            timeline["stop"] = loop.time()
-            code, out = await cluster.actl(victim, "stop_app")
+            # 1. stop_app on the node the requester is on (the adapter and sink are too)
+            stopped = node_of(cluster, client)
+            t["stop_app"] = loop.time()
+            code, out = await cluster.actl(stopped, "stop_app")
             assert code == 0, out
-            timeline["stopped"] = loop.time()
-            await asyncio.sleep(max(0.0, timeline["stop"] + 8 - loop.time()))
-            code, pid = await cluster.ascript("pid", str(victim))
+            await asyncio.sleep(max(0.0, t["stop_app"] + WINDOW - loop.time()))
+            t["start_app"] = loop.time()
+            took["start_app"] = await rejoin(cluster, stopped)
+            await asyncio.sleep(3)  # its quorum queue members catch up
+            # 2. kill -9 the node the requester moved to
+            killed = node_of(cluster, client)
+            assert killed != stopped, "the requester did not leave the stopped node"
+            code, pid = await cluster.ascript("pid", str(killed))
             assert code == 0 and pid.strip().isdigit(), pid
-            timeline["kill"] = loop.time()
+            t["kill -9"] = loop.time()
             os.kill(int(pid), signal.SIGKILL)
-            await asyncio.sleep(2)
-            timeline["restart"] = loop.time()
-            code, out = await cluster.ascript("start", str(victim), timeout=90)
-            assert code == 0, out
-            timeline["restarted"] = loop.time()
+            await asyncio.sleep(max(0.0, t["kill -9"] + WINDOW - loop.time()))
+            t["restart"] = loop.time()
+            took["restart"] = await rejoin(cluster, killed)
             await asyncio.sleep(3)
             load_done.set()
             await generator
             await asyncio.wait(calls, timeout=TIMEOUT * (RETRIES + 2))
-            timeline["end"] = loop.time()
+            t["end"] = loop.time()
+            load_average.append(os.getloadavg()[0])
             assert await adapter.audit.flush(timeout=15), "adapter audit backlog not sent"
-        survivor = next(n for n in range(1, NODES + 1) if n != victim)
-        rejoined = await running_nodes(cluster, survivor)
+        rejoined = await running_nodes(cluster, stopped)
         expected = sorted(set(emitted))
         stored: set[str] = set()
         for _ in range(200):  # the sink catches up with the quorum queue
@@ -222,19 +289,20 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
 
     # --- the figures
     done = [outcomes[i] for i in sorted(outcomes)]
-    stop_at = timeline["stop"]
-    during = [o for o in done if o.started >= stop_at and o.started < timeline["kill"]]
-    disturbed = [o for o in during if not o.first_ok]
-    restored_at = max((o.started for o in disturbed), default=stop_at)
-    recovery = restored_at - stop_at
+    steps = [(name, t[name]) for name in ("load", "stop_app", "start_app", "kill -9", "restart")]
+    phases = phase_figures(done, steps, t["end"])
+    recovery = {name: seconds for name, _, _, seconds in phases}
     writes_failed = [i for i, o in outcomes.items() if i % 5 == 0 and not o.answered]
     executed_anyway = sum(1 for i in writes_failed if f"{i:016d}" in executed)
     answered = sum(o.answered for o in done)
     figures: dict[str, object] = {
-        "rate (calls/s)": round(len(done) / (timeline["end"] - started), 1),
+        "machine load average (start / end)": (
+            f"{load_average[0]:.1f} / {load_average[-1]:.1f} on {os.cpu_count()} CPUs"
+        ),
+        "rate (calls/s)": round(len(done) / (t["end"] - t["load"]), 1),
         "sent": len(done),
         "answered": answered,
-        "failed fast": sum(o.failed_fast for o in done),
+        "failed fast (first attempt)": sum(o.failed_fast for o in done),
         "timed out (first attempt)": sum(
             bool(o.errors) and o.errors[0] == "RequestTimeout" for o in done
         ),
@@ -243,40 +311,60 @@ async def test_the_bus_loses_nothing_when_a_node_is_stopped_then_killed(
         "  of which executed by the adapter": executed_anyway,
         "lost": sum(o.lost for o in done),
         "wrong": sum(o.wrong for o in done),
-        "unfinished": sum(1 for t in calls if not t.done()),
-        "recovery after stop_app (s)": round(recovery, 2),
-        "stop_app took (s)": round(timeline["stopped"] - timeline["stop"], 2),
-        "restart + rejoin took (s)": round(timeline["restarted"] - timeline["restart"], 2),
+        "unfinished": sum(1 for task in calls if not task.done()),
         "slowest first attempt (s)": round(max(o.first_seconds for o in done), 2),
         "first attempts slower than 1 s": sum(o.first_seconds > SLOW for o in done),
-        "node stopped, killed and restarted": cluster.node(victim),
+        "stop_app, then start_app": cluster.node(stopped),
+        "start_app: script / rejoined (s)": "{:.2f} / {:.2f}".format(*took["start_app"]),
+        "kill -9, then restart": cluster.node(killed),
+        "restart: script / rejoined (s)": "{:.2f} / {:.2f}".format(*took["restart"]),
         "running nodes after": ", ".join(rejoined),
         "audit events stored / expected": f"{len(stored)} / {len(expected)}",
     }
-    print("\ncluster chaos figures:")
-    for name, value in figures.items():
-        print(f"  {name:36} {value}")
-    print("  per 2 s from the stop (answered at once / slow / failed fast / timed out):")
-    marks = {round(t - stop_at): name for name, t in timeline.items()}
-    for bucket in range(int(started - stop_at) // 2 * 2, int(timeline["end"] - stop_at), 2):
-        in_bucket = [o for o in done if bucket <= o.started - stop_at < bucket + 2]
+    lines = [f"cluster chaos test, {RATE} calls/s asked, 3 nodes, quorum queues:"]
+    lines += [f"  {name:36} {value}" for name, value in figures.items()]
+    lines.append(
+        "  per step: calls sent in it; calls with an attempt disturbed in it (retries of "
+        "earlier calls too); recovery = its last disturbance, s after the step (target <= "
+        f"{RESTORE_TARGET:g} s after stop_app and kill -9, {WINDOW:g} s to the next step; "
+        "the last step runs until every retry ended):"
+    )
+    lines.append(f"    {'step':10} {'calls sent':>10} {'disturbed':>10} {'recovery s':>11}")
+    for name, sent, disturbed, seconds in phases:
+        lines.append(f"    {name:10} {sent:10d} {disturbed:10d} {seconds:11.2f}")
+    for name in ("stop_app", "kill -9"):
+        if not any(p[0] == name and p[2] for p in phases):
+            lines.append(
+                f"  NOTE: no call was disturbed after {name}: its recovery of 0 s says the "
+                "clients did not notice it, not that they recovered"
+            )
+    lines.append(
+        "  per 2 s from the start of the load (answered at once / slow / failed fast / timed out):"
+    )
+    marks = {int(at - t["load"]) // 2 * 2: name for name, at in steps[1:]}
+    for bucket in range(0, int(t["end"] - t["load"]) + 1, 2):
+        in_bucket = [o for o in done if bucket <= o.started - t["load"] < bucket + 2]
         if not in_bucket:
             continue
         quick = sum(o.first_ok and o.first_seconds <= SLOW for o in in_bucket)
         slow = sum(o.first_ok and o.first_seconds > SLOW for o in in_bucket)
         fast = sum(o.failed_fast for o in in_bucket)
         late = sum("RequestTimeout" in o.errors for o in in_bucket)
-        events = [name for t, name in marks.items() if bucket <= t < bucket + 2]
-        print(f"    {bucket:+4d} s  {quick:4d} {slow:4d} {fast:4d} {late:4d}  {' '.join(events)}")
+        lines.append(
+            f"    {bucket:3d} s  {quick:4d} {slow:4d} {fast:4d} {late:4d}  {marks.get(bucket, '')}"
+        )
     errors = sorted({e for o in done for e in o.errors})
-    print(f"  {'errors seen':36} {', '.join(errors) or 'none'}")
+    lines.append(f"  {'errors seen':36} {', '.join(errors) or 'none'}")
+    cluster_figures.extend(lines)
+    print("\n" + "\n".join(lines))
 
     assert figures["unfinished"] == 0
     assert figures["lost"] == 0
     assert figures["wrong"] == 0
     assert answered + len(writes_failed) == len(done)
-    assert len(done) >= RATE * 15  # the load really ran
-    assert recovery <= RESTORE_TARGET, figures
+    assert len(done) >= RATE * 30  # the load really ran
+    assert recovery["stop_app"] <= RESTORE_TARGET, figures
+    assert recovery["kill -9"] <= RESTORE_TARGET, figures
     assert rejoined == [cluster.node(n) for n in range(1, NODES + 1)]
     assert len(stored) == len(expected) and len(expected) >= answered
     with pytest.raises(httpx.HTTPError):  # loopback only: nothing on another interface

@@ -9,10 +9,23 @@ import time
 import httpx
 import pytest
 
+from yarl import URL
+
+from splp.bus.gateway_identity import gateway_user
 from splp.errors import PROBLEM_BASE
-from tests.gateway.conftest import QUOTA, RESIDENT, SERVICE, GatewayWorld, gateway_world, grant
+from splp.gateway.party_clients import PartyClients
+from tests.gateway.conftest import (
+    QUOTA,
+    RESIDENT,
+    SECRET,
+    SERVICE,
+    GatewayWorld,
+    gateway_world,
+    grant,
+)
 
 NIK = {"nik": RESIDENT["nik"]}
+DEAD = "127.0.0.1:1"  # nothing listens there: a broker node that is down
 
 
 async def test_a_token_then_a_granted_call(gw: GatewayWorld, http: httpx.AsyncClient) -> None:
@@ -282,3 +295,23 @@ async def test_a_revoked_grant_stops_gateway_calls_within_5_s(
             while (await http.post(search, json=NIK, headers=headers)).status_code != 403:
                 assert time.monotonic() - started < 5, "the revoked grant still works after 5 s"
                 await asyncio.sleep(0.1)
+
+
+async def test_each_party_client_is_given_every_broker_node(
+    management: httpx.AsyncClient, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With a cluster's nodes in ``SPLP_AMQP_URLS``, a party's gateway client is given all
+    of them: here the first node (also the host of ``SPLP_AMQP_URL``) is down, a closed
+    port, and the calls go through the second, the test broker."""
+    folder = tmp_path_factory.mktemp("gw-nodes")
+    nodes = {"amqp_url": f"amqp://guest:guest@{DEAD}", "amqp_urls": f"{DEAD},127.0.0.1:5672"}
+    async with gateway_world(management, folder, **nodes) as world:
+        user = gateway_user("dinsos", world.settings.broker_user_prefix)
+        urls = PartyClients(world.settings, SECRET.encode()).urls_for("dinsos")
+        assert [(URL(u).user, URL(u).port) for u in urls] == [(user, 1), (user, 5672)]
+        async with httpx.AsyncClient(timeout=15) as http:
+            headers = {"Authorization": f"Bearer {await world.token(http)}"}
+            response = await http.post(world.api(), json=NIK, headers=headers)
+            assert response.status_code == 200, response.text
+            assert response.json() == RESIDENT
+            assert world.seen[-1] == (world.world.user("dinsos"), "gateway")
