@@ -24,6 +24,7 @@ from tests.audit.conftest import events, publish, trusting
 from tests.audit.test_sink import running, wait_count
 from tests.directory.conftest import Api, directory_settings
 
+
 class Report:
     def __init__(self, url: str, token: str, day: str) -> None:
         self.env = {"SPLP_DIRECTORY_URL": url, "SPLP_TOKEN": token}
