@@ -215,7 +215,16 @@ class Settings(BaseSettings):
         default=30,
         gt=0,
         le=3650,
-        description="Grants that expire within this many days are listed for re-certification.",
+        description="Grants that expire within this many days are listed for re-certification, "
+        "and their holders and publishers told (see `recertify_interval`).",
+    )
+    recertify_interval: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Seconds between two passes of the directory process that tell the holders "
+        "and publishers of the grants ending within `recertify_days` to re-certify them (an "
+        "`access.recertify` audit event, and e-mail with `smtp_url`), once per grant and "
+        "expiry date; 0: only `splp access expiring --notify` tells them.",
     )
     dead_letter_ttl: int = Field(
         default=600,

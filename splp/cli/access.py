@@ -298,8 +298,9 @@ def expiring(
     notify: Annotated[
         bool,
         typer.Option(
-            help="Administrators: record an access.recertify event per grant for its holder "
-            "and its publisher."
+            help="Administrators: tell the holder and the publisher of each grant not yet "
+            "told for its expiry (an access.recertify event, and e-mail); the directory "
+            "also does it every SPLP_RECERTIFY_INTERVAL seconds."
         ),
     ] = False,
     as_json: AsJson = False,

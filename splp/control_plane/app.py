@@ -29,6 +29,7 @@ from splp.control_plane.grant_counts import StoreGrantCounter
 from splp.control_plane.health_probe import HealthProbe
 from splp.control_plane.misuse_watch import MisuseWatch
 from splp.control_plane.publisher_usage import router as publisher_usage_router
+from splp.control_plane.recertify_timer import RecertifyTimer
 from splp.control_plane.requester_usage import router as requester_usage_router
 from splp.control_plane.subject import router as subject_router
 from splp.directory_service.app import close_directory, directory_app
@@ -124,10 +125,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.health_interval > 0:
         prober = HealthProbe(app.state.store, app.state.events, settings)
         probe = asyncio.create_task(prober.run_forever(), name="splp-health-probe")
+    recertify = None
+    if settings.recertify_interval > 0:
+        app.state.recertify_timer = RecertifyTimer(
+            app.state.store, app.state.events, app.state.notifier, settings
+        )
+        recertify = asyncio.create_task(
+            app.state.recertify_timer.run_forever(), name="splp-recertify"
+        )
     try:
         yield
     finally:
-        for task in (timer, watch, probe):
+        for task in (timer, watch, probe, recertify):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -485,9 +485,16 @@ async def expiring_grants(
 ) -> list[dict[str, Any]]:
     """Grants in force that end within ``within_days`` days, for re-certification: all of
     them for administrators and monitors, else the caller's own and those of its services."""
-    now = utcnow()
-    query = (
-        _visible_to(_base_query(), caller)
+    query = _visible_to(expiring_query(within_days), caller)
+    return [await expiring_view(session, r) for r in (await session.scalars(query)).all()]
+
+
+def expiring_query(within_days: int, now: datetime | None = None) -> Select[Any]:
+    """The requests whose grant is in force and ends within ``within_days`` days of
+    ``now``, soonest first."""
+    now = now or utcnow()
+    return (
+        _base_query()
         .where(
             AccessRequest.state == "granted",
             AccessRequest.expires_at.is_not(None),
@@ -496,8 +503,9 @@ async def expiring_grants(
         )
         .order_by(AccessRequest.expires_at, AccessRequest.id)
     )
-    grants = []
-    for request in (await session.scalars(query)).all():
-        view_ = await view(session, request)
-        grants.append({**_grant(view_), "publisher": str(view_["service"]).split(".", 1)[0]})
-    return grants
+
+
+async def expiring_view(session: AsyncSession, request: AccessRequest) -> dict[str, Any]:
+    """A grant to re-certify as the API shows it: the grant and its publisher."""
+    view_ = await view(session, request)
+    return {**_grant(view_), "publisher": str(view_["service"]).split(".", 1)[0]}

@@ -176,6 +176,9 @@ class AccessRequest(Base):
     expires_wanted: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     """The expiry the requester asks for (since migration 0011); the publisher decides
     ``expires_at``."""
+    recertify_notified_for: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    """The ``expires_at`` for which the holder and the publisher were told to re-certify the
+    grant (since migration 0012); a grant extended to a new expiry is announced again."""
 
 
 class SubjectKey(Base):

@@ -147,6 +147,10 @@ async def test_grants_that_end_soon_are_listed_and_their_parties_told(
     assert datetime.fromisoformat(recertify[0]["expires_at"]) < datetime.now(UTC) + timedelta(
         days=11
     )
+    again = await api.post("/access-grants/expiring/notify", headers=api.as_("admin"))
+    assert again.status_code == 200 and again.json() == [], "once per expiry date"
+    buffer = await api.app.state.events.pending()  # type: ignore[attr-defined]
+    assert len([e for e in buffer if e["kind"] == "access.recertify"]) == 1
 
 
 @pytest.mark.parametrize("value", ["", "x" * 201, "150801\x000000001"])

@@ -78,6 +78,7 @@ async def api(
                 "/auth/set-password", json={"token": created["setup_token"], "password": PASSWORD}
             )
             assert answer.status_code == 204
+        c.app = app  # type: ignore[attr-defined]
         yield c
     await close_app(app)
 
@@ -190,3 +191,7 @@ async def test_grants_that_end_soon_are_announced_to_the_holder_and_the_publishe
     assert mail["Subject"].startswith(f"[SPLP] Hak akses #{rid} berakhir ")
     assert "sertifikasi ulang" in mail["Subject"]
     assert f"https://splp.kab.go.id/permohonan/{rid}" in mail.get_content()
+    again = await api.post("/access-grants/expiring/notify")
+    assert again.status_code == 200 and again.json() == [], "told once per expiry date"
+    await api.app.state.notifier.drain()  # type: ignore[attr-defined]
+    assert len(inbox.mails) == 4

@@ -106,3 +106,52 @@ async def test_the_list_of_requests_filters_by_state(browser: Browser) -> None:
     assert nonsense.status_code == 200 and "<x>" not in nonsense.text
     granted = await browser.get("/permohonan?status=granted")
     assert '<option value="granted" selected>' in granted.text
+
+
+async def test_the_service_page_shows_its_data_management_and_personal_fields(
+    browser: Browser,
+) -> None:
+    """Musi Banyuasin Pasal 51(2) and UU 27/2022: who stewards the data, whether it is master
+    or reference data, how often it changes, where its truth lives, and which response
+    fields are personal (``x-splp-personal: true``), in Bahasa Indonesia and in English."""
+    import copy
+    import re
+
+    import yaml
+
+    from tests.directory.conftest import DEMO, publish
+
+    statistik = copy.deepcopy(yaml.safe_load((DEMO / "penduduk.yaml").read_text()))
+    statistik.update(service="statistik", classification="internal", title="Statistik")
+    statistik.pop("data_management")
+    for field in statistik["operations"]["get-by-nik"]["response"]["properties"].values():
+        field.pop("x-splp-personal", None)
+    assert (await publish(browser, statistik, "dukcapil")).status_code == 201  # type: ignore[arg-type]
+    await browser.sign_in("dinsos")
+
+    page = (await browser.get("/katalog/dukcapil.penduduk.v1")).text
+    section = page[page.index('<h2 id="pengelolaan-data">') :]
+    assert "<dt>Walidata</dt><dd>Dinas Kependudukan dan Pencatatan Sipil</dd>" in section
+    assert "<dt>Jenis data</dt><dd>data induk</dd>" in section
+    assert "<dt>Frekuensi pemutakhiran</dt><dd>daily</dd>" in section
+    assert "<dt>Sumber data acuan</dt><dd>SIAK</dd>" in section
+    assert "<dt>Satu-satunya sumber untuk</dt><dd><code>nik</code></dd>" in section
+    assert "<dt>Klasifikasi</dt><dd>data pribadi</dd>" in section
+    listed = re.search(r'<ul class="personal-fields">(.*?)</ul>', section)
+    assert listed is not None
+    assert re.findall(r"<code>([^<]+)</code>", listed.group(1)) == ["birth_date", "name", "nik"]
+    marked = re.findall(r"<td><code>([^<]+)</code> <span class=\"meta\">\(data pribadi\)", page)
+    assert marked == ["nik", "name", "birth_date"], "marked in the response table only"
+
+    bare = (await browser.get("/katalog/dukcapil.statistik.v1")).text
+    assert "Penerbit belum menjelaskan pengelolaan data ini" in bare
+    assert "Tidak ada isian jawaban yang ditandai sebagai data pribadi." in bare
+    assert "(data pribadi)" not in bare
+
+    catalogue = (await browser.get("/katalog")).text
+    assert "walidata: Dinas Kependudukan dan Pencatatan Sipil" in catalogue
+
+    english = (await browser.get("/katalog/dukcapil.penduduk.v1?lang=en")).text
+    assert "<dt>Data steward (walidata)</dt>" in english
+    assert "<dt>Kind of data</dt><dd>master data</dd>" in english
+    assert "<dt>Source of truth</dt><dd>SIAK</dd>" in english  # the language sticks: last

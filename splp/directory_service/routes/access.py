@@ -25,6 +25,7 @@ from splp.directory_service.catalog import parse_ref
 from splp.directory_service.notify import Notifier
 from splp.directory_service.notify import Step as NotifiedStep
 from splp.directory_service.parties import Caller
+from splp.directory_service.recertification import notify_expiring
 from splp.directory_service.routes.common import (
     Administrator,
     Anyone,
@@ -246,38 +247,16 @@ async def notify_expiring_grants(
     """Tell the holders and publishers of the grants that expire within ``days``: one
     ``access.recertify`` audit event per grant, naming both, and an e-mail to their people
     when ``SPLP_SMTP_URL`` is set; each party also sees the list with
-    ``GET /access-grants/expiring``."""
-    grants = await access.expiring_grants(session, caller, _within(request, days))
-    for grant in grants:
-        publisher, service, major = str(grant["service"]).split(".")
-        events_of(request).emit(
-            session,
-            "access.recertify",
-            actor=caller.name,
-            theme=grant["theme"],
-            publisher=publisher,
-            service=service,
-            major=int(major[1:]),
-            requester=grant["requester"],
-            request_id=grant["request_id"],
-            expires_at=grant["expires_at"].isoformat(),
-            notify=[grant["requester"], publisher],
-        )
-    await session.commit()
-    notifier: Notifier = request.app.state.notifier
-    for grant in grants:  # and by e-mail, to the holder's and the publisher's people
-        publisher = str(grant["service"]).split(".")[0]
-        notifier.recertify(
-            NotifiedStep(
-                "recertify",
-                int(grant["request_id"]),
-                str(grant["service"]),
-                str(grant["requester"]),
-                publisher,
-            ),
-            grant["expires_at"].isoformat(),
-        )
-    return grants
+    ``GET /access-grants/expiring``. A grant is announced once per expiry date (the
+    control plane also does it every ``SPLP_RECERTIFY_INTERVAL`` seconds): the answer
+    lists the grants announced now, not those announced before."""
+    return await notify_expiring(
+        session,
+        events_of(request),
+        request.app.state.notifier,
+        actor=caller.name,
+        within_days=_within(request, days),
+    )
 
 
 @router.get("/me/grants", response_model=list[GrantOut], responses=problems(), tags=["grants"])
