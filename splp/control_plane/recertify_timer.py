@@ -9,7 +9,6 @@ a whole interval; a pass that finds nothing new sends nothing.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from splp.directory_service.events import DirectoryEvents
@@ -17,7 +16,7 @@ from splp.directory_service.notify import Notifier
 from splp.directory_service.recertification import notify_expiring
 from splp.directory_service.store import Store
 from splp.log import get_logger
-from splp.retry import keep_running
+from splp.retry import every
 from splp.settings import Settings
 
 log = get_logger("control-plane.recertify")
@@ -55,9 +54,10 @@ class RecertifyTimer:
         return announced
 
     async def run_forever(self) -> None:
-        async def tick() -> None:
-            while True:
-                await self.check()
-                await asyncio.sleep(self.settings.recertify_interval)
-
-        await keep_running(tick, what="re-certification notices", kind="recertify", logger=log)
+        await every(
+            self.settings.recertify_interval,
+            self.check,
+            what="re-certification notices",
+            kind="recertify",
+            logger=log,
+        )

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-
 from yarl import URL
 
 from splp.bus.gateway_identity import gateway_user
