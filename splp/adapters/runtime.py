@@ -155,6 +155,7 @@ class Adapter:
         self._stopping = False
         self._resources = contextlib.AsyncExitStack()
         self._warned_no_subject_key = False
+        self._warned_quota_per_replica = False
         self.metrics_port = metrics_port
         self._paused = False
         self._resumer: asyncio.Task[None] | None = None
@@ -299,6 +300,32 @@ class Adapter:
             return  # when paused, the resumer consumes once the audit buffer has room
         consume = await channel.basic_consume(self.queue, self._on_message, no_ack=False)
         self._consumer_tag = consume.consumer_tag
+        await self._warn_of_quota_per_replica(channel)
+
+    async def _warn_of_quota_per_replica(self, channel: AbstractChannel) -> None:
+        """Warn once when another replica consumes the service queue while each replica
+        keeps its own quota buckets (no ``SPLP_QUOTA_URL``): N replicas let N times a
+        grant's quota through."""
+        if self._warned_quota_per_replica or self.grant_check is None:
+            return
+        if not isinstance(self.grant_check.quota, LocalQuota):
+            return
+        try:
+            declared = await channel.queue_declare(self.queue, passive=True)
+        except (aiormq.exceptions.AMQPError, RuntimeError, ConnectionError):
+            return  # the channel went away: the reconnect asks again
+        consumers = int(declared.consumer_count or 0)
+        if consumers > 1:
+            self._warned_quota_per_replica = True
+            log.warning(
+                "%s: %d replicas consume %s, but quotas are per replica until SPLP_QUOTA_URL "
+                "is set: each counts every grant's quota alone, so together they let %d "
+                "times the quota through (docs/publisher-guide.md)",
+                self.source,
+                consumers,
+                self.queue,
+                consumers,
+            )
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         task = asyncio.current_task()
