@@ -120,8 +120,9 @@ for the reports written in text SQL: see :func:`counted`. It keeps the words of
 def counted() -> ColumnElement[bool]:
     """The records a report may count or list: not those whose sender may not speak for
     them (``provenance`` set, :mod:`splp.audit.provenance`), nor ``rejected`` records
-    (which stand for an event the store refused). They stay in the chain, the export and
-    ``splp audit query``; every report, rule and list of accesses leaves them out.
+    (which stand for an event the store refused). They stay in the chain, the export,
+    ``GET /audit/events`` and ``splp audit tail``; every report, rule and list of accesses
+    leaves them out.
     :data:`COUNTED_SQL` is the same condition for text SQL."""
     return and_(AuditRecord.provenance.is_(None), AuditRecord.kind != REJECTED_KIND)
 
