@@ -57,6 +57,7 @@ from splp.directory_service.catalog import create_theme
 from splp.directory_service.parties import create_party
 from splp.http_server import serve_app
 from splp.settings import Settings
+from tests.audit.conftest import trusting
 from tests.audit.test_sink import running, wait_count
 from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.logcapture import SECRETS
@@ -124,7 +125,10 @@ async def audit_sink(broker: Settings, store_url: str) -> AsyncIterator[AuditSto
     await channel.queue_declare(queue, durable=True)
     await channel.queue_bind(queue, AUDIT_EXCHANGE, routing_key=f"*.uji.uji.{REF.service}")
     store = AuditStore(store_url)
-    sink = AuditSink(AuditStore(store_url), broker.broker_url, queue=queue)
+    # the test bench's adapter runs as the broker's administrator
+    sink = AuditSink(
+        AuditStore(store_url), broker.broker_url, queue=queue, settings=trusting(broker)
+    )
     try:
         async with running(sink):
             yield store

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from splp.adapters import Adapter
 from splp.adapters.from_directory import from_directory
 from splp.bus import Client
+from splp.bus.names import queue_for
 from splp.errors import TooManyRequests
 from splp.settings import Settings
 from tests.services import HANDLERS
@@ -48,10 +49,12 @@ async def directory(tmp_path: Path) -> AsyncIterator[Directory]:
 
 
 @contextlib.asynccontextmanager
-async def replicas(settings: Settings, cache: Path) -> AsyncIterator[list[Adapter]]:
+async def replicas(
+    settings: Settings, cache: Path, count: int = REPLICAS
+) -> AsyncIterator[list[Adapter]]:
     adapters = []
     try:
-        for n in range(REPLICAS):
+        for n in range(count):
             descriptor, grants = await from_directory(
                 ECHO.ref, settings.model_copy(update={"cache_dir": cache / str(n)})
             )
@@ -87,12 +90,42 @@ def one_bucket(elapsed: float) -> float:
     return QUOTA + QUOTA / 60 * elapsed
 
 
+PER_REPLICA = "quotas are per replica until SPLP_QUOTA_URL is set"
+
+
+def per_replica_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if PER_REPLICA in r.getMessage()]
+
+
+async def test_replicas_without_a_quota_store_are_warned_that_quotas_are_per_replica(
+    broker: Settings,
+    directory: Directory,
+    users: dict[str, Settings],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = publisher_settings(broker, directory, users, tmp_path / "cache")
+    assert settings.quota_url is None
+    caplog.set_level(logging.WARNING, "splp.adapter")
+    async with replicas(settings, tmp_path, count=1):
+        assert per_replica_warnings(caplog) == []  # one replica alone: its quota is the quota
+    async with replicas(settings, tmp_path, count=2):
+        [warning] = per_replica_warnings(caplog)  # the second replica finds the first
+    assert f"2 replicas consume {queue_for(ECHO.ref)}" in warning
+    assert "2 times the quota" in warning
+
+
 async def test_three_replicas_share_one_quota(
-    broker: Settings, directory: Directory, users: dict[str, Settings], tmp_path: Path
+    broker: Settings,
+    directory: Directory,
+    users: dict[str, Settings],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = publisher_settings(broker, directory, users, tmp_path / "cache").model_copy(
         update={"quota_url": SecretStr(REDIS)}
     )
+    caplog.set_level(logging.WARNING, "splp.adapter")
     async with replicas(settings, tmp_path) as adapters, Client(users["dinsos"]) as dinsos:
         admitted, throttled, elapsed = await flood(dinsos, FLOOD)
         served = [a.metrics.registry.get_sample_value(
@@ -102,6 +135,7 @@ async def test_three_replicas_share_one_quota(
     assert throttled > 0
     assert QUOTA <= admitted <= 1.1 * one_bucket(elapsed), (admitted, elapsed, served)
     assert sum(1 for s in served if s) >= 2, served  # the calls really spread over replicas
+    assert per_replica_warnings(caplog) == []  # they share one quota store
 
 
 async def test_without_the_quota_store_each_replica_admits_its_share(

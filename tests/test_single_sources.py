@@ -102,3 +102,20 @@ def test_the_workflow_moves_between_exactly_the_access_states() -> None:
     assert used == set(ACCESS_STATES)
     assert set(TRANSITIONS) == set(STEPS)
     assert TERMINAL.issubset(ACCESS_STATES)
+
+
+def test_a_counted_audit_record_is_defined_once() -> None:
+    """Every report leaves out forged and rejected records through
+    :func:`splp.audit.records.counted` (or its SQL, ``COUNTED_SQL``), never through a
+    condition of its own that the next report could forget."""
+    own_condition = re.compile(
+        r"provenance IS NULL|provenance\.is_\(None\)|kind\s*(?:!=|<>)\s*['\"]rejected"
+    )
+    spelled = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "splp").rglob("*.py")
+        if "migrations" not in path.parts
+        and path.name != "records.py"
+        and own_condition.search(path.read_text(encoding="utf-8"))
+    )
+    assert spelled == []

@@ -13,7 +13,9 @@ divided by the number of consumers of the service queue (the replicas, as the br
 counts them). It says so once in a warning, and in the gauge
 ``splp_adapter_quota_fallback`` (1 while falling back); it tries Redis again after
 ``RETRY_AFTER`` seconds. Without ``SPLP_QUOTA_URL`` each replica keeps its own bucket of
-the whole quota, as one replica should.
+the whole quota, as one replica should; an adapter that finds other replicas consuming
+its service queue says once, in a warning, that quotas are per replica until
+``SPLP_QUOTA_URL`` is set (:class:`splp.adapters.runtime.Adapter`).
 
 The shared bucket needs the ``quota`` extra (``pip install 'splp[quota]'``, redis-py).
 """

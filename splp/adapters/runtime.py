@@ -75,6 +75,7 @@ from splp.bus.wire import Problem, Request, deadline_of, dumps, reply_properties
 from splp.errors import ConfigurationError, DeadlineExpired, InternalError
 from splp.log import get_logger
 from splp.metrics import MetricsServer
+from splp.retry import keep_running
 from splp.settings import Settings
 
 log = get_logger("adapter")
@@ -157,6 +158,7 @@ class Adapter:
         self._stopping = False
         self._resources = contextlib.AsyncExitStack()
         self._warned_no_subject_key = False
+        self._warned_quota_per_replica = False
         self.metrics_port = metrics_port
         self._paused = False
         self._resumer: asyncio.Task[None] | None = None
@@ -301,6 +303,32 @@ class Adapter:
             return  # when paused, the resumer consumes once the audit buffer has room
         consume = await channel.basic_consume(self.queue, self._on_message, no_ack=False)
         self._consumer_tag = consume.consumer_tag
+        await self._warn_of_quota_per_replica(channel)
+
+    async def _warn_of_quota_per_replica(self, channel: AbstractChannel) -> None:
+        """Warn once when another replica consumes the service queue while each replica
+        keeps its own quota buckets (no ``SPLP_QUOTA_URL``): N replicas let N times a
+        grant's quota through."""
+        if self._warned_quota_per_replica or self.grant_check is None:
+            return
+        if not isinstance(self.grant_check.quota, LocalQuota):
+            return
+        try:
+            declared = await channel.queue_declare(self.queue, passive=True)
+        except (aiormq.exceptions.AMQPError, RuntimeError, ConnectionError):
+            return  # the channel went away: the reconnect asks again
+        consumers = int(declared.consumer_count or 0)
+        if consumers > 1:
+            self._warned_quota_per_replica = True
+            log.warning(
+                "%s: %d replicas consume %s, but quotas are per replica until SPLP_QUOTA_URL "
+                "is set: each counts every grant's quota alone, so together they let %d "
+                "times the quota through (docs/publisher-guide.md)",
+                self.source,
+                consumers,
+                self.queue,
+                consumers,
+            )
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         task = asyncio.current_task()
@@ -416,17 +444,28 @@ class Adapter:
         self._resumer = asyncio.create_task(self._resume(), name="splp-adapter-resume")
 
     async def _resume(self) -> None:
+        """Consume again once the audit buffer is half empty; an error (a channel closing
+        under it: ``ChannelInvalidStateError``, a ``RuntimeError``) is logged and the
+        attempt made again, so the adapter never stays paused for good."""
+        await keep_running(
+            self._resume_once,
+            what=f"{self.source}: resuming after a full audit buffer",
+            kind="adapter resume",
+            initial=0.1,
+            maximum=5.0,
+            logger=log,
+        )
+
+    async def _resume_once(self) -> None:
         await self.audit.wait_below(self.audit.max_buffer // 2)
-        self._paused = False
         channel = self._channel
         if self._stopping or channel is None or channel.is_closed or self._consumer_tag:
+            self._paused = False
             return  # a reconnect consumes by itself
-        try:
-            consume = await channel.basic_consume(self.queue, self._on_message, no_ack=False)
-        except (aiormq.exceptions.AMQPError, RuntimeError, ConnectionError) as exc:
-            log.warning("%s: could not consume again: %r", self.source, exc)
-            return
-        self._consumer_tag = consume.consumer_tag
+        consume = await channel.basic_consume(self.queue, self._on_message, no_ack=False)
+        if channel is not self._channel:  # a reconnect while consuming: again, on the new one
+            raise ConnectionError("the channel changed while consuming again")
+        self._consumer_tag, self._paused = consume.consumer_tag, False
         log.info("%s: audit buffer has room again: taking requests", self.source)
 
     def _subject(self, payload: Any) -> str | None:

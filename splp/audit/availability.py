@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from splp.audit.records import AuditRecord
+from splp.audit.records import AuditRecord, counted
 from splp.audit.store import AuditStore
 
 UP = "admin.service-up"
@@ -63,7 +63,7 @@ async def availability(
             AuditRecord.kind,
             AuditRecord.at,
         )
-        .where(AuditRecord.kind.in_((UP, DOWN)), AuditRecord.at < until)
+        .where(AuditRecord.kind.in_((UP, DOWN)), AuditRecord.at < until, counted())
         .order_by(AuditRecord.at, AuditRecord.seq)
     )
     transitions: dict[str, list[tuple[str, float]]] = defaultdict(list)

@@ -41,7 +41,7 @@ import orjson
 from sqlalchemy import Select, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from splp.audit.records import AuditRecord
+from splp.audit.records import COUNTED_SQL, AuditRecord, counted
 from splp.audit.service_levels import availability_section, breaches, supervision_section
 from splp.audit.store import AuditStore
 
@@ -170,7 +170,7 @@ def _in_period(query: Select[Any], period: Period) -> Select[Any]:
         AuditRecord.at >= period.start_utc,
         AuditRecord.at < period.end_utc,
         AuditRecord.kind.in_(CALL_KINDS),
-        AuditRecord.provenance.is_(None),  # a sender that may not speak for it: never counted
+        counted(),
     )
 
 
@@ -242,7 +242,7 @@ WITH g AS MATERIALIZED (
     SELECT publisher, service, major, requester, operation,
         CAST(floor((date_part('epoch', at) + 25200) / 86400) AS integer) AS day, {COUNTED}
     FROM audit_records
-    WHERE at >= :start AND at < :end AND provenance IS NULL
+    WHERE at >= :start AND at < :end AND {COUNTED_SQL}
         AND kind IN ('response', 'denied', 'throttled', 'dropped')
     GROUP BY publisher, service, major, requester, operation, day
 )
@@ -316,7 +316,7 @@ async def _percentiles(
     names = [c.key for c in columns]
     where = (
         "at >= :start AND at < :end AND kind = 'response' AND duration_ms IS NOT NULL"
-        " AND provenance IS NULL"
+        f" AND {COUNTED_SQL}"
     )
     group = ", ".join(names)
     # SQLite (PostgreSQL: _percentiles_postgresql)
@@ -348,7 +348,7 @@ async def _percentiles(
 
 ANSWERED = (
     "at >= :start AND at < :end AND kind = 'response' AND duration_ms IS NOT NULL"
-    " AND provenance IS NULL"
+    f" AND {COUNTED_SQL}"
 )
 BUCKET = "CAST(sqrt(greatest(duration_ms, 0)) * 20 AS integer)"
 """A latency's histogram bucket: monotonic in the latency, so the k-th latency of a group

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from splp.audit.records import AuditRecord
+from splp.audit.records import AuditRecord, counted
 from splp.audit.store import AuditStore
 from splp.errors import ConfigurationError
 
@@ -193,6 +193,7 @@ def _calls(since: datetime, until: datetime, kinds: tuple[str, ...] = CALL_KINDS
         AuditRecord.at < until,
         AuditRecord.kind.in_(kinds),
         AuditRecord.requester.is_not(None),
+        counted(),
     )
 
 
@@ -295,7 +296,10 @@ async def _failed_logins(
     failures: Counter[str] = Counter()
     result = await connection.stream(
         select(AuditRecord.event).where(
-            AuditRecord.at >= since, AuditRecord.at < until, AuditRecord.kind == LOGIN_FAILURE
+            AuditRecord.at >= since,
+            AuditRecord.at < until,
+            AuditRecord.kind == LOGIN_FAILURE,
+            counted(),
         )
     )
     async for (event,) in result:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Select, or_, select
 
-from splp.audit.records import AuditRecord
+from splp.audit.records import AuditRecord, counted
 from splp.audit.store import AuditStore
 
 
@@ -104,8 +104,10 @@ async def records(
 async def subject_records(
     store: AuditStore, filters: Filters, subjects: list[str], *, limit: int = 10_000
 ) -> list[dict[str, Any]]:
-    """The records whose event carries one of ``subjects`` (``k<id>:<hex>`` HMACs of one
-    data subject under each key, :mod:`splp.bus.subject`), oldest first.
+    """The counted records (:func:`~splp.audit.records.counted`) whose event carries one
+    of ``subjects`` (``k<id>:<hex>`` HMACs of one data subject under each key,
+    :mod:`splp.bus.subject`), oldest first: an event forged by a sender that may not speak
+    for it is not an access.
 
     Events are stored as canonical JSON (RFC 8785: no spaces), so the member reads
     exactly ``"subject":"k3:..."``; an HMAC holds only ``k``, digits, ``:`` and hex.
@@ -114,7 +116,7 @@ async def subject_records(
     if not wanted:
         return []
     query = filters.apply(select(AuditRecord)).where(
-        or_(*(AuditRecord.event.contains(f'"subject":"{s}"') for s in wanted))
+        counted(), or_(*(AuditRecord.event.contains(f'"subject":"{s}"') for s in wanted))
     )
     async with store.engine.connect() as connection:
         rows = (await connection.execute(query.order_by(AuditRecord.seq).limit(limit))).all()

@@ -15,7 +15,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    and_,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from splp.db import NAMING, UtcDateTime
@@ -94,6 +105,26 @@ class AuditAnchor(AuditBase):
     key_id: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+
+
+REJECTED_KIND = "rejected"
+"""The kind of the record the sink stores for an event the store refused
+(:mod:`splp.audit.rejected`)."""
+
+COUNTED_SQL = f"provenance IS NULL AND kind <> '{REJECTED_KIND}'"
+"""The one definition of a *counted* record, as an SQL fragment over ``audit_records``
+for the reports written in text SQL: see :func:`counted`. It keeps the words of
+:data:`CALLS_INDEX_WHERE`, so a query of the call kinds still uses the covering index."""
+
+
+def counted() -> ColumnElement[bool]:
+    """The records a report may count or list: not those whose sender may not speak for
+    them (``provenance`` set, :mod:`splp.audit.provenance`), nor ``rejected`` records
+    (which stand for an event the store refused). They stay in the chain, the export,
+    ``GET /audit/events`` and ``splp audit tail``; every report, rule and list of accesses
+    leaves them out.
+    :data:`COUNTED_SQL` is the same condition for text SQL."""
+    return and_(AuditRecord.provenance.is_(None), AuditRecord.kind != REJECTED_KIND)
 
 
 COPIED = (

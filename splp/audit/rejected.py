@@ -27,9 +27,10 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from splp.audit.chain import canonical_json
+from splp.audit.records import REJECTED_KIND
 from splp.audit.screen import KNOWN, Screened
 
-KIND = "rejected"
+KIND = REJECTED_KIND
 SOURCE = "audit-sink"
 MAX_TEXT = 255
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from splp.audit.records import COUNTED_SQL
 from splp.audit.store import AuditStore
 
 ADAPTER_KINDS = ("response", "denied", "throttled", "dropped")
@@ -64,8 +65,8 @@ GROUPINGS = {
     ),
     "requester": "COALESCE(NULLIF(requester, ''), '-')",
 }
-KINDS = "kind IN ('response', 'denied', 'throttled', 'dropped') AND provenance IS NULL"
-"""Adapter events whose sender may speak for them (:mod:`splp.audit.provenance`)."""
+KINDS = f"kind IN ('response', 'denied', 'throttled', 'dropped') AND {COUNTED_SQL}"
+"""Counted adapter events (:func:`splp.audit.records.counted`)."""
 
 
 async def _rows(

@@ -7,7 +7,10 @@ multiple-ack up to the batch's last delivery tag. If the sink dies before the ac
 broker delivers the messages again, and the store leaves out the events it already holds
 (see :mod:`splp.audit.store`): a restart neither loses nor repeats an event.
 
-While the store is unreachable the batch is retried with back-off. A batch that the store
+While the store is unreachable the batch is retried with back-off. The writer runs under
+:func:`~splp.retry.keep_running`: should the store raise anything else, the batch is put
+back at the front of the events waiting (its messages still unacknowledged), the error is
+logged and counted, and the writer starts again and writes it first. A batch that the store
 refuses for its data (a NUL character on PostgreSQL, a value out of range) is cut in
 halves until the refused events stand alone: the others are stored, and each refused one
 becomes a ``rejected`` record in the chain (see :mod:`splp.audit.rejected`), so one bad
@@ -45,7 +48,7 @@ from splp.bus.connection import BrokerConnection
 from splp.bus.names import AUDIT_EXCHANGE, AUDIT_SINK_QUEUE
 from splp.errors import ContractError
 from splp.log import get_logger
-from splp.retry import retry_until_done
+from splp.retry import keep_running, retry_until_done
 from splp.settings import Settings
 
 log = get_logger("audit.sink")
@@ -109,7 +112,16 @@ class AuditSink:
         """Consume until ``stop`` is set, then store what was received and close."""
         await self.store.migrate()
         await self._connection.start()
-        writer = asyncio.create_task(self._write_loop(stop), name="splp-audit-writer")
+        writer = asyncio.create_task(
+            keep_running(
+                lambda: self._write_loop(stop),
+                what="audit sink writer",
+                initial=RETRY_SECONDS[0],
+                maximum=RETRY_SECONDS[1],
+                logger=log,
+            ),
+            name="splp-audit-writer",
+        )
         try:
             await stop.wait()
             self._wakeup.set()
@@ -195,7 +207,12 @@ class AuditSink:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), wait)
                 continue
-            await self._commit(self._take(batch))
+            taken = self._take(batch)
+            try:
+                await self._commit(taken)
+            except BaseException:
+                self._put_back(taken)
+                raise
 
     def _take(self, batch: Batch) -> Batch:
         """The first ``batch_size`` events (whole messages) of ``batch``, taken out of it."""
@@ -212,6 +229,19 @@ class AuditSink:
                 batch.started = time.monotonic()
                 break
         return taken
+
+    def _put_back(self, taken: Batch) -> None:
+        """Return ``taken``, not (or not surely) stored, to the front of the events waiting,
+        so the next commit writes it first; the store leaves out what it already holds.
+        Its deliveries are unacknowledged: on a new channel the broker delivers them again,
+        so they are put back only on the channel they came on."""
+        batch = self._batch
+        if batch is None or batch.channel is not taken.channel:
+            return
+        batch.events[:0] = taken.events
+        batch.deliveries[:0] = taken.deliveries
+        batch.messages += taken.messages
+        batch.started = time.monotonic() - self.linger  # due at once
 
     async def _commit(self, batch: Batch) -> None:
         started = time.perf_counter()

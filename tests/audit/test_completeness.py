@@ -259,6 +259,23 @@ async def test_a_full_audit_buffer_drops_and_counts_the_oldest_events(broker: Se
         assert "splp_audit_events_dropped_total" in adapter.metrics.render()
 
 
+async def fill_the_buffer(broker: Settings, client: Client, adapter: Adapter) -> None:
+    """Five answered calls whose events wait unconfirmed (no ``splp.audit`` exchange): the
+    fail-closed adapter puts the sixth back in the queue and stops consuming."""
+    ref = adapter.descriptor.ref
+    for i in range(1, 6):  # answered: their events fill the buffer
+        assert (await client.call("uji", ref, "echo", {"id": i}))["id"] == i
+    # the reply leaves before its event is buffered: wait for the fifth event
+    for _ in range(100):
+        if adapter.audit.full:
+            break
+        await asyncio.sleep(0.02)
+    assert adapter.audit.full
+    with pytest.raises(RequestTimeout):  # put back in the queue, not answered
+        await client.call("uji", ref, "echo", {"id": 6}, timeout=1.5)
+    await wait_for_consumers(broker, adapter.queue, 0)  # it stopped consuming
+
+
 async def test_a_full_audit_buffer_stops_a_fail_closed_adapter_and_drops_nothing(
     broker: Settings,
 ) -> None:
@@ -272,17 +289,7 @@ async def test_a_full_audit_buffer_stops_a_fail_closed_adapter_and_drops_nothing
         # would take a place in the buffer and the fifth call would already be put back
         assert await adapter.audit.flush(5)
         async with audit_exchange_gone(broker):
-            for i in range(1, 6):  # answered: their events fill the buffer
-                assert (await client.call("uji", ref, "echo", {"id": i}))["id"] == i
-            # the reply leaves before its event is buffered: wait for the fifth event
-            for _ in range(100):
-                if adapter.audit.full:
-                    break
-                await asyncio.sleep(0.02)
-            assert adapter.audit.full
-            with pytest.raises(RequestTimeout):  # put back in the queue, not answered
-                await client.call("uji", ref, "echo", {"id": 6}, timeout=1.5)
-            await wait_for_consumers(broker, adapter.queue, 0)  # it stopped consuming
+            await fill_the_buffer(broker, client, adapter)
             assert adapter.audit.dropped == 0
             assert adapter.metrics.value("splp_audit_events_dropped_total") == 0.0
             assert adapter.audit.backlog >= 5
@@ -291,3 +298,38 @@ async def test_a_full_audit_buffer_stops_a_fail_closed_adapter_and_drops_nothing
         assert reply["id"] == 7
         assert await adapter.audit.flush(5)
         assert adapter.audit.dropped == 0
+
+
+async def test_an_error_while_consuming_again_does_not_leave_the_adapter_paused(
+    broker: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resumer runs under ``keep_running``: a ``ChannelInvalidStateError`` (a
+    ``RuntimeError``) from the channel as the adapter consumes again after a full audit
+    buffer once left it paused for good, its queue without a consumer."""
+    async with (
+        full_buffer_adapter(broker, "echo-resume-error", fail_closed=True) as adapter,
+        Client(broker) as client,
+    ):
+        ref = adapter.descriptor.ref
+        await client.call("uji", ref, "echo", {"id": 0})
+        assert await adapter.audit.flush(5)
+        channel = adapter._channel
+        assert channel is not None
+        consume = channel.basic_consume
+        failures: list[str] = []
+
+        async def consume_failing_once(*args: Any, **kwargs: Any) -> Any:
+            if not failures:  # the resumer, the only one to consume on this channel again
+                failures.append("raised")
+                raise aiormq.exceptions.ChannelInvalidStateError("channel closing")
+            return await consume(*args, **kwargs)
+
+        monkeypatch.setattr(channel, "basic_consume", consume_failing_once)
+        loop = "adapter resume"
+        before = adapter.metrics.value("splp_background_restarts_total", loop=loop) or 0.0
+        async with audit_exchange_gone(broker):
+            await fill_the_buffer(broker, client, adapter)
+        reply = await client.call("uji", ref, "echo", {"id": 7}, timeout=10)
+        assert reply["id"] == 7
+        assert failures == ["raised"]
+        assert adapter.metrics.value("splp_background_restarts_total", loop=loop) == before + 1

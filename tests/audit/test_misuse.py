@@ -37,6 +37,7 @@ from splp.bus import Client, Request
 from splp.bus.wire import Problem
 from splp.errors import RemoteError
 from splp.settings import Settings
+from tests.audit.conftest import trusting
 from tests.audit.test_broker_events import broker_user, recorder  # noqa: F401
 from tests.audit.test_sink import running, wait_count
 from tests.services import bad_response, echo_descriptor, fail
@@ -85,7 +86,10 @@ async def traffic(
     descriptor = echo_descriptor(service=f"misuse-{uuid.uuid4().hex[:6]}")
     handlers = {"echo": lookup, "fail": fail, "bad-response": bad_response}
     adapter = await make_adapter(descriptor, handlers)
-    sink = AuditSink(AuditStore(audit_store.url), broker.broker_url, queue=sink_queue)
+    # the test bench's adapter runs as the broker's administrator, not as uji's broker user
+    sink = AuditSink(
+        AuditStore(audit_store.url), broker.broker_url, queue=sink_queue, settings=trusting(broker)
+    )
     async with running(sink), Client(broker) as client:
         yield Traffic(client, adapter, audit_store)
     await sink.store.close()

@@ -34,6 +34,7 @@ from splp.directory_service import Store
 from splp.errors import NotFound
 from splp.http_server import serve_app
 from splp.settings import Settings
+from tests.audit.conftest import trusting
 from tests.audit.test_sink import running, wait_count
 from tests.data_protection import NOTE, STATEMENT, grant_terms
 from tests.directory.conftest import DEMO, directory_settings
@@ -131,7 +132,10 @@ async def test_a_hit_suspends_records_and_alerts(
 
         await make_adapter(load_descriptor(DEMO / "penduduk.yaml"), {"get-by-nik": get_by_nik})
         audit = AuditStore(store.url)
-        sink = AuditSink(AuditStore(store.url), broker.broker_url, queue=sink_queue)
+        # the test bench's adapter runs as the broker's administrator
+        sink = AuditSink(
+            AuditStore(store.url), broker.broker_url, queue=sink_queue, settings=trusting(broker)
+        )
         async with running(sink), Client(requester) as client:
             for n in range(12):
                 nik = KNOWN if n % 3 == 0 else f"35090101018{n:05d}"
