@@ -54,6 +54,9 @@ from splp.settings import Settings
 log = get_logger("audit.sink")
 
 RETRY_SECONDS = (0.2, 10.0)
+STOP_GRACE = 30.0
+"""Seconds a stopping sink keeps trying to store what it received; after that what is left
+stays unacknowledged, so the broker delivers it again to the next sink."""
 
 
 @dataclass
@@ -87,8 +90,10 @@ class AuditSink:
         metrics: SinkMetrics | None = None,
         settings: Settings | None = None,
         anchoring: Anchoring | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         settings = settings or Settings()
+        self.stop_grace = stop_grace
         self.store = store
         self.queue = queue
         self.batch_size = batch_size
@@ -109,7 +114,9 @@ class AuditSink:
         self._wakeup = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set, then store what was received and close."""
+        """Consume until ``stop`` is set, then store what was received and close; if the
+        store still fails ``stop_grace`` seconds after ``stop``, close anyway: what was not
+        stored was not acknowledged either, and is delivered again to the next sink."""
         await self.store.migrate()
         await self._connection.start()
         writer = asyncio.create_task(
@@ -125,7 +132,16 @@ class AuditSink:
         try:
             await stop.wait()
             self._wakeup.set()
-            await writer
+            done, _ = await asyncio.wait({writer}, timeout=self.stop_grace)
+            if not done:
+                waiting = len(self._batch.events) if self._batch is not None else 0
+                log.error(
+                    "stopping with %d event(s) not stored after %.0f s (the store keeps "
+                    "failing): they stay unacknowledged on %s for the next sink",
+                    waiting,
+                    self.stop_grace,
+                    self.queue,
+                )
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

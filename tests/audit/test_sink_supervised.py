@@ -6,8 +6,11 @@ verifies, on a real broker and a real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 
+import pytest
 from sqlalchemy import func, select
 
 from splp.audit import AuditRecord, AuditSink, AuditStore, verify
@@ -68,3 +71,32 @@ async def test_a_store_error_neither_ends_the_writer_nor_loses_its_batch(
     assert sorted(stored) == sorted(event["id"] for event in sent)  # each once
     assert await queue_depth(broker, sink_queue) == 0  # acknowledged once stored
     assert (await verify(audit_store)).ok
+
+
+class BrokenStore(AuditStore):
+    """A real store whose every ``append`` raises (a bug that does not go away)."""
+
+    async def append(self, screened: Iterable[Entry]) -> int:
+        raise RuntimeError("always")
+
+
+async def test_a_sink_whose_store_keeps_failing_still_stops_and_keeps_the_events_queued(
+    broker: Settings, sink_queue: str, audit_store: AuditStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await publish(broker, [events(PER_MESSAGE) for _ in range(4)])
+    store = BrokenStore(audit_store.url)
+    sink = AuditSink(
+        store, broker.broker_url, queue=sink_queue, settings=trusting(broker), stop_grace=1.0
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sink.run(stop))
+    for _ in range(100):  # until the sink holds the messages, unacknowledged
+        await asyncio.sleep(0.1)
+        if sink._batch is not None and sink._batch.messages == 4:
+            break
+    with caplog.at_level(logging.ERROR, logger="splp.audit.sink"):
+        stop.set()
+        await asyncio.wait_for(task, 10)  # before: never returned
+    await store.close()
+    assert "stopping with 20 event(s) not stored after 1 s" in caplog.text
+    assert await queue_depth(broker, sink_queue) == 4  # back in the queue, for the next sink
